@@ -1,0 +1,84 @@
+"""The schoolbus exception family.
+
+Every error carries a stable ``code`` that the CLI maps to an exit status and the service maps to an
+HTTP status. A student who cannot be served is *not* an error: it is data in the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located as precisely as the input allows.
+
+    ``row`` is the 1-based data row (the header is row 0) for tables, or ``None`` for a whole file
+    or a key of a YAML document; ``column`` is the column or key name.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    value: object
+    expected: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        return f"{where}: got {self.value!r}, expected {self.expected}"
+
+
+class SchoolbusError(Exception):
+    """Base of every error schoolbus raises on purpose."""
+
+    code = "schoolbus_error"
+    exit_status = 1
+    http_status = 500
+
+
+class InputError(SchoolbusError):
+    """The inputs are invalid; ``problems`` lists every one found, not just the first."""
+
+    code = "invalid_input"
+    exit_status = 2
+    http_status = 422
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...], message: str | None = None):
+        self.problems = tuple(problems)
+        head = message or f"{len(self.problems)} problem(s) in the inputs"
+        super().__init__(head + "".join(f"\n  - {p}" for p in self.problems))
+
+
+class RoadNetworkError(SchoolbusError):
+    """The road network cannot be read, built or used (empty, disconnected, unreadable file)."""
+
+    code = "road_network"
+    exit_status = 3
+    http_status = 422
+
+
+class SolverError(SchoolbusError):
+    """The solver failed to produce any plan (not: some students unserved, which is data)."""
+
+    code = "solver"
+    exit_status = 4
+    http_status = 500
+
+
+class PlanCheckError(SchoolbusError):
+    """A plan failed the independent checker; it is never written."""
+
+    code = "plan_check"
+    exit_status = 5
+    http_status = 500
+
+    def __init__(self, violations: list[str] | tuple[str, ...]):
+        self.violations = tuple(violations)
+        super().__init__(
+            f"{len(self.violations)} violation(s) in the plan"
+            + "".join(f"\n  - {v}" for v in self.violations[:50])
+        )

@@ -1,0 +1,27 @@
+"""Computational knobs: how hard and how long to search, never what the district promises.
+
+District policy (walk and ride limits, bell times, prices) lives in ``model.Scenario``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class SolverParams:
+    """Search settings shared by every stage that optimises.
+
+    ``time_limit_s`` caps each routing solve; ``seed`` makes runs repeatable: the same inputs and
+    seed give the same plan. ``route_duration_caps_s`` lists the extra caps on route duration under
+    which alternative route sets are built per school (shorter routes chain onto more buses);
+    an empty tuple builds one set per school without a cap.
+    """
+
+    time_limit_s: float = 5.0
+    seed: int = DEFAULT_SEED
+    route_duration_caps_s: tuple[int, ...] = ()
+    stop_time_limit_s: float = 10.0
+    chain_time_limit_s: float = 30.0

@@ -1,0 +1,1 @@
+"""Vehicle routing: a solver-neutral problem (``problem``) and solver backends."""

@@ -1,0 +1,148 @@
+"""The solver-neutral routing problem: integer matrices and index maps in, ordered stops out.
+
+One ``RoutingProblem`` is one school, one shift and one direction. Node 0 is the school; nodes
+``1..n`` are stops. Nothing here knows about OR-Tools (or any solver); backends in this package
+translate it.
+
+Timing semantics (all integer seconds after midnight)
+-----------------------------------------------------
+``TO_SCHOOL``: a route visits stops ``p1 … pm`` and then the school. The bus arrives at the school
+no later than ``school_time_s`` (bell minus arrival buffer). A stop's pupils ride from the moment
+the bus *leaves* their stop (after its service) until it *arrives* at the school::
+
+    ride(pk) = arrive(school) - (arrive(pk) + service(pk))  <=  max_ride_s[pk]
+
+``FROM_SCHOOL``: the bus leaves the school at ``school_time_s`` (dismissal plus dwell) and visits
+stops ``p1 … pm``; pupils ride from leaving school until the bus reaches their stop::
+
+    ride(pk) = arrive(pk) - school_time_s  <=  max_ride_s[pk]
+
+Because every pupil on a route shares the school time, each ride limit is exactly a time window
+on its stop; backends may rely on that.
+
+Route duration (for ``max_duration_s``) runs from the first arrival at a stop to the arrival at the
+school (``TO_SCHOOL``), or from leaving the school to the last stop's departure (``FROM_SCHOOL``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from schoolbus.model import Direction
+
+SCHOOL_NODE = 0
+"""Index of the school in every matrix of a ``RoutingProblem``."""
+
+
+def to_solver_seconds(seconds: float) -> int:
+    """Round a float duration up to whole seconds for the solvers.
+
+    This is the one place schoolbus rounds times for integer solvers. Rounding *up* keeps every
+    integer plan feasible under the exact float rules (a tolerance of 1e-6 s absorbs float noise).
+    """
+    return int(math.ceil(seconds - 1e-6))
+
+
+def seconds_matrix(seconds: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`to_solver_seconds` for travel-time matrices (returns ``int64``)."""
+    return np.ceil(np.asarray(seconds, dtype=float) - 1e-6).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class VehicleClass:
+    """A vehicle type as the solver sees it.
+
+    ``fixed_cost`` is charged once per route that uses a vehicle of this class and dominates the
+    distance cost, so that fewer vehicles win; ``max_routes`` bounds how many routes may use the
+    class (``None``: unbounded).
+    """
+
+    type_id: str
+    capacity: int
+    wheelchair_places: int
+    fixed_cost: int
+    cost_per_km: int = 0
+    max_routes: int | None = None
+
+
+@dataclass(frozen=True)
+class RoutingProblem:
+    """One school, shift and direction as integer data.
+
+    Attributes
+    ----------
+    name : str
+        Label for logs, e.g. ``"S1/morning/to_school"``.
+    direction : Direction
+        ``TO_SCHOOL`` (stops then school) or ``FROM_SCHOOL`` (school then stops).
+    time_s : ndarray of int64, shape (n+1, n+1)
+        Drive time between nodes with pupils aboard, seconds; node 0 is the school.
+    distance_m : ndarray of int64, shape (n+1, n+1)
+        Drive distance between nodes, metres.
+    demand : ndarray of int64, shape (n+1,)
+        Seats each stop needs (0 for the school).
+    wheelchair_demand : ndarray of int64, shape (n+1,)
+        Wheelchair places each stop needs (0 for the school).
+    service_s : ndarray of int64, shape (n+1,)
+        Service time at each stop, seconds; entry 0 is ignored (dwell is handled by scheduling).
+    max_ride_s : ndarray of int64, shape (n+1,)
+        Ride limit of each stop's pupils (the tightest among them), seconds; entry 0 is ignored.
+    school_time_s : int
+        ``TO_SCHOOL``: latest arrival at the school. ``FROM_SCHOOL``: departure from the school.
+    vehicle_classes : tuple of VehicleClass
+        The fleet available for this problem.
+    max_duration_s : int or None
+        Optional cap on every route's duration (see the module docstring).
+    """
+
+    name: str
+    direction: Direction
+    time_s: np.ndarray
+    distance_m: np.ndarray
+    demand: np.ndarray
+    wheelchair_demand: np.ndarray
+    service_s: np.ndarray
+    max_ride_s: np.ndarray
+    school_time_s: int
+    vehicle_classes: tuple[VehicleClass, ...]
+    max_duration_s: int | None = None
+
+    @property
+    def n_stops(self) -> int:
+        """Number of stops (nodes ``1..n``)."""
+        return int(self.time_s.shape[0]) - 1
+
+
+@dataclass(frozen=True)
+class Route:
+    """One vehicle's route in a solution.
+
+    ``stops`` are node indices (``>= 1``) in visiting order; ``arrive_s[k]`` is the bus's arrival at
+    ``stops[k]``; ``school_s`` is the arrival at (``TO_SCHOOL``) or departure from
+    (``FROM_SCHOOL``) the school.
+    """
+
+    vehicle_class: str
+    stops: tuple[int, ...]
+    arrive_s: tuple[int, ...]
+    school_s: int
+
+
+@dataclass(frozen=True)
+class Unrouted:
+    """A stop the solver left out, with the reason in plain words."""
+
+    stop: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RoutingSolution:
+    """Routes for one ``RoutingProblem`` plus the stops it could not serve."""
+
+    problem_name: str
+    routes: tuple[Route, ...]
+    unrouted: tuple[Unrouted, ...] = ()
