@@ -13,8 +13,9 @@ from dataclasses import dataclass
 class Problem:
     """One thing wrong with an input, located as precisely as the input allows.
 
-    ``row`` is the 1-based data row (the header is row 0) for tables, or ``None`` for a whole file
-    or a key of a YAML document; ``column`` is the column or key name.
+    ``row`` is the row as a person sees it in a spreadsheet (the header is row 1, so the first data
+    row is row 2; a GeoJSON feature's number from 1), or ``None`` for a whole file or a key of a
+    YAML document; ``column`` is the column or key name (or key path, e.g. ``vehicle_types[2].seats``).
     """
 
     file: str
