@@ -1,0 +1,124 @@
+"""The district generator: schools from real OSM tags, students on real residential streets."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from shapely.geometry import LineString, Point
+
+from schoolbus.errors import InputError
+from schoolbus.network import load_network
+from schoolbus.synthetic import (
+    AFTERNOON_SHIFT,
+    BELL_STAGGER_S,
+    HOUSE_SETBACK_M,
+    MORNING_SHIFT,
+    RESIDENTIAL_CLASSES,
+    OsmSchool,
+    assign_shifts,
+    demo_scenario,
+    generate_students,
+    level_from_tags,
+    read_osm_schools,
+)
+
+
+@pytest.fixture(scope="module")
+def helsinki(helsinki_pbf, tmp_path_factory):
+    return load_network(osm=helsinki_pbf, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.mark.parametrize(
+    ("amenity", "isced", "name", "level"),
+    [
+        ("kindergarten", None, "Papatya", "preschool"),  # the amenity decides
+        ("school", "1", "Okul", "primary"),  # ISCED 1 = primary
+        ("school", "2", "Okul", "middle"),
+        ("school", "3", "Okul", "high"),
+        ("school", "1;2", "Okul", "mixed"),  # several levels and no name hint
+        ("school", None, "Atatürk İlkokulu", "primary"),  # Turkish name words
+        ("school", None, "Cumhuriyet Ortaokulu", "middle"),
+        ("school", None, "Fen Lisesi", "high"),
+        ("school", None, "Kaisaniemen ala-aste", "primary"),  # Finnish, as in the demo extract
+        ("school", None, "Ressun lukio", "high"),
+        ("school", None, "Okul", "mixed"),  # nothing to go on
+    ],
+)
+def test_level_from_tags(amenity, isced, name, level):
+    assert level_from_tags(amenity, isced, name) == level
+
+
+def test_real_helsinki_schools_and_their_levels(helsinki_pbf):
+    schools = read_osm_schools(helsinki_pbf)
+    assert [(s.name, s.level) for s in schools] == [
+        ("Ressun lukio", "high"),
+        ("Kruununhaan yläasteen koulu", "middle"),
+        ("Kaisaniemen ala-aste", "primary"),
+    ]
+    for s in schools:
+        lon, lat = s.location
+        assert 24.93 < lon < 24.96 and 60.16 < lat < 60.18
+
+
+def test_first_primary_school_runs_double_shift_others_staggered_bells():
+    schools = assign_shifts(
+        [
+            OsmSchool("a", "Lise", (0.0, 0.0), "high"),
+            OsmSchool("b", "İlkokul", (0.0, 0.0), "primary"),
+            OsmSchool("c", "İlkokul 2", (0.0, 0.0), "primary"),
+            OsmSchool("d", "Ortaokul", (0.0, 0.0), "middle"),
+        ]
+    )
+    assert schools[1].shifts == (MORNING_SHIFT, AFTERNOON_SHIFT)
+    single = [s.shifts[0].bell_s for s in (schools[0], schools[2], schools[3])]
+    assert [b - single[0] for b in single] == [0, BELL_STAGGER_S, 2 * BELL_STAGGER_S]
+
+
+def test_students_live_beside_residential_streets(helsinki):
+    schools = assign_shifts(
+        [OsmSchool("p", "ala-aste", (24.9479, 60.1733), "primary"), OsmSchool("h", "lukio", (24.9383, 60.1671), "high")]
+    )
+    students = generate_students(helsinki.drive, schools, 60, seed=7, grades_by_school={"p": (1, 4), "h": (9, 12)})
+    assert len({s.id for s in students}) == 60
+    streets = []
+    for u, v, d in helsinki.drive.edges(data=True):
+        if d["highway"] in RESIDENTIAL_CLASSES:
+            g = d.get("geometry") or LineString(
+                [(helsinki.drive.nodes[u]["x"], helsinki.drive.nodes[u]["y"]), (helsinki.drive.nodes[v]["x"], helsinki.drive.nodes[v]["y"])]
+            )
+            streets.append(g)
+    metres_per_deg = 111_195.0
+    for s in students:
+        lon, lat = s.location
+        # Distance to the nearest residential street, in metres (local scaling of degrees).
+        scale = math.cos(math.radians(lat))
+        p = Point(lon * scale, lat)
+        nearest = min(
+            LineString([(x * scale, y) for x, y in g.coords]).distance(p) for g in streets
+        ) * metres_per_deg
+        assert nearest <= HOUSE_SETBACK_M[1] + 1.0
+        low, high = (1, 4) if s.school_id == "p" else (9, 12)
+        assert low <= s.grade <= high
+        assert s.shift in {sh.name for sh in next(x for x in schools if x.id == s.school_id).shifts}
+        assert s.language in {"tr", "ar", "en"}
+
+
+def test_same_seed_same_students_other_seed_other_students(helsinki):
+    schools = assign_shifts([OsmSchool("p", "ala-aste", (24.9479, 60.1733), "primary")])
+    first = generate_students(helsinki.drive, schools, 30, seed=1)
+    assert first == generate_students(helsinki.drive, schools, 30, seed=1)
+    assert first != generate_students(helsinki.drive, schools, 30, seed=2)
+
+
+def test_no_schools_is_an_input_error(helsinki):
+    with pytest.raises(InputError, match="at least one school"):
+        generate_students(helsinki.drive, [], 10)
+
+
+def test_demo_scenario_has_a_depot_the_example_fleet_and_double_shift(helsinki, helsinki_pbf):
+    scenario = demo_scenario(read_osm_schools(helsinki_pbf), helsinki.drive, n_students=50, seed=0)
+    assert len(scenario.students) == 50
+    assert len(scenario.fleet.depots) == 1
+    assert [v.seats for v in scenario.fleet.vehicle_types] == [16, 25, 35, 45]
+    assert any(len(s.shifts) == 2 for s in scenario.schools)
