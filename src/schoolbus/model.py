@@ -164,6 +164,7 @@ class Policy:
     max_home_school_m: float | None = None
     escort_max_grade: int = 4
     forbidden_road_classes: tuple[str, ...] = ("motorway", "motorway_link")
+    wheelchair_door_to_door: bool = True  # wheelchair users are picked up at their home
 
     def walk_limit_for_grade_m(self, grade: int) -> float:
         """The walk limit for a pupil of ``grade``: the tightest grade rule that applies."""
