@@ -1,0 +1,174 @@
+"""Languages of the printed outputs: gettext catalogues, Jinja2 templates and number formats.
+
+The catalogues are the ``.po`` files under ``schoolbus/locales/<lang>/LC_MESSAGES/``. They are read
+at run time with Babel and compiled in memory, so a fresh ``pip install -e .`` needs no build step
+and a translator's edit shows up at the next run. Message ids are English; ``en.po`` repeats them so
+that all three catalogues are complete and a test can say so.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import io
+import math
+from pathlib import Path
+
+import jinja2
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+from markupsafe import Markup
+
+from schoolbus.errors import InputError, Problem
+
+SUPPORTED_LANGUAGES = ("tr", "en", "ar")
+"""Languages with a complete catalogue: Turkish (the default), English and Arabic."""
+DEFAULT_LANGUAGE = "tr"
+RTL_LANGUAGES = frozenset({"ar"})
+DOMAIN = "schoolbus"
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+KM_FROM_M = 1000.0
+SHOW_KM_FROM_M = 1000.0
+"""From this length on distances are written in km with one decimal, below in whole metres."""
+ROUND_SHORT_TO_M = 10
+"""Short distances are rounded to 10 m: nobody paces a walk more precisely."""
+
+
+def po_path(language: str) -> Path:
+    """The ``.po`` catalogue of ``language``."""
+    return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def check_language(language: str, *, source: str = "language") -> str:
+    """Return ``language`` if it has a catalogue.
+
+    Raises
+    ------
+    InputError
+        Naming ``source`` (an option or file) when the language has no catalogue.
+    """
+    if language not in SUPPORTED_LANGUAGES:
+        raise InputError(
+            [
+                Problem(
+                    source, None, "language", language, f"one of {', '.join(SUPPORTED_LANGUAGES)}"
+                )
+            ]
+        )
+    return language
+
+
+def language_or_default(language: str | None) -> str:
+    """A family's language if it has a catalogue, else Turkish, which every school can read out."""
+    return language if language in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
+
+
+def text_direction(language: str) -> str:
+    """``rtl`` for right-to-left scripts (Arabic), otherwise ``ltr``."""
+    return "rtl" if language in RTL_LANGUAGES else "ltr"
+
+
+@functools.cache
+def translations(language: str) -> gettext.GNUTranslations:
+    """The compiled gettext catalogue of ``language`` (checked with :func:`check_language`)."""
+    check_language(language)
+    with po_path(language).open("rb") as po:
+        catalog = read_po(po, locale=language, domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+def clock(seconds: int | float | None) -> str:
+    """``HH:MM`` for a time in seconds after midnight; the seconds are dropped, not rounded up.
+
+    Dropping them keeps a printed pickup time at or before the planned one, so nobody arrives late.
+    ``None`` gives an empty string.
+    """
+    if seconds is None:
+        return ""
+    minutes = int(seconds) // 60
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_number(value: float, language: str, *, decimals: int = 0) -> str:
+    """``value`` with the language's separators and Latin digits (as on clocks and plates)."""
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale=language, numbering_system="latn")
+
+
+def format_distance(metres: float | None, language: str) -> str:
+    """``350 m``, ``1,4 km`` (tr), ``1.4 km`` (en), ``1.4 كم`` (ar); ``""`` for ``None``."""
+    if metres is None or math.isnan(metres):
+        return ""
+    tr = translations(language)
+    if metres >= SHOW_KM_FROM_M:
+        value = format_number(metres / KM_FROM_M, language, decimals=1)
+        return tr.gettext("%(value)s km") % {"value": value}
+    value = format_number(round(metres / ROUND_SHORT_TO_M) * ROUND_SHORT_TO_M, language)
+    return tr.gettext("%(value)s m") % {"value": value}
+
+
+def format_duration(seconds: int | float | None) -> str:
+    """``H:MM`` for a duration in seconds (rounded to the minute)."""
+    if seconds is None:
+        return ""
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def format_money(amount: float | None, currency: str, language: str) -> str:
+    """``amount`` in ``currency`` written the language's way; empty for ``None``."""
+    if amount is None:
+        return ""
+    return format_currency(amount, currency, locale=language, numbering_system="latn")
+
+
+def isolate(text: str) -> Markup:
+    """``text`` escaped and isolated left-to-right: a Latin street name keeps its order in Arabic.
+
+    ``dir="ltr"`` is spelled out: WeasyPrint does not resolve a bare ``<bdi>`` (``dir=auto``).
+    """
+    return Markup('<bdi dir="ltr">%s</bdi>') % text
+
+
+@functools.cache
+def template_environment(language: str) -> jinja2.Environment:
+    """A Jinja2 environment whose ``_``/``gettext`` speak ``language``, with the format filters."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["clock"] = clock
+    env.filters["distance"] = functools.partial(_distance_filter, language=language)
+    env.filters["duration"] = format_duration
+    env.filters["number"] = functools.partial(_number_filter, language=language)
+    env.filters["isolate"] = isolate
+    env.globals["language"] = language
+    env.globals["direction"] = text_direction(language)
+    return env
+
+
+def _distance_filter(metres: float | None, *, language: str) -> str:
+    return format_distance(metres, language)
+
+
+def _number_filter(value: float, decimals: int = 0, *, language: str) -> str:
+    return format_number(value, language, decimals=decimals)
+
+
+def font_stack(language: str) -> str:
+    """CSS font families covering the language (Noto Naskh for Arabic; DejaVu has ğ ş ı İ)."""
+    if language in RTL_LANGUAGES:
+        return '"Noto Naskh Arabic", "Noto Sans Arabic", "DejaVu Sans", "Noto Sans", sans-serif'
+    return '"DejaVu Sans", "Noto Sans", "Noto Naskh Arabic", sans-serif'

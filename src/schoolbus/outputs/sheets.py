@@ -1,0 +1,575 @@
+"""Printable route sheets (one per vehicle-day) and parent notices (one per pupil), HTML and PDF.
+
+A route sheet is what a driver and escort carry: the vehicle, blank fields for plate, names and
+signatures, then each trip in order with its stops and times, who boards and alights (id and
+initials, never names or addresses), turn-by-turn directions read off the trip's road path, and a
+small map of that path drawn as inline SVG, which prints sharply. A parent notice tells a family
+where and when the bus stops, in the family's language.
+
+Every word comes from the gettext catalogues (Turkish by default, English, Arabic); Arabic pages
+are laid out right to left and WeasyPrint shapes the script with a font that covers it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from markupsafe import Markup
+
+from schoolbus.model import Direction, Location, Plan, Status, Stop, Student, Trip, VehicleDay
+from schoolbus.outputs.export import path_from_steps, trips_in_order
+from schoolbus.outputs.i18n import (
+    DEFAULT_LANGUAGE,
+    check_language,
+    clock,
+    font_stack,
+    format_distance,
+    format_duration,
+    isolate,
+    language_or_default,
+    template_environment,
+    text_direction,
+    translations,
+)
+
+EARTH_RADIUS_M = 6_371_008.8
+STRAIGHT_WITHIN_DEG = 25.0
+"""A change of heading smaller than this at a junction reads as going straight on."""
+SLIGHT_WITHIN_DEG = 60.0
+"""Up to this it is a slight turn (bear left/right); beyond it a turn."""
+U_TURN_FROM_DEG = 150.0
+VISIT_MATCH_M = 25.0
+"""A visit belongs at the first path point within this distance of its place."""
+MIN_SEGMENT_M = 0.5
+"""Segments shorter than this carry no usable heading (repeated or snapped points)."""
+COMPASS_POINTS = (
+    "north",
+    "northeast",
+    "east",
+    "southeast",
+    "south",
+    "southwest",
+    "west",
+    "northwest",
+)
+
+SVG_WIDTH, SVG_HEIGHT, SVG_PADDING = 320.0, 200.0, 18.0
+SCALE_BAR_SPACE_PX = 14.0
+"""Room kept free at the bottom of the thumbnail for the scale bar."""
+SCALE_BAR_LENGTHS_M = (25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000)
+SAFE_FILENAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+# --------------------------------------------------------------------------------------------------
+# Turn-by-turn directions from a trip's road steps
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Manoeuvre:
+    """Drive ``distance_m`` along ``street`` after doing ``action`` at its start.
+
+    ``action`` is one of ``depart``, ``continue`` (same street, after a stop), ``straight``,
+    ``slight_left``, ``slight_right``, ``left``, ``right``, ``uturn``; ``compass`` is the heading
+    when driving off (one of :data:`COMPASS_POINTS`).
+    """
+
+    action: str
+    street: str
+    distance_m: float
+    compass: str
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """The trip reaches its visit number ``visit_index`` (0-based) here."""
+
+    visit_index: int
+
+
+def bearing_deg(a: Location, b: Location) -> float:
+    """Initial great-circle bearing from ``a`` to ``b``: degrees clockwise from north, [0, 360)."""
+    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
+    y = math.sin(lon2 - lon1) * math.cos(lat2)
+    x = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(lon2 - lon1)
+    return math.degrees(math.atan2(y, x)) % 360.0
+
+
+def distance_m(a: Location, b: Location) -> float:
+    """Great-circle (haversine) distance in metres; only used to split a step's length at a stop."""
+    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def turn_deg(heading_in_deg: float, heading_out_deg: float) -> float:
+    """Signed change of heading in (-180, 180]: positive is a turn to the right (clockwise)."""
+    turn = (heading_out_deg - heading_in_deg + 180.0) % 360.0 - 180.0
+    return 180.0 if turn == -180.0 else turn
+
+
+def action_from_turn(turn: float, *, same_street: bool) -> str:
+    """Name the manoeuvre for a signed heading change (see :func:`turn_deg`)."""
+    size = abs(turn)
+    if size < STRAIGHT_WITHIN_DEG:
+        return "continue" if same_street else "straight"
+    if size >= U_TURN_FROM_DEG:
+        return "uturn"
+    side = "right" if turn > 0 else "left"
+    return f"slight_{side}" if size < SLIGHT_WITHIN_DEG else side
+
+
+def compass_from_bearing(bearing: float) -> str:
+    """The nearest of the eight compass points to ``bearing`` (degrees)."""
+    return COMPASS_POINTS[round(bearing / 45.0) % len(COMPASS_POINTS)]
+
+
+def _heading(coords: list[Location], *, at_end: bool) -> float | None:
+    """Heading of the first (or last) segment of ``coords`` long enough to have one."""
+    pairs = list(zip(coords, coords[1:]))
+    for a, b in reversed(pairs) if at_end else pairs:
+        if distance_m(a, b) >= MIN_SEGMENT_M:
+            return bearing_deg(a, b)
+    return None
+
+
+def _geometric_length_m(coords) -> float:
+    return sum(distance_m(a, b) for a, b in zip(coords, coords[1:]))
+
+
+def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arrival]:
+    """Turn-by-turn directions of ``trip`` with its visits placed where the path reaches them.
+
+    Parameters
+    ----------
+    trip
+        A trip whose ``steps`` run from its first visit to its last.
+    places
+        Location of each visit by visit index (stops and schools), ``(lon, lat)``.
+
+    Returns
+    -------
+    list
+        ``Manoeuvre`` and ``Arrival`` items in driving order. The first visit is the start and has
+        no ``Arrival``. A step that passes a visit half-way is cut there; its plan length is shared
+        between the two parts in proportion to their geometric length, so the parts add up to the
+        plan's figure.
+    """
+    steps = [s for s in trip.steps if len(s.coords) >= 1]
+    if not steps:
+        return [Arrival(i) for i in range(1, len(trip.visits))]
+    flat = [(j, k, tuple(p)) for j, step in enumerate(steps) for k, p in enumerate(step.coords)]
+    cursor = 0
+    cuts: dict[int, list[tuple[int, int]]] = {}  # step index → [(coord index, visit index)]
+    for visit_index in range(1, len(trip.visits)):
+        place = places.get(visit_index)
+        if place is None:
+            continue
+        remaining = flat[cursor:]
+        near = [n for n, (_, _, p) in enumerate(remaining) if distance_m(p, place) <= VISIT_MATCH_M]
+        best = (
+            near[0]
+            if near
+            else min(range(len(remaining)), key=lambda n: distance_m(remaining[n][2], place))
+        )
+        cursor += best
+        j, k, _ = flat[cursor]
+        cuts.setdefault(j, []).append((k, visit_index))
+
+    items: list[Manoeuvre | Arrival] = []
+    previous_heading: float | None = None
+    previous_street: str | None = None
+    for j, step in enumerate(steps):
+        coords = [tuple(p) for p in step.coords]
+        step_cuts = sorted(cuts.get(j, []))
+        bounds = (
+            [0] + sorted({k for k, _ in step_cuts if 0 < k < len(coords) - 1}) + [len(coords) - 1]
+        )
+        total_geo_m = _geometric_length_m(coords)
+        for k, visit_index in step_cuts:
+            if k == 0:
+                items.append(Arrival(visit_index))
+        for piece, (start, end) in enumerate(zip(bounds, bounds[1:])):
+            part = coords[start : end + 1]
+            share = (
+                _geometric_length_m(part) / total_geo_m
+                if total_geo_m > 0
+                else (1.0 if piece == 0 else 0.0)
+            )
+            heading = _heading(part, at_end=False)
+            if heading is None:
+                heading = previous_heading if previous_heading is not None else 0.0
+            if piece > 0:
+                action = "continue"
+            elif previous_heading is None:
+                action = "depart"
+            else:
+                action = action_from_turn(
+                    turn_deg(previous_heading, heading), same_street=step.street == previous_street
+                )
+            distance = step.distance_m * share
+            previous = items[-1] if items else None
+            if (
+                action == "continue"
+                and isinstance(previous, Manoeuvre)
+                and previous.street == step.street
+            ):
+                # A street the road data splits into several steps reads as one line.
+                items[-1] = dataclasses.replace(previous, distance_m=previous.distance_m + distance)
+            else:
+                items.append(
+                    Manoeuvre(action, step.street, distance, compass_from_bearing(heading))
+                )
+            for k, visit_index in step_cuts:
+                if k == end and k > 0:
+                    items.append(Arrival(visit_index))
+            end_heading = _heading(part, at_end=True)
+            previous_heading = end_heading if end_heading is not None else heading
+        previous_street = step.street
+    arrived = {item.visit_index for item in items if isinstance(item, Arrival)}
+    # Visits the path never reached (no places given) still get their line, at the end.
+    items.extend(Arrival(i) for i in range(1, len(trip.visits)) if i not in arrived)
+    return items
+
+
+def describe(manoeuvre: Manoeuvre, tr) -> Markup:
+    """One direction as translated text, the street name isolated for right-to-left pages."""
+    street = isolate(manoeuvre.street or tr.gettext("unnamed road"))
+    texts = {
+        "continue": tr.gettext("Continue on %(street)s"),
+        "straight": tr.gettext("Go straight on to %(street)s"),
+        "slight_left": tr.gettext("Bear left onto %(street)s"),
+        "slight_right": tr.gettext("Bear right onto %(street)s"),
+        "left": tr.gettext("Turn left onto %(street)s"),
+        "right": tr.gettext("Turn right onto %(street)s"),
+        "uturn": tr.gettext("Make a U-turn onto %(street)s"),
+    }
+    if manoeuvre.action == "depart":
+        return Markup(tr.gettext("Head %(compass)s on %(street)s")) % {
+            "compass": _compass_word(manoeuvre.compass, tr),
+            "street": street,
+        }
+    return Markup(texts[manoeuvre.action]) % {"street": street}
+
+
+def _compass_word(point: str, tr) -> str:
+    words = {
+        "north": tr.gettext("north"),
+        "northeast": tr.gettext("northeast"),
+        "east": tr.gettext("east"),
+        "southeast": tr.gettext("southeast"),
+        "south": tr.gettext("south"),
+        "southwest": tr.gettext("southwest"),
+        "west": tr.gettext("west"),
+        "northwest": tr.gettext("northwest"),
+    }
+    return words[point]
+
+
+# --------------------------------------------------------------------------------------------------
+# A small static map of one trip, as SVG
+# --------------------------------------------------------------------------------------------------
+
+
+def route_svg(trip: Trip, places: dict[int, Location], language: str) -> Markup:
+    """An inline SVG of the trip's road path with numbered visits, a scale bar and a north arrow.
+
+    Drawn in an equirectangular projection around the trip's mean latitude (distortion well under
+    1 % across a town), which is all a printed thumbnail needs.
+    """
+    path = path_from_steps(trip)
+    points = path + list(places.values())
+    if not points:
+        return Markup("")
+    lat0 = math.radians(sum(p[1] for p in points) / len(points))
+    m_per_deg = math.pi * EARTH_RADIUS_M / 180.0
+
+    def xy_m(p: Location) -> tuple[float, float]:
+        return (p[0] * math.cos(lat0) * m_per_deg, p[1] * m_per_deg)
+
+    xs, ys = zip(*(xy_m(p) for p in points))
+    width_m = max(max(xs) - min(xs), 1.0)
+    height_m = max(max(ys) - min(ys), 1.0)
+    drawable_w = SVG_WIDTH - 2 * SVG_PADDING
+    drawable_h = SVG_HEIGHT - 2 * SVG_PADDING - SCALE_BAR_SPACE_PX
+    scale = min(drawable_w / width_m, drawable_h / height_m)
+    x_off = (SVG_WIDTH - width_m * scale) / 2
+    y_off = (SVG_HEIGHT - SCALE_BAR_SPACE_PX - height_m * scale) / 2
+
+    def to_svg(p: Location) -> tuple[float, float]:
+        x, y = xy_m(p)
+        return (round(x_off + (x - min(xs)) * scale, 1), round(y_off + (max(ys) - y) * scale, 1))
+
+    bar_m = max(
+        [b for b in SCALE_BAR_LENGTHS_M if b * scale <= drawable_w / 3] or [SCALE_BAR_LENGTHS_M[0]]
+    )
+    markers = [
+        {
+            "x": to_svg(place)[0],
+            "y": to_svg(place)[1],
+            "number": index + 1,
+            "is_start": index == 0,
+            "is_school": trip.visits[index].school_id is not None,
+        }
+        for index, place in sorted(places.items())
+    ]
+    svg = (
+        template_environment(language)
+        .get_template("route_map.svg")
+        .render(
+            width=round(SVG_WIDTH),
+            height=round(SVG_HEIGHT),
+            padding=round(SVG_PADDING),
+            path=" ".join(f"{x},{y}" for x, y in map(to_svg, path)) if len(path) >= 2 else "",
+            markers=markers,
+            bar_px=round(bar_m * scale, 1),
+            bar_label=format_distance(bar_m, language),
+        )
+    )
+    return Markup(svg)
+
+
+# --------------------------------------------------------------------------------------------------
+# Route sheets
+# --------------------------------------------------------------------------------------------------
+
+
+def _places(trip: Trip, stops: dict[str, Stop], schools: dict) -> dict[int, Location]:
+    places: dict[int, Location] = {}
+    for i, visit in enumerate(trip.visits):
+        if visit.stop_id in stops:
+            places[i] = stops[visit.stop_id].location
+        elif visit.school_id in schools:
+            places[i] = schools[visit.school_id].location
+    return places
+
+
+def _student_label(students: dict[str, Student], student_id: str, tr) -> str:
+    student = students.get(student_id)
+    text = (
+        f"{student_id} {student.initials}"
+        if student is not None and student.initials
+        else student_id
+    )
+    if student is not None and student.needs_wheelchair:
+        wheelchair = tr.gettext("wheelchair")
+        text += f" ({wheelchair})"
+    return text
+
+
+def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
+    stops, schools, students = lookups
+    places = _places(trip, stops, schools)
+    rows = []
+    for i, visit in enumerate(trip.visits):
+        if visit.stop_id is not None:
+            stop = stops.get(visit.stop_id)
+            name = (stop.name or stop.id) if stop else visit.stop_id
+            kind = "door" if stop is not None and stop.is_door_to_door else "stop"
+        else:
+            school = schools.get(visit.school_id)
+            name = school.name if school else visit.school_id
+            kind = "school"
+        rows.append(
+            {
+                "seq": i + 1,
+                "name": name,
+                "place_id": visit.stop_id or visit.school_id,
+                "kind": kind,
+                "arrive": clock(visit.arrive_s),
+                "depart": clock(visit.depart_s),
+                "board": [_student_label(students, s, tr) for s in visit.board],
+                "alight": [_student_label(students, s, tr) for s in visit.alight],
+            }
+        )
+    lines = []
+    for item in directions(trip, places):
+        if isinstance(item, Arrival):
+            row = rows[item.visit_index]
+            lines.append({"arrival": True, "row": row})
+        else:
+            lines.append(
+                {
+                    "arrival": False,
+                    "text": describe(item, tr),
+                    "distance": format_distance(item.distance_m, language),
+                }
+            )
+    school = schools.get(trip.school_id)
+    return {
+        "trip": trip,
+        "school_name": school.name if school else trip.school_id,
+        "is_to_school": trip.direction is Direction.TO_SCHOOL,
+        "rows": rows,
+        "start_row": rows[0] if rows else None,
+        "directions": lines,
+        "svg": route_svg(trip, places, language),
+        "distance": format_distance(trip.distance_m, language),
+        "duration": format_duration(trip.duration_s),
+        "n_pupils": len({s for v in trip.visits for s in (*v.board, *v.alight)}),
+    }
+
+
+def _safe_name(text: str) -> str:
+    return SAFE_FILENAME.sub("_", text) or "_"
+
+
+def render_route_sheets(
+    plan: Plan, out_dir: str | Path, *, language: str = DEFAULT_LANGUAGE, contractor: str = ""
+) -> list[Path]:
+    """Write one printable A4 route sheet per vehicle-day, as HTML and as PDF.
+
+    Parameters
+    ----------
+    plan
+        A finished plan; nothing is recomputed.
+    out_dir
+        Folder to write into (created if missing).
+    language
+        ``tr`` (default), ``en`` or ``ar`` (laid out right to left).
+    contractor
+        The transport contractor's name, printed in the header; blank leaves a line to fill in.
+
+    Returns
+    -------
+    list[Path]
+        ``route_sheet_<vehicle>.<language>.html`` and ``.pdf`` for each vehicle-day, in plan order.
+
+    Raises
+    ------
+    InputError
+        When ``language`` has no catalogue.
+    """
+    from weasyprint import (
+        HTML,
+    )  # imported here: it loads Pango, which the map and exports never need
+
+    check_language(language)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tr = translations(language)
+    template = template_environment(language).get_template("route_sheet.html")
+    lookups = (
+        {s.id: s for s in plan.stops},
+        {s.id: s for s in plan.scenario.schools},
+        {s.id: s for s in plan.scenario.students},
+    )
+    trips = {t.id: t for t in trips_in_order(plan)}
+    depots = {d.id: d for d in plan.scenario.fleet.depots}
+    written: list[Path] = []
+    for vehicle in plan.vehicles:
+        trip_views = [
+            _trip_view(trips[t], plan, language, tr, lookups)
+            for t in vehicle.trip_ids
+            if t in trips
+        ]
+        html = template.render(
+            plan=plan,
+            vehicle=vehicle,
+            contractor=contractor,
+            depot=depots.get(vehicle.depot_id) if vehicle.depot_id else None,
+            trips=trip_views,
+            totals=_vehicle_totals(vehicle, [v["trip"] for v in trip_views], language),
+            fonts=Markup(font_stack(language)),
+        )
+        stem = f"route_sheet_{_safe_name(vehicle.id)}.{language}"
+        html_path = out_dir / f"{stem}.html"
+        pdf_path = out_dir / f"{stem}.pdf"
+        html_path.write_text(html, encoding="utf-8")
+        HTML(string=html, base_url=str(out_dir)).write_pdf(pdf_path)
+        written += [html_path, pdf_path]
+    return written
+
+
+def _vehicle_totals(vehicle: VehicleDay, trips: list[Trip], language: str) -> dict:
+    with_pupils_m = sum(t.distance_m for t in trips)
+    return {
+        "n_trips": len(trips),
+        "with_pupils": format_distance(with_pupils_m, language),
+        "deadhead": format_distance(vehicle.deadhead_m, language),
+        "total": format_distance(vehicle.distance_m, language),
+        "driving": format_duration(sum(t.duration_s for t in trips)),
+        "first_start": clock(trips[0].start_s) if trips else "",
+        "last_end": clock(trips[-1].end_s) if trips else "",
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Parent notices
+# --------------------------------------------------------------------------------------------------
+
+
+def render_parent_notices(plan: Plan, out_dir: str | Path) -> list[Path]:
+    """Write one notice per pupil's family in the family's language, and one PDF with all of them.
+
+    Each notice names the pupil by id and initials and gives the stop, a short walking description,
+    the pickup and drop-off times and the school's hours. Families whose language has no catalogue
+    get Turkish. A pupil without a bus place gets a notice that says so. One notice per pupil, not
+    per household: the plan has no household key, and guessing one from home locations could send a
+    family another family's details.
+
+    Parameters
+    ----------
+    plan
+        A finished plan; nothing is recomputed.
+    out_dir
+        Folder to write into (created if missing).
+
+    Returns
+    -------
+    list[Path]
+        ``notice_<student>.html`` per pupil in plan order, then ``notices.pdf`` (a page each).
+    """
+    from weasyprint import HTML
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stops = {s.id: s for s in plan.stops}
+    schools = {s.id: s for s in plan.scenario.schools}
+    students = {s.id: s for s in plan.scenario.students}
+    written: list[Path] = []
+    documents = []
+    for assignment in plan.assignments:
+        student = students.get(assignment.student_id)
+        language = language_or_default(student.language if student else None)
+        school = schools.get(assignment.school_id)
+        stop = stops.get(assignment.stop_id) if assignment.stop_id else None
+        shift = (
+            next((s for s in school.shifts if s.name == assignment.shift), None) if school else None
+        )
+        html = (
+            template_environment(language)
+            .get_template("parent_notice.html")
+            .render(
+                plan=plan,
+                assignment=assignment,
+                student=student,
+                initials=student.initials if student else None,
+                school=school,
+                shift=shift,
+                stop=stop,
+                is_routed=assignment.status is Status.ROUTED and stop is not None,
+                walk=format_distance(assignment.walk_m, language),
+                fonts=Markup(font_stack(language)),
+                direction=text_direction(language),
+            )
+        )
+        path = out_dir / f"notice_{_safe_name(assignment.student_id)}.html"
+        path.write_text(html, encoding="utf-8")
+        written.append(path)
+        documents.append(HTML(string=html, base_url=str(out_dir)).render())
+    pdf_path = out_dir / "notices.pdf"
+    if documents:
+        pages = [page for document in documents for page in document.pages]
+        documents[0].copy(pages).write_pdf(pdf_path)
+    else:
+        HTML(string="<html><body></body></html>").write_pdf(pdf_path)
+    written.append(pdf_path)
+    return written

@@ -1,0 +1,291 @@
+"""Route sheets and parent notices: what a driver and a family read, in their language."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+
+import pytest
+from fixtures_plan import STUDENTS, make_plan
+from hypothesis import given
+from hypothesis import strategies as st
+from pypdf import PdfReader
+
+from schoolbus.errors import InputError
+from schoolbus.outputs.i18n import clock
+from schoolbus.outputs.sheets import (
+    Arrival,
+    Manoeuvre,
+    action_from_turn,
+    compass_from_bearing,
+    directions,
+    render_parent_notices,
+    render_route_sheets,
+    turn_deg,
+)
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return make_plan()
+
+
+@pytest.fixture(scope="module")
+def sheets_tr(plan, tmp_path_factory):
+    return render_route_sheets(
+        plan, tmp_path_factory.mktemp("tr"), contractor="Etlik Turizm Ltd. Şti."
+    )
+
+
+@pytest.fixture(scope="module")
+def sheets_ar(plan, tmp_path_factory):
+    return render_route_sheets(plan, tmp_path_factory.mktemp("ar"), language="ar")
+
+
+@pytest.fixture(scope="module")
+def notices(plan, tmp_path_factory):
+    return render_parent_notices(plan, tmp_path_factory.mktemp("notices"))
+
+
+def pdf_text(path) -> str:
+    """All text of a PDF with runs of whitespace made single spaces."""
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(path).pages).split())
+
+
+def places(plan, trip):
+    stops = {s.id: s for s in plan.stops}
+    schools = {s.id: s for s in plan.scenario.schools}
+    return {
+        i: (stops[v.stop_id].location if v.stop_id else schools[v.school_id].location)
+        for i, v in enumerate(trip.visits)
+    }
+
+
+def _installed_font_families() -> str:
+    fc_list = shutil.which("fc-list")
+    return (
+        subprocess.run([fc_list, ":", "family"], capture_output=True, text=True).stdout
+        if fc_list
+        else ""
+    )
+
+
+def visit_name(plan, visit):
+    if visit.stop_id:
+        return next(s.name for s in plan.stops if s.id == visit.stop_id)
+    return plan.scenario.school(visit.school_id).name
+
+
+# --- directions: tiny cases with known answers ---------------------------------------------
+
+
+def test_t1_turns_right_then_left_and_stops_half_way_along_kuscagiz(plan):
+    t1 = next(t for t in plan.trips if t.id == "T1")
+    items = directions(t1, places(plan, t1))
+    kinds = [
+        (i.action, i.street, i.compass) if isinstance(i, Manoeuvre) else i.visit_index
+        for i in items
+    ]
+    assert kinds == [
+        ("depart", "Ilgaz Sokak", "north"),
+        ("right", "Kuşçağız Sokak", "east"),
+        1,
+        ("continue", "Kuşçağız Sokak", "east"),
+        ("left", "Gölbaşı Caddesi", "north"),
+        2,
+    ]
+    # B sits half-way along Kuşçağız Sokak: the step's length is split evenly there.
+    right, cont = items[1], items[3]
+    assert right.distance_m == pytest.approx(cont.distance_m)
+    assert right.distance_m + cont.distance_m == pytest.approx(t1.steps[1].distance_m)
+
+
+def test_a_street_split_into_several_steps_reads_as_one_line(plan):
+    t2 = next(t for t in plan.trips if t.id == "T2")
+    (step,) = t2.steps
+    halves = (
+        dataclasses.replace(step, coords=step.coords[:2], distance_m=100.0),
+        dataclasses.replace(step, coords=step.coords[1:], distance_m=200.0),
+    )
+    items = directions(dataclasses.replace(t2, steps=halves), places(plan, t2))
+    assert items == [Manoeuvre("depart", "İstiklal Caddesi", 300.0, "east"), Arrival(1)]
+
+
+def test_home_run_turns_are_mirrored(plan):
+    t3 = next(t for t in plan.trips if t.id == "T3")
+    actions = [i.action for i in directions(t3, places(plan, t3)) if isinstance(i, Manoeuvre)]
+    assert actions == ["depart", "right", "continue", "left"]
+
+
+@pytest.mark.parametrize("trip_id", ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"])
+def test_directions_cover_the_whole_trip_once(plan, trip_id):
+    trip = next(t for t in plan.trips if t.id == trip_id)
+    items = directions(trip, places(plan, trip))
+    assert [i.visit_index for i in items if isinstance(i, Arrival)] == list(
+        range(1, len(trip.visits))
+    )
+    assert sum(i.distance_m for i in items if isinstance(i, Manoeuvre)) == pytest.approx(
+        trip.distance_m
+    )
+
+
+@pytest.mark.parametrize(
+    ("heading_in", "heading_out", "expected"),
+    [
+        (0, 90, "right"),  # north, then east
+        (0, 270, "left"),  # north, then west
+        (90, 100, "continue"),  # a gentle bend on the same street
+        (350, 30, "slight_right"),  # across north: +40°
+        (10, 190, "uturn"),
+        (180, 135, "slight_left"),  # south, then south-east: 45° is a bend
+        (180, 90, "left"),  # south, then east
+    ],
+)
+def test_turn_names(heading_in, heading_out, expected):
+    assert action_from_turn(turn_deg(heading_in, heading_out), same_street=True) == expected
+
+
+@given(st.floats(0, 360, exclude_max=True), st.floats(-179, 179))
+def test_turn_is_the_signed_heading_change_and_left_mirrors_right(heading, change):
+    assert turn_deg(heading, (heading + change) % 360) == pytest.approx(change, abs=1e-6)
+    right = action_from_turn(change, same_street=False)
+    left = action_from_turn(-change, same_street=False)
+    assert right.replace("right", "left") == left.replace("right", "left")
+    assert compass_from_bearing(heading) in (
+        "north",
+        "northeast",
+        "east",
+        "southeast",
+        "south",
+        "southwest",
+        "west",
+        "northwest",
+    )
+
+
+# --- route sheets ----------------------------------------------------------------------------
+
+
+def test_one_html_and_one_pdf_per_vehicle_day(plan, sheets_tr):
+    names = [p.name for p in sheets_tr]
+    assert names == [
+        f"route_sheet_{v.id}.tr.{ext}" for v in plan.vehicles for ext in ("html", "pdf")
+    ]
+
+
+def test_turkish_sheet_lists_stops_in_order_with_times(plan, sheets_tr):
+    for vehicle in plan.vehicles:
+        text = pdf_text(next(p for p in sheets_tr if p.name == f"route_sheet_{vehicle.id}.tr.pdf"))
+        position = 0
+        for trip_id in vehicle.trip_ids:
+            trip = next(t for t in plan.trips if t.id == trip_id)
+            position = text.index(f"Sefer {trip.id} ·", position)
+            for i, visit in enumerate(trip.visits):
+                time_s = visit.depart_s if i == 0 else visit.arrive_s
+                expected = f"{visit_name(plan, visit)} — {clock(time_s)}"
+                position = text.index(expected, position)  # ValueError if missing or out of order
+        assert "Etlik Turizm Ltd. Şti." in text
+
+
+def test_sheet_has_vehicle_facts_blank_fields_directions_and_totals(sheets_tr):
+    text = pdf_text(next(p for p in sheets_tr if p.name == "route_sheet_V1.tr.pdf"))
+    for expected in (
+        "Araç sınıfı midibus_27",
+        "Koltuk sayısı 27",
+        "Rehber personel evet",
+        "Plaka",
+        "Şoför Adı soyadı İmza",
+        "Ilgaz Sokak üzerinde kuzey yönünde ilerleyin (560 m)",
+        "Sağa dönerek Kuşçağız Sokak yoluna girin (260 m)",
+        "Sola dönerek Gölbaşı Caddesi yoluna girin (330 m)",
+        "Toplam mesafe 8,5 km",
+        "st01 A.Y.",
+        "st04 Ö.Ç.",
+    ):
+        assert expected in text, expected
+    for letters in ("ğ", "ş", "ı", "İ"):
+        assert letters in text
+    v2 = pdf_text(next(p for p in sheets_tr if p.name == "route_sheet_V2.tr.pdf"))
+    assert "Rehber personel hayır" in v2 and "st10 E.D. (tekerlekli sandalye)" in v2
+    # No escort aboard V2, so no escort line to sign.
+    assert v2.count("Adı soyadı") == 1
+
+
+def test_sheets_never_show_home_locations(plan, sheets_tr):
+    html = "".join(p.read_text(encoding="utf-8") for p in sheets_tr if p.suffix == ".html")
+    for student in STUDENTS:
+        assert str(student.location[0]) not in html, student.id
+        assert str(student.location[1]) not in html, student.id
+
+
+def test_arabic_sheet_is_right_to_left_and_arabic(sheets_ar):
+    html = next(p for p in sheets_ar if p.name == "route_sheet_V1.ar.html").read_text(
+        encoding="utf-8"
+    )
+    assert re.search(r'<html lang="ar" dir="rtl">', html)
+    text = pdf_text(next(p for p in sheets_ar if p.name == "route_sheet_V1.ar.pdf"))
+    for expected in ("ورقة المسار", "إرشادات الطريق", "انعطف يميناً إلى", "Kuşçağız Sokak", "07:02"):
+        assert expected in text, expected
+    fonts = {
+        str(font["/BaseFont"])
+        for page in PdfReader(next(p for p in sheets_ar if p.suffix == ".pdf")).pages
+        for font in page["/Resources"]["/Font"].values()
+    }
+    if "Noto Naskh Arabic" in _installed_font_families():
+        assert any("Noto-Naskh-Arabic" in f for f in fonts), fonts
+
+
+def test_english_on_request(plan, tmp_path):
+    paths = render_route_sheets(
+        dataclasses.replace(plan, vehicles=plan.vehicles[:1]), tmp_path, language="en"
+    )
+    text = pdf_text(paths[1])
+    assert "Route sheet — Vehicle V1" in text and "Turn right onto Kuşçağız Sokak" in text
+
+
+def test_unknown_sheet_language_is_an_input_error(plan, tmp_path):
+    with pytest.raises(InputError):
+        render_route_sheets(plan, tmp_path, language="fr")
+
+
+# --- parent notices --------------------------------------------------------------------------
+
+
+def test_one_notice_per_pupil_in_the_familys_language(plan, notices):
+    html_paths = [p for p in notices if p.suffix == ".html"]
+    assert [p.name for p in html_paths] == [f"notice_{s.id}.html" for s in STUDENTS]
+    for student, path in zip(STUDENTS, html_paths):
+        html = path.read_text(encoding="utf-8")
+        direction = "rtl" if student.language == "ar" else "ltr"
+        assert f'<html lang="{student.language}" dir="{direction}">' in html, student.id
+
+
+def test_notice_pdf_has_a_page_per_pupil_with_stop_walk_and_times(plan, notices):
+    pages = PdfReader(next(p for p in notices if p.name == "notices.pdf")).pages
+    assert len(pages) == len(STUDENTS)
+    texts = [" ".join(page.extract_text().split()) for page in pages]
+    assert "Ilgaz Sokak üzerindeki durağa yürüyün (yaklaşık 120 m)." in texts[0]
+    assert "07:00" in texts[0] and "12:37" in texts[0]
+    assert "Walk to the stop on Kuşçağız Sokak, about 240 m." in texts[2]
+    assert (
+        "امشوا إلى المحطة في" in texts[4] and "Işıklar Caddesi" in texts[4] and "12:35" in texts[4]
+    )
+    assert "Servis kapınızın önünde durur." in texts[9]
+    assert "لم نتمكن من تأمين مكان لطفلكم" in texts[11]
+    for student, text in zip(STUDENTS, texts):
+        assert student.id in text
+
+
+def test_family_without_a_catalogue_gets_turkish(plan, tmp_path):
+    students = tuple(
+        dataclasses.replace(s, language="fa") if s.id == "st01" else s
+        for s in plan.scenario.students
+    )
+    scenario = dataclasses.replace(plan.scenario, students=students)
+    paths = render_parent_notices(
+        dataclasses.replace(plan, scenario=scenario, assignments=plan.assignments[:1]), tmp_path
+    )
+    assert [p.name for p in paths] == ["notice_st01.html", "notices.pdf"]
+    assert '<html lang="tr" dir="ltr">' in paths[0].read_text(encoding="utf-8")
