@@ -1160,8 +1160,49 @@ _VEHICLE_KEYS = (
 _DEPOT_KEYS = ("id", "name", "lon", "lat")
 
 
+def read_document(path: str | Path, problems: list[Problem]) -> dict | None:
+    """Read a YAML or TOML document whose top level is a mapping (for other document readers).
+
+    Problems (missing or unreadable file, bad syntax, a key given twice, not a mapping) are appended
+    to ``problems``; ``None`` is returned when nothing could be read.
+    """
+    return _read_document(path, problems)
+
+
+def policy_from_mapping(file: str, mapping: Mapping, problems: list[Problem]) -> Policy:
+    """Validate the keys of a policy document, appending problems named by key path.
+
+    Absent keys take the :class:`~schoolbus.model.Policy` defaults; minutes become whole seconds.
+    """
+    return _policy_from_document(file, mapping, problems)
+
+
+def fleet_from_mapping(
+    file: str, mapping: Mapping, problems: list[Problem], *, require_vehicle_types: bool = True
+) -> tuple[Fleet, Prices]:
+    """Validate the keys of a fleet document (``prices``, ``vehicle_types``, ``depots``).
+
+    Problems are appended, named by key path. With ``require_vehicle_types=False`` a mapping
+    without ``vehicle_types`` is valid and gives a fleet with none (for readers that override only
+    prices or depots).
+    """
+    return _fleet_from_document(file, mapping, problems, require_vehicle_types=require_vehicle_types)
+
+
+def time_of_day_s(value: object) -> int | None:
+    """``07:20``-style text (or an Excel time cell) as seconds after midnight; ``None`` if not one.
+
+    Accepts what a schools file's ``bell`` and ``dismissal`` accept (see :data:`TIME_OF_DAY_EXPECTED`).
+    """
+    return _time_s(value)
+
+
+TIME_OF_DAY_EXPECTED = _TIME_EXPECTED
+"""What :func:`time_of_day_s` accepts, worded for a problem's ``expected``."""
+
+
 def _fleet_from_document(
-    file: str, document: Mapping, problems: list[Problem]
+    file: str, document: Mapping, problems: list[Problem], *, require_vehicle_types: bool = True
 ) -> tuple[Fleet, Prices]:
     top = _Keys(file, document, "", ("prices", "vehicle_types", "depots"), problems)
     prices = _Keys(file, top.section("prices"), "prices", _PRICE_KEYS, problems)
@@ -1182,7 +1223,7 @@ def _fleet_from_document(
     )
     vehicle_types: list[VehicleType] = []
     seen: dict[str, str] = {}
-    for where, item in top.items("vehicle_types", required=True):
+    for where, item in top.items("vehicle_types", required=require_vehicle_types):
         keys = _Keys(file, item, where, _VEHICLE_KEYS, problems)
         type_id = keys.text("id", None, required=True)
         vehicle = VehicleType(

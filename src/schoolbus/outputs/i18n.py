@@ -38,9 +38,9 @@ ROUND_SHORT_TO_M = 10
 """Short distances are rounded to 10 m: nobody paces a walk more precisely."""
 
 
-def po_path(language: str) -> Path:
-    """The ``.po`` catalogue of ``language``."""
-    return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+def po_path(language: str, domain: str = DOMAIN) -> Path:
+    """The ``.po`` catalogue of ``language`` in ``domain`` (one catalogue per kind of output)."""
+    return LOCALES_DIR / language / "LC_MESSAGES" / f"{domain}.po"
 
 
 def check_language(language: str, *, source: str = "language") -> str:
