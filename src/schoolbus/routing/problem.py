@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from schoolbus.errors import RoadNetworkError
 from schoolbus.model import Direction
 
 SCHOOL_NODE = 0
@@ -47,8 +48,19 @@ def to_solver_seconds(seconds: float) -> int:
 
 
 def seconds_matrix(seconds: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`to_solver_seconds` for travel-time matrices (returns ``int64``)."""
-    return np.ceil(np.asarray(seconds, dtype=float) - 1e-6).astype(np.int64)
+    """Vectorised :func:`to_solver_seconds` for travel-time matrices (returns ``int64``).
+
+    Raises
+    ------
+    RoadNetworkError
+        When an entry is infinite or NaN: some place cannot be reached from another, which the
+        strongly connected road graphs rule out, so the caller has mixed up graphs.
+    """
+    values = np.asarray(seconds, dtype=float)
+    if not np.isfinite(values).all():
+        n_bad = int((~np.isfinite(values)).sum())
+        raise RoadNetworkError(f"{n_bad} travel time(s) are unreachable (infinite) between planned places")
+    return np.ceil(values - 1e-6).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -79,13 +91,17 @@ class RoutingProblem:
     direction : Direction
         ``TO_SCHOOL`` (stops then school) or ``FROM_SCHOOL`` (school then stops).
     time_s : ndarray of int64, shape (n+1, n+1)
-        Drive time between nodes with pupils aboard, seconds; node 0 is the school.
+        Drive time between nodes with pupils aboard, seconds; node 0 is the school. Finite and
+        non-negative: an unreachable pair needs a finite time beyond every limit, since
+        ``seconds_matrix`` turns ``inf`` into a huge negative number. It need not obey the
+        triangle inequality (backends must not assume the direct drive is the fastest).
     distance_m : ndarray of int64, shape (n+1, n+1)
         Drive distance between nodes, metres.
     demand : ndarray of int64, shape (n+1,)
         Seats each stop needs (0 for the school).
     wheelchair_demand : ndarray of int64, shape (n+1,)
-        Wheelchair places each stop needs (0 for the school).
+        Wheelchair places each stop needs (0 for the school); counted apart from ``demand``, so a
+        pupil needing both a place and a seat appears in both.
     service_s : ndarray of int64, shape (n+1,)
         Service time at each stop, seconds; entry 0 is ignored (dwell is handled by scheduling).
     max_ride_s : ndarray of int64, shape (n+1,)
