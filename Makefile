@@ -16,12 +16,51 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-demo: install
+# Debian packages the outputs need: fonts that cover Turkish (ğ ş ı İ) and Arabic, and Pango, which
+# WeasyPrint prints route sheets and notices with. The tests also look at what people see:
+# chromium screenshots the offline map, poppler-utils (pdftoppm) renders PDF pages. Installed only
+# when missing and when run as root; otherwise the apt command is printed (visual tests then skip).
+SYSTEM_PACKAGES := fonts-dejavu-core fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0
+TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium poppler-utils
+.PHONY: system-deps test-system-deps
+system-deps:
+	@$(call apt_install,$(SYSTEM_PACKAGES))
+test-system-deps:
+	@$(call apt_install,$(TEST_SYSTEM_PACKAGES))
+
+define apt_install
+	if dpkg -s $(1) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian packages: $(1)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1) >/dev/null; \
+	else \
+		echo "system-deps: not root, nothing installed. Ask an administrator to run:"; \
+		echo "  apt-get install $(1)"; \
+	fi
+endef
+
+demo: system-deps install
 	$(BIN)/schoolbus demo
 
 # pytest exits 5 when it collects no test: that is a failure here, as any other non-zero status.
-test: install
-	$(BIN)/python -m pytest
+# The service's store is tested on SQLite and on a throw-away local PostgreSQL (those tests skip,
+# saying why, where none can start).
+test: test-system-deps install
+	bash .ci/with-postgres.sh $(BIN)/python -m pytest
+
+# 1,000 x 1,000 drive-time matrix vs networkx and OSRM (pip-installs osrm-bindings into .cache/
+# when a Python >= 3.12 is on the machine); figures in benchmarks/README.md.
+bench-matrix: install
+	$(BIN)/python benchmarks/matrix_bench.py
+
+# Park-Tae-Kim school-bus benchmark (RSRB01-08, CSCB01-08 from ../shared) at both ride limits,
+# 60 s per instance and limit (about 35 min); solutions, checker verdicts and the table with LB and
+# BiRD's figures go to benchmarks/results/.
+PARK := ../shared/benchmarks/park2012
+bench-park: install
+	$(BIN)/python benchmarks/park2012.py $(sort $(wildcard $(PARK)/RSRB0? $(PARK)/CSCB0?)) \
+		--max-ride 2700 5400 --time-limit 60 --workers 2 \
+		--out-dir benchmarks/results/park2012 --table benchmarks/results/park2012.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

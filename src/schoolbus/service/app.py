@@ -1,0 +1,163 @@
+"""``create_app(config)``: the FastAPI app, its store, its job runner and its error mapping.
+
+On start the store is created or migrated, a fresh store gets its first ``admin`` account (the
+one-time password is handed to ``config.print_admin_password``), jobs orphaned by a previous
+server are failed (:mod:`schoolbus.service.jobs`), and a store with no project gets the ``demo``
+project with its planning job queued. None of that waits for a solve.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from schoolbus.errors import InputError, SchoolbusError
+from schoolbus.service import auth, store
+from schoolbus.service.auth import AuthError, Forbidden
+from schoolbus.service.config import ServiceConfig
+from schoolbus.service.db import SCHEMA_VERSION, make_engine, migrate, session_factory
+from schoolbus.service.deps import PasswordChangeRequired
+from schoolbus.service.jobs import JobRunner
+from schoolbus.service.routers import accounts, pages, plans, projects
+from schoolbus.service.schemas import ErrorOut, HealthOut
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("schoolbus.service")
+
+ERROR_RESPONSES = {status: {"model": ErrorOut} for status in (401, 403, 404, 422)}
+
+
+def _problem_value(value: object) -> object:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+def error_body(code: str, message: str, problems=()) -> dict:
+    return {
+        "code": code,
+        "message": message,
+        "problems": [
+            {
+                "file": p.file,
+                "row": p.row,
+                "column": p.column,
+                "value": _problem_value(p.value),
+                "expected": p.expected,
+                "message": str(p),
+            }
+            for p in problems
+        ],
+    }
+
+
+def _wants_page(request: Request) -> bool:
+    return not request.url.path.startswith(API_PREFIX) and request.url.path != "/openapi.json"
+
+
+def create_app(config: ServiceConfig) -> FastAPI:
+    """The service app for ``config`` (nothing starts until its lifespan runs)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        engine = make_engine(config.url)
+        migrate(engine)
+        sessions = session_factory(engine)
+        with sessions.begin() as session:
+            password = auth.ensure_first_admin(session)
+        if password is not None:
+            announce = config.print_admin_password or (
+                lambda username, secret: log.warning("first start: account %r, one-time password %s", username, secret)
+            )
+            announce("admin", password)
+        runner = JobRunner(sessions, config.url, str(Path(config.data_dir).resolve()), config.max_jobs)
+        runner.start()
+        if config.preload_demo:
+            with sessions.begin() as session:
+                store.preload_demo(session, config.demo_n_students)
+            runner.wake()
+        app.state.config = config
+        app.state.sessions = sessions
+        app.state.runner = runner
+        app.state.schema_version = SCHEMA_VERSION
+        try:
+            yield
+        finally:
+            runner.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="schoolbus",
+        version="1",
+        summary="School-transport route planning: projects, inputs, planning jobs, plans and their outputs.",
+        description=(
+            "Sign in with `POST /api/v1/auth/token` and send `Authorization: Bearer <token>`. "
+            "Roles: admin; officer (everything in their projects); manager (plans without student-level "
+            "data, comparisons); contractor (only the route sheets of their vehicles, pupils by id and initials). "
+            "No response to a manager or contractor carries a home location."
+        ),
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(InputError)
+    async def _input_error(request: Request, error: InputError):
+        head = str(error).split("\n", 1)[0]
+        return JSONResponse(error_body(error.code, head, error.problems), status_code=error.http_status)
+
+    @app.exception_handler(SchoolbusError)
+    async def _schoolbus_error(request: Request, error: SchoolbusError):
+        return JSONResponse(error_body(error.code, str(error)), status_code=error.http_status)
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(request: Request, error: AuthError):
+        if _wants_page(request):
+            return RedirectResponse("/login", status_code=303)
+        return JSONResponse(error_body("unauthorized", str(error)), status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(pages.PasswordFirst)
+    async def _password_first(request: Request, error: pages.PasswordFirst):
+        return RedirectResponse("/account/password", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, error: Forbidden):
+        if _wants_page(request):
+            return HTMLResponse(f"<!doctype html><title>403</title><p>{html.escape(str(error))}</p><p><a href='/'>←</a></p>", status_code=403)
+        code = "password_change_required" if isinstance(error, PasswordChangeRequired) else "forbidden"
+        return JSONResponse(error_body(code, str(error)), status_code=403)
+
+    @app.exception_handler(store.NotFound)
+    async def _not_found(request: Request, error: store.NotFound):
+        return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(ValueError)
+    async def _value_error(request: Request, error: ValueError):
+        # Account rules (username, role, password strength) are reported as invalid input.
+        return JSONResponse(error_body("invalid_input", str(error)), status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(request: Request, error: RequestValidationError):
+        from schoolbus.errors import Problem
+
+        problems = [
+            Problem("request", None, ".".join(str(part) for part in e.get("loc", ())), e.get("input"), e.get("msg", ""))
+            for e in error.errors()
+        ]
+        return JSONResponse(error_body("invalid_request", f"{len(problems)} problem(s) in the request", problems), status_code=422)
+
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
+
+    @api.get("/health", response_model=HealthOut, tags=["service"])
+    def health(request: Request) -> HealthOut:
+        return HealthOut(status="ok", schema_version=request.app.state.schema_version, running_jobs=request.app.state.runner.n_running)
+
+    api.include_router(accounts.router)
+    api.include_router(projects.router)
+    api.include_router(plans.router)
+    app.include_router(api)
+    app.include_router(pages.router)
+    return app

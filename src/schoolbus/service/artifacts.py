@@ -1,0 +1,86 @@
+"""Rendered outputs of stored plans (map, route sheets, parent notices, exports), made once each.
+
+The renderers of :mod:`schoolbus.outputs` are called on the plan view a role may see
+(:mod:`schoolbus.service.privacy`); each result is written into a temporary folder and moved into
+place whole, so a reader never sees half an output, and two requests for the same output render
+it once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from schoolbus.model import Plan
+
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(path: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(path, threading.Lock())
+
+
+def rendered(folder: Path, render: Callable[[Path], object]) -> Path:
+    """``folder`` after ``render(tmp)`` filled it once (rendering happens only the first time)."""
+    if folder.is_dir():
+        return folder
+    with _lock(folder):
+        if folder.is_dir():
+            return folder
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+        try:
+            render(partial)
+            partial.rename(folder)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+    return folder
+
+
+def plan_folder(data_dir: Path, plan_key: str) -> Path:
+    """Where a plan's outputs live; ``plan_key`` names the plan *and* its content (see routers)."""
+    return Path(data_dir) / "artifacts" / f"plan-{plan_key}"
+
+
+def map_html(data_dir: Path, plan_key: str, view: str, plan: Plan, language: str) -> Path:
+    """The interactive map of ``plan`` (``view`` names the role's view: full or manager)."""
+    from schoolbus.outputs.maps import render_map
+
+    folder = rendered(
+        plan_folder(data_dir, plan_key) / f"map-{view}-{language}",
+        lambda out: render_map(plan, out / "map.html", language=language),
+    )
+    return folder / "map.html"
+
+
+def route_sheets(data_dir: Path, plan_key: str, view: str, plan: Plan, language: str) -> Path:
+    """The folder of route sheets (``route_sheet_<vehicle>.<language>.html``/``.pdf``)."""
+    from schoolbus.outputs.sheets import render_route_sheets
+
+    return rendered(
+        plan_folder(data_dir, plan_key) / f"sheets-{view}-{language}",
+        lambda out: render_route_sheets(plan, out, language=language),
+    )
+
+
+def parent_notices(data_dir: Path, plan_key: str, plan: Plan) -> Path:
+    """The folder of parent notices (one HTML per pupil and ``notices.pdf``)."""
+    from schoolbus.outputs.sheets import render_parent_notices
+
+    return rendered(plan_folder(data_dir, plan_key) / "notices", lambda out: render_parent_notices(plan, out))
+
+
+def exports(data_dir: Path, plan_key: str, plan: Plan, language: str) -> Path:
+    """The folder of exported tables (CSV, XLSX, GeoJSON)."""
+    from schoolbus.outputs.export import export_tables
+
+    return rendered(
+        plan_folder(data_dir, plan_key) / f"exports-{language}",
+        lambda out: export_tables(plan, out, language=language),
+    )

@@ -1,0 +1,125 @@
+"""The web page's words in Turkish and English (the printed outputs have their own catalogues).
+
+Keys are the English text; :func:`translate` falls back to the key, so English needs no table.
+"""
+
+from __future__ import annotations
+
+PAGE_LANGUAGES = ("tr", "en")
+DEFAULT_PAGE_LANGUAGE = "tr"
+
+TURKISH = {
+    "School transport planning": "Okul servisi planlama",
+    "Sign in": "Giriş yap",
+    "Sign out": "Çıkış yap",
+    "Username": "Kullanıcı adı",
+    "Password": "Parola",
+    "Wrong username or password.": "Kullanıcı adı ya da parola yanlış.",
+    "Your session form expired; please try again.": "Form süresi doldu; lütfen yeniden deneyin.",
+    "Replace your password": "Parolanızı değiştirin",
+    "Your password was set by someone else: choose your own before you continue.": "Parolanızı başkası belirledi: devam etmeden önce kendi parolanızı seçin.",
+    "Current password": "Şimdiki parola",
+    "New password": "Yeni parola",
+    "Save": "Kaydet",
+    "Projects": "Projeler",
+    "New project": "Yeni proje",
+    "Name": "Ad",
+    "Create": "Oluştur",
+    "No project yet.": "Henüz proje yok.",
+    "Signed in as": "Giriş yapan",
+    "Role": "Rol",
+    "Language": "Dil",
+    "Users": "Kullanıcılar",
+    "New user": "Yeni kullanıcı",
+    "One-time password for": "Tek kullanımlık parola:",
+    "hand it over in person; it must be changed at first sign-in.": "kişiye elden verin; ilk girişte değiştirilmelidir.",
+    "Members": "Üyeler",
+    "Add member": "Üye ekle",
+    "Input files": "Girdi dosyaları",
+    "Students": "Öğrenciler",
+    "Schools": "Okullar",
+    "Fleet": "Filo",
+    "Policy": "Politika",
+    "Road network": "Yol ağı",
+    "Upload": "Yükle",
+    "not uploaded": "yüklenmedi",
+    "rows": "satır",
+    "uploaded": "yüklendi",
+    "The file has problems; nothing was saved:": "Dosyada sorunlar var; hiçbir şey kaydedilmedi:",
+    "File": "Dosya",
+    "Row": "Satır",
+    "Column": "Sütun",
+    "Value": "Değer",
+    "Expected": "Beklenen",
+    "Walk limit (m)": "Yürüme sınırı (m)",
+    "Longest ride (min)": "En uzun yolculuk (dk)",
+    "Arrival before the bell (min)": "Zilden önce varış (dk)",
+    "Escort up to grade": "Rehber personel şu sınıfa kadar",
+    "Fleet and prices (YAML)": "Filo ve fiyatlar (YAML)",
+    "Scenarios": "Senaryolar",
+    "New scenario from the current files": "Güncel dosyalardan yeni senaryo",
+    "schools": "okul",
+    "students": "öğrenci",
+    "Plan": "Planla",
+    "Seconds per solve": "Çözüm başına saniye",
+    "Seed": "Tohum",
+    "Jobs": "İşler",
+    "Status": "Durum",
+    "Progress": "İlerleme",
+    "Cancel": "İptal",
+    "queued": "sırada",
+    "running": "çalışıyor",
+    "succeeded": "tamamlandı",
+    "failed": "başarısız",
+    "cancelled": "iptal edildi",
+    "Plans": "Planlar",
+    "Map": "Harita",
+    "Route sheets": "Güzergâh föyleri",
+    "Parent notices": "Veli bilgilendirmeleri",
+    "Exports": "Dışa aktarımlar",
+    "Compare selected": "Seçilenleri karşılaştır",
+    "Compare plans": "Planları karşılaştır",
+    "Summary": "Özet",
+    "Vehicles": "Araçlar",
+    "Trips": "Seferler",
+    "Pupils carried": "Taşınan öğrenciler",
+    "Pupils without a bus place": "Servis yeri olmayan öğrenciler",
+    "Distance per day": "Günlük mesafe",
+    "Empty driving per day": "Günlük boş sürüş",
+    "Cost per day": "Günlük maliyet",
+    "Cost per year": "Yıllık maliyet",
+    "Cost per pupil per day": "Öğrenci başına günlük maliyet",
+    "Cost per pupil per year": "Öğrenci başına yıllık maliyet",
+    "Mean ride": "Ortalama yolculuk",
+    "95th percentile ride": "Yolculuk (%95)",
+    "Longest ride": "En uzun yolculuk",
+    "Mean walk": "Ortalama yürüme",
+    "Longest walk": "En uzun yürüme",
+    "Pupils": "Öğrenciler",
+    "Contractors": "Yükleniciler",
+    "Vehicle": "Araç",
+    "Contractor": "Yüklenici",
+    "none": "yok",
+    "Back": "Geri",
+    "Only plans you may see are listed.": "Yalnızca görebildiğiniz planlar listelenir.",
+    "Your route sheets": "Güzergâh föyleriniz",
+    "No route sheet is assigned to you yet.": "Size henüz güzergâh föyü atanmadı.",
+    "Select two or more plans to compare.": "Karşılaştırmak için iki ya da daha fazla plan seçin.",
+    "This page refreshes itself while a job runs.": "Bir iş çalışırken bu sayfa kendini yeniler.",
+    "Demo district on the Helsinki extract (generated pupils).": "Helsinki kesiti üzerinde örnek bölge (üretilmiş öğrenciler).",
+    "The map needs internet for its background tiles; routes and stops show offline.": "Haritanın arka planı internet ister; güzergâhlar ve duraklar çevrimdışı görünür.",
+    "Download": "İndir",
+    "min": "dk",
+}
+
+STRINGS = {"tr": TURKISH, "en": {}}
+
+
+def page_language(value: str | None) -> str:
+    """``value`` when the page speaks it, else the default (Turkish)."""
+    return value if value in PAGE_LANGUAGES else DEFAULT_PAGE_LANGUAGE
+
+
+def translate(text: str, language: str) -> str:
+    """``text`` in ``language`` (the English text itself when no translation is known)."""
+    return STRINGS.get(language, {}).get(text, text)

@@ -1,0 +1,1 @@
+"""Thin routers: translate HTTP to :mod:`schoolbus.service.store` calls and back."""

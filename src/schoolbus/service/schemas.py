@@ -1,0 +1,182 @@
+"""The API's request and response bodies (pydantic), kept apart from the domain model.
+
+Times are ISO 8601 UTC; durations ``_s`` seconds; the plan document is the ``plan.json`` contract
+(``docs/plan-format.md``), or for managers that document without student-level data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import Path as FastApiPath
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["admin", "officer", "manager", "contractor"]
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+InputKind = Literal["students", "schools", "fleet", "policy"]
+
+
+class ProblemOut(BaseModel):
+    """One problem in an input, as the CLI prints it (``message``) and field by field."""
+
+    file: str
+    row: int | None = Field(description="Row as numbered in Excel (header = row 1); null for a whole file or a key")
+    column: str | None
+    value: Any = Field(description="What the file holds there (text when not JSON-ready)")
+    expected: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error response: a stable ``code``, a message, and for invalid inputs each problem."""
+
+    code: str = Field(examples=["invalid_input", "forbidden", "not_found", "unauthorized"])
+    message: str
+    problems: list[ProblemOut] = []
+
+
+class TokenIn(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    must_change_password: bool
+
+
+class PasswordIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    role: Role
+    password: str | None = Field(default=None, max_length=1024, description="Omit to get a one-time password")
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    username: str
+    role: Role
+    is_active: bool
+    must_change_password: bool
+
+
+class UserCreatedOut(UserOut):
+    one_time_password: str | None = Field(description="Shown once, when the server generated it")
+
+
+class ProjectIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+
+
+class InputFileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    kind: InputKind
+    filename: str
+    n_rows: int | None
+    uploaded_at: dt.datetime
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    created_at: dt.datetime
+    network_filename: str | None
+    files: list[InputFileOut] = []
+
+
+class MemberIn(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+
+
+class ScenarioIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+
+
+class ScenarioOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    project_id: int
+    name: str
+    n_students: int
+    n_schools: int
+    created_at: dt.datetime
+
+
+class JobIn(BaseModel):
+    scenario_id: int = Field(ge=1, le=2**31 - 1)
+    time_limit_s: float = Field(default=5.0, gt=0, le=600, description="Seconds per routing solve (a cap)")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    project_id: int
+    scenario_id: int | None
+    kind: Literal["plan", "demo"]
+    status: JobStatus
+    stage: str
+    done: int
+    total: int
+    error: str | None
+    time_limit_s: float
+    seed: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    plan_id: int | None
+
+
+class PlanOut(BaseModel):
+    id: int
+    project_id: int
+    scenario_id: int | None
+    job_id: int | None
+    name: str
+    created_at: dt.datetime
+    summary: dict[str, Any] | None = Field(description="The plan's summary; null for contractors")
+
+
+class SheetOut(BaseModel):
+    vehicle_id: str
+    pdf_url: str
+    html_url: str
+
+
+class ContractorsIn(BaseModel):
+    assignments: dict[str, str | None] = Field(description="vehicle id → contractor username (null removes)")
+
+
+class ComparisonOut(BaseModel):
+    plans: list[PlanOut]
+    metrics: list[dict[str, Any]] = Field(description="One row per metric: key, values (one per plan, in order)")
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: dt.datetime
+    username: str
+    action: str
+    target: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    schema_version: int
+    running_jobs: int
+
+
+MAX_ID = 2**31 - 1
+"""Largest id the store holds (a 32-bit signed integer on PostgreSQL and in the API)."""
+
+Id = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
+"""A path parameter naming a row: out-of-range numbers are a 422, never a database error."""
