@@ -10,8 +10,10 @@ The place is a made-up grid of real-sounding Keçiören (Ankara) streets around 
 Two schools: S1, a double-shift primary school (``sabah`` and ``öğle``) at Gölbaşı × Şehit Doğan,
 and S2, a middle school at Çiğdem × İstiklal. Three vehicle-days: V1 chains S1's morning shift with
 S2 (four trips), V2 is a wheelchair minibus for S2 without an escort, V3 serves S1's afternoon
-shift. Twelve students: a wheelchair user with a door-to-door stop (st10), an Arabic-speaking family
-(st05, st06, st09), an English-speaking one (st03), and st12, unserved with a reason.
+shift. Twelve students: a wheelchair user with a door-to-door stop (st10), Arabic-speaking pupils
+(st05, st06, st09, st12), an English-speaking one (st03), and st12, unserved with a reason. st05
+and st09 are siblings (family ``FAM-H``, one home): st05 goes to S1's afternoon shift from stop C,
+st09 to S2 from stop E, so their family's one notice lists two schools, stops and times.
 
 Every trip's road path follows the grid, so each turn has a known answer: T1 heads north on Ilgaz
 Sokak, turns right onto Kuşçağız Sokak (passing stop B half-way) and left onto Gölbaşı Caddesi.
@@ -144,11 +146,22 @@ STUDENTS = (
     _student("st02", "A", "S1", "sabah", 2, "M.Ş."),
     _student("st03", "B", "S1", "sabah", 4, "J.K.", language="en"),
     _student("st04", "B", "S1", "sabah", 1, "Ö.Ç."),
-    _student("st05", "C", "S1", "öğle", 2, "R.H.", language="ar"),
+    _student("st05", "C", "S1", "öğle", 2, "R.H.", language="ar", family_id="FAM-H"),
     _student("st06", "C", "S1", "öğle", 4, "Y.H.", language="ar"),
     _student("st07", "D", "S1", "öğle", 1, "İ.G."),
     _student("st08", "E", "S2", "tam", 6, "Ş.K."),
-    _student("st09", "E", "S2", "tam", 7, "N.A.", language="ar"),
+    # st05's sibling: same home, same family and language, another school.
+    _student(
+        "st09",
+        "E",
+        "S2",
+        "tam",
+        7,
+        "N.A.",
+        language="ar",
+        family_id="FAM-H",
+        location=(round(ISIKLAR + 0.0011, 6), round(39.9655 + 0.0009, 6)),
+    ),
     _student(
         "st10",
         "F",

@@ -124,6 +124,8 @@ S1_MORNING = "S1,Okul Bir,24.94,60.17,morning,07:20,12:00"
 S1_AFTERNOON = "S1,Okul Bir,24.94,60.17,afternoon,12:30,17:30"
 K1_DAY = "K1,Anaokulu,24.95,60.165,day,08:30,13:30"
 VT = "vehicle_types:\n  - id: v\n    seats: 16\n    day_rate: 3000\n"
+FAMILY_HEADER = STUDENTS_HEADER.strip() + ",family_id\n"
+SIBLING = GOOD.replace("P1", "P2").replace("S1,morning,3", "K1,day,0")
 
 # Each case: which file is replaced, its content, then the one problem expected:
 # (file name, row, column, a fragment of `expected`). Rows are Excel rows: the header is row 1.
@@ -183,6 +185,18 @@ INVALID = [
     # seconds typed into a minutes column
     ("students", students(GOOD[:-1] + ",2700"),
      "students.csv", 2, "max_ride_min", "at most 240"),
+    # siblings share one notice, so one language: the second child's differs from the first's
+    ("students", students(GOOD + ",F1", SIBLING.replace(",tr,", ",ar,") + ",F1",
+                          header=FAMILY_HEADER),
+     "students.csv", 3, "language", "the same language as row 2 of family F1 ('tr')"),
+    # an empty language is Turkish, so it differs from an Arabic-speaking sibling's
+    ("students", students(GOOD.replace(",tr,", ",ar,") + ",F1", SIBLING.replace(",tr,", ",,") + ",F1",
+                          header=FAMILY_HEADER),
+     "students.csv", 3, "language", "the same language as row 2 of family F1 ('ar')"),
+    # a language that is no language is reported once, not again as a family disagreement
+    ("students", students(GOOD.replace(",tr,", ",de,") + ",F1", SIBLING + ",F1",
+                          header=FAMILY_HEADER),
+     "students.csv", 2, "language", "one of tr, ar, en"),
     # a full name where initials belong
     ("students", students(GOOD.replace("A.B", "Ayşe Yılmaz")),
      "students.csv", 2, "initials", "never a full name"),
@@ -436,6 +450,38 @@ def test_semicolon_csv_with_decimal_commas_reads_students(tmp_path: Path) -> Non
     )
 
 
+def test_siblings_read_with_their_family_and_each_disagreeing_row_is_reported(
+    tmp_path: Path,
+) -> None:
+    paths = write_inputs(
+        tmp_path,
+        students=students(
+            GOOD.replace(",tr,", ",ar,") + ", F1 ",  # trimmed like every cell
+            SIBLING.replace(",tr,", ",ar,") + ",F1",  # a sibling at another school and shift
+            GOOD.replace("P1", "P3") + ",",  # no family: their own
+            header=FAMILY_HEADER,
+        ),
+    )
+    scenario = load_scenario(**paths)
+    assert [(p.id, p.school_id, p.family_id, p.language) for p in scenario.students] == [
+        ("P1", "S1", "F1", "ar"),
+        ("P2", "K1", "F1", "ar"),
+        ("P3", "S1", None, "tr"),
+    ]
+    problems = problems_of(
+        tmp_path,
+        students=students(
+            GOOD + ",F1",
+            SIBLING.replace(",tr,", ",en,") + ",F1",
+            GOOD.replace("P1", "P3").replace(",tr,", ",ar,") + ",F1",
+            GOOD.replace("P1", "P4").replace(",tr,", ",ar,") + ",F2",  # another family: fine
+            header=FAMILY_HEADER,
+        ),
+    )
+    assert [(p.row, p.column, p.value) for p in problems] == [(3, "language", "en"), (4, "language", "ar")]
+    assert all("row 2 of family F1 ('tr')" in p.expected for p in problems)
+
+
 def test_xlsx_reader_takes_excel_cell_types_and_sheet_rows(tmp_path: Path) -> None:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
@@ -589,8 +635,14 @@ def _inputs(draw: st.DrawFn, alphabet: str) -> tuple[tuple[School, ...], tuple[S
             School(school_id, draw(_words(alphabet, 40)), (draw(lon), draw(lat)), tuple(shifts))
         )
     pupils = []
+    family_ids = draw(st.lists(_words(alphabet), max_size=2, unique=True))
+    family_language: dict[str, str] = {}
     for student_id in draw(st.lists(_words(alphabet), min_size=1, max_size=8, unique=True)):
         school = draw(st.sampled_from(found_schools))
+        family_id = draw(st.none() | st.sampled_from(family_ids)) if family_ids else None
+        language = draw(st.sampled_from(["tr", "ar", "en"]))
+        if family_id is not None:  # siblings share their language (one notice per family)
+            language = family_language.setdefault(family_id, language)
         pupils.append(
             Student(
                 id=student_id,
@@ -601,9 +653,10 @@ def _inputs(draw: st.DrawFn, alphabet: str) -> tuple[tuple[School, ...], tuple[S
                 needs_wheelchair=draw(st.booleans()),
                 needs_door_to_door=draw(st.booleans()),
                 funding_line=draw(st.none() | _words(alphabet)),
-                language=draw(st.sampled_from(["tr", "ar", "en"])),
+                language=language,
                 initials=draw(st.none() | _words(alphabet, 6)),
                 max_ride_s=draw(st.none() | st.integers(1, 240 * 60)),
+                family_id=family_id,
             )
         )
     return tuple(found_schools), tuple(pupils)
@@ -644,6 +697,7 @@ def _student_rows(found: tuple[Student, ...], draw_word) -> list[dict[str, objec
             "language": p.language,
             "initials": p.initials,
             "max_ride_min": None if p.max_ride_s is None else p.max_ride_s / 60,
+            "family_id": p.family_id,
         }
         for p in found
     ]

@@ -253,29 +253,87 @@ def test_unknown_sheet_language_is_an_input_error(plan, tmp_path):
 # --- parent notices --------------------------------------------------------------------------
 
 
-def test_one_notice_per_pupil_in_the_familys_language(plan, notices):
+# Families in order of their first pupil: st05 and st09 (family FAM-H) share one notice.
+NOTICE_KEYS = ["st01", "st02", "st03", "st04", "FAM-H", "st06", "st07", "st08", "st10", "st11",
+               "st12"]  # fmt: skip
+
+
+def test_one_notice_per_family_in_the_familys_language(plan, notices):
     html_paths = [p for p in notices if p.suffix == ".html"]
-    assert [p.name for p in html_paths] == [f"notice_{s.id}.html" for s in STUDENTS]
-    for student, path in zip(STUDENTS, html_paths):
+    assert [p.name for p in html_paths] == [f"notice_{key}.html" for key in NOTICE_KEYS]
+    language = {s.id: s.language for s in STUDENTS} | {"FAM-H": "ar"}
+    for key, path in zip(NOTICE_KEYS, html_paths):
         html = path.read_text(encoding="utf-8")
-        direction = "rtl" if student.language == "ar" else "ltr"
-        assert f'<html lang="{student.language}" dir="{direction}">' in html, student.id
+        direction = "rtl" if language[key] == "ar" else "ltr"
+        assert f'<html lang="{language[key]}" dir="{direction}">' in html, key
 
 
-def test_notice_pdf_has_a_page_per_pupil_with_stop_walk_and_times(plan, notices):
+def test_notice_pdf_has_a_page_per_family_with_stop_walk_and_times(plan, notices):
     pages = PdfReader(next(p for p in notices if p.name == "notices.pdf")).pages
-    assert len(pages) == len(STUDENTS)
+    assert len(pages) == len(NOTICE_KEYS)
     texts = [" ".join(page.extract_text().split()) for page in pages]
     assert "Ilgaz Sokak üzerindeki durağa yürüyün (yaklaşık 120 m)." in texts[0]
     assert "07:00" in texts[0] and "12:37" in texts[0]
     assert "Walk to the stop on Kuşçağız Sokak, about 240 m." in texts[2]
-    assert (
-        "امشوا إلى المحطة في" in texts[4] and "Işıklar Caddesi" in texts[4] and "12:35" in texts[4]
+    assert "Servis kapınızın önünde durur." in texts[8]
+    assert "لم نتمكن من تأمين مكان لطفلكم" in texts[10]
+    for key, text in zip(NOTICE_KEYS, texts):
+        assert key.replace("FAM-H", "st05") in text
+    # One pupil per notice except the siblings' one.
+    assert [sum(s.id in text for s in STUDENTS) for text in texts] == [
+        2 if key == "FAM-H" else 1 for key in NOTICE_KEYS
+    ]
+
+
+def test_siblings_at_two_schools_get_one_arabic_slip_with_both_stops_and_times(plan, notices):
+    html = next(p for p in notices if p.name == "notice_FAM-H.html").read_text(encoding="utf-8")
+    assert '<html lang="ar" dir="rtl">' in html
+    page = PdfReader(next(p for p in notices if p.name == "notices.pdf")).pages[4]
+    text = " ".join(page.extract_text().split())
+    assert "يذكر هذا الإشعار محطة كل طفل من أطفالكم" in text
+    assignments = {a.student_id: a for a in plan.assignments}
+    for student_id, school, street in (
+        ("st05", "Etlik Şehit Öğretmen İlkokulu", "Işıklar Caddesi"),
+        ("st09", "Ayşe Işık Ortaokulu", "İstiklal Caddesi"),
+    ):
+        a = assignments[student_id]
+        for expected in (student_id, school, street, clock(a.pickup_s), clock(a.dropoff_s)):
+            assert expected in text, (student_id, expected)
+        assert html.count(f">{student_id} (") == 1
+    assert text.count("امشوا إلى المحطة في") == 2
+    # The siblings' home is printed nowhere.
+    home = next(s.location for s in STUDENTS if s.id == "st05")
+    assert str(home[0]) not in html and str(home[1]) not in html
+
+
+def test_pupil_without_family_still_gets_their_own_slip(notices):
+    html = next(p for p in notices if p.name == "notice_st06.html").read_text(encoding="utf-8")
+    assert "st06" in html and "st05" not in html and "st09" not in html
+    assert "يذكر هذا الإشعار" not in html  # no "each of your children" line for one child
+
+
+def test_large_family_fits_one_page_and_lists_an_unserved_child(plan, tmp_path):
+    # Four siblings, one of them (st12) without a bus place; their family id is also the id of a
+    # pupil who has no family, whose notice must not be overwritten.
+    family = {"st01", "st02", "st11", "st12"}
+    students = tuple(
+        dataclasses.replace(s, family_id="st07", language="tr") if s.id in family else s
+        for s in plan.scenario.students
     )
-    assert "Servis kapınızın önünde durur." in texts[9]
-    assert "لم نتمكن من تأمين مكان لطفلكم" in texts[11]
-    for student, text in zip(STUDENTS, texts):
-        assert student.id in text
+    scenario = dataclasses.replace(plan.scenario, students=students)
+    paths = render_parent_notices(dataclasses.replace(plan, scenario=scenario), tmp_path)
+    names = [p.name for p in paths]
+    assert names[0] == "notice_st07.html" and "notice_st07-2.html" in names
+    assert len(names) == len(NOTICE_KEYS) - 3 + 1  # three notices fewer, and the PDF
+    pages = PdfReader(paths[-1]).pages
+    assert len(pages) == len(names) - 1
+    first = " ".join(pages[0].extract_text().split())
+    for student_id in sorted(family):
+        assert student_id in first, student_id
+    assert "Bu dönem çocuğunuza okul servisinde yer ayrılamadı." in first
+    assert first.count("durağa yürüyün") == 3
+    lone = (tmp_path / "notice_st07-2.html").read_text(encoding="utf-8")
+    assert "st07" in lone and "st01" not in lone
 
 
 def test_family_without_a_catalogue_gets_turkish(plan, tmp_path):

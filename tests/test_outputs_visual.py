@@ -20,7 +20,7 @@ from fixtures_plan import make_plan
 from PIL import Image
 
 from schoolbus.outputs.maps import PLAIN_BACKGROUND, SIDEBAR_WIDTH_PX, render_map, vehicle_colours
-from schoolbus.outputs.sheets import render_parent_notices, render_route_sheets
+from schoolbus.outputs.sheets import families_from_plan, render_parent_notices, render_route_sheets
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PDFTOPPM = shutil.which("pdftoppm")
@@ -143,11 +143,13 @@ def test_sheet_pages_read_left_to_right_in_turkish_and_right_to_left_in_arabic(p
 def test_notice_pages_follow_each_familys_script(plan, preview_dir):
     paths = render_parent_notices(plan, preview_dir / "notices")
     pages = pdf_pages(next(p for p in paths if p.suffix == ".pdf"), preview_dir / "notice")
-    students = {s.id: s for s in plan.scenario.students}
-    assert len(pages) == len(plan.assignments)
-    for assignment, page in zip(plan.assignments, pages):
+    families = families_from_plan(plan)
+    assert len(pages) == len(families) < len(plan.assignments)  # siblings share a page
+    for family, page in zip(families, pages):
+        w, h = page.size
+        assert 1.40 < h / w < 1.43  # A4 portrait
         centre = ink_centre_x(page, 0.06, 0.11)  # the notice's title
-        if students[assignment.student_id].language == "ar":
-            assert centre > 0.55, assignment.student_id
+        if family.language == "ar":
+            assert centre > 0.55, family.key
         else:
-            assert centre < 0.45, assignment.student_id
+            assert centre < 0.45, family.key

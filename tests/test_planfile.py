@@ -125,6 +125,18 @@ def test_golden_plan_reads_back_exactly(tmp_path):
     assert read_network_source(tmp_path) == NETWORK
 
 
+def test_family_id_is_kept_in_scenario_json_and_never_in_plan_json(tmp_path):
+    siblings = tuple(dataclasses.replace(s, family_id="F1", language="ar") for s in SCENARIO.students)
+    plan = dataclasses.replace(GOLDEN, scenario=dataclasses.replace(SCENARIO, students=siblings))
+    write_plan(plan, tmp_path, NETWORK)
+    assert read_plan(tmp_path) == plan
+    assert [s["family_id"] for s in json.loads((tmp_path / SCENARIO_FILE).read_text())["students"]] == [
+        "F1",
+        "F1",
+    ]
+    assert (tmp_path / PLAN_FILE).read_bytes() == (GOLDEN_DIR / PLAN_FILE).read_bytes()
+
+
 def test_golden_costs_by_hand():
     # (1850 day + 12.5/km * 2.184 km + 650 escort) * 1.08 overhead = 2527.3 * 1.08 = 2729.484
     assert GOLDEN.vehicles[0].cost_per_day == 2729.48
@@ -270,7 +282,8 @@ def plans(draw) -> Plan:
     schools = draw(st.lists(st.builds(School, ids, st.text(max_size=20), locations, shifts), min_size=1, max_size=2))
     students = draw(st.lists(st.builds(
         Student, ids, locations, ids, ids, st.integers(0, 12), st.booleans(), st.booleans(),
-        maybe(ids), st.sampled_from(["tr", "ar", "en"]), maybe(ids), maybe(seconds)), max_size=3))
+        maybe(ids), st.sampled_from(["tr", "ar", "en"]), maybe(ids), maybe(seconds), maybe(ids)),
+        max_size=3))
     fleet = draw(st.builds(
         Fleet,
         st.lists(st.builds(VehicleType, ids, st.integers(1, 60), numbers, numbers, st.integers(0, 4),

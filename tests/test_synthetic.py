@@ -15,6 +15,8 @@ from schoolbus.synthetic import (
     HOUSE_SETBACK_M,
     MORNING_SHIFT,
     RESIDENTIAL_CLASSES,
+    SIBLING_HOME_SHARE,
+    SIBLINGS_PER_HOME,
     OsmSchool,
     assign_shifts,
     demo_scenario,
@@ -102,6 +104,32 @@ def test_students_live_beside_residential_streets(helsinki):
         assert low <= s.grade <= high
         assert s.shift in {sh.name for sh in next(x for x in schools if x.id == s.school_id).shifts}
         assert s.language in {"tr", "ar", "en"}
+
+
+def test_about_a_quarter_of_homes_have_siblings_sharing_home_language_and_family(helsinki):
+    schools = assign_shifts(
+        [OsmSchool("p", "ala-aste", (24.9479, 60.1733), "primary"), OsmSchool("m", "yläaste", (24.9383, 60.1671), "middle")]
+    )
+    students = generate_students(helsinki.drive, schools, 240, seed=11)
+    assert len(students) == 240 and len({s.id for s in students}) == 240
+    families: dict[str, list] = {}
+    for s in students:
+        if s.family_id is not None:
+            families.setdefault(s.family_id, []).append(s)
+    only_children = [s for s in students if s.family_id is None]
+    for family_id, siblings in families.items():
+        # The last home may be cut short by n_students, but never to a family of one.
+        assert SIBLINGS_PER_HOME[0] <= len(siblings) <= SIBLINGS_PER_HOME[1], family_id
+        assert len({s.location for s in siblings}) == 1, family_id
+        assert len({s.language for s in siblings}) == 1, family_id
+        assert len({s.initials[-2:] for s in siblings}) == 1, family_id  # one surname initial
+    # Siblings draw their own school and shift: some go to different ones.
+    assert any(len({(s.school_id, s.shift) for s in siblings}) > 1 for siblings in families.values())
+    # An only child has no family id and shares their home with nobody.
+    homes = [s.location for s in students]
+    assert all(homes.count(s.location) == 1 for s in only_children)
+    share = len(families) / (len(families) + len(only_children))
+    assert abs(share - SIBLING_HOME_SHARE) < 0.08, share
 
 
 def test_same_seed_same_students_other_seed_other_students(helsinki):

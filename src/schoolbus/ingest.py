@@ -76,6 +76,7 @@ STUDENT_COLUMNS = STUDENT_REQUIRED_COLUMNS + (
     "language",
     "initials",
     "max_ride_min",
+    "family_id",
 )
 """Every column a students file may have (the required ones first)."""
 
@@ -858,6 +859,8 @@ def _students_from_table(
     _check_columns(table, STUDENT_REQUIRED_COLUMNS, STUDENT_COLUMNS, problems)
     students: list[Student] = []
     first_row_of: dict[str, int] = {}
+    # A family gets one parent notice, printed in one language: its first row's language.
+    family_language: dict[str, tuple[int, str]] = {}
     for row_number, cells in table.rows:
         row = _Row(table.file, row_number, cells, problems)
         student_id = row.text("id")
@@ -887,10 +890,24 @@ def _students_from_table(
         needs_door_to_door = row.boolean("door_to_door")
         funding_line = row.text("funding_line", required=False)
         language = row.text("language", required=False)
+        is_language_valid = True
         if language is not None:
             language = language.lower()
             if language not in LANGUAGES:
                 row.fail("language", cells["language"], f"one of {', '.join(LANGUAGES)} or empty")
+                is_language_valid = False
+        family_id = row.text("family_id", required=False)
+        if family_id is not None and is_language_valid:
+            first_row, first_language = family_language.setdefault(
+                family_id, (row_number, language or DEFAULT_LANGUAGE)
+            )
+            if first_language != (language or DEFAULT_LANGUAGE):
+                row.fail(
+                    "language",
+                    "" if cells.get("language") is None else cells["language"],
+                    f"the same language as row {first_row} of family {family_id}"
+                    f" ({first_language!r}): a family gets one notice, in one language",
+                )
         initials = row.text("initials", required=False)
         if initials is not None and len(initials) > MAX_INITIALS_CHARS:
             row.fail(
@@ -923,6 +940,7 @@ def _students_from_table(
                     max_ride_s=None
                     if max_ride_min is None
                     else round(max_ride_min * SECONDS_PER_MINUTE),
+                    family_id=family_id,
                 )
             )
     return tuple(students)

@@ -78,6 +78,8 @@ class Student:
     ``grade`` is 0 for preschool, 1-4 primary, 5-8 middle, 9-12 high school. ``max_ride_s``, when
     set, is the school's limit for this pupil and overrides the policy. ``initials`` (never a full
     name) and ``language`` (``tr``, ``ar``, ``en``) are for route sheets and parent notices.
+    ``family_id`` groups siblings, who share it (and one language): their family gets one parent
+    notice for all of them. ``None``: the pupil is their own family.
     """
 
     id: str
@@ -91,6 +93,7 @@ class Student:
     language: str = "tr"
     initials: str | None = None
     max_ride_s: int | None = None
+    family_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,13 @@ HOUSE_SETBACK_M = (8.0, 25.0)
 LANGUAGE_SHARES = (("tr", 0.55), ("ar", 0.40), ("en", 0.05))
 """Family languages in the demo: host community, Syrian families, others."""
 
+SIBLING_HOME_SHARE = 0.25
+"""Share of homes with more than one pupil who may need transport."""
+SIBLINGS_PER_HOME = (2, 3)
+"""How many pupils such a home has (uniform over this inclusive range)."""
+FAMILY_ID_FORMAT = "FAM{:04d}"
+"""Family ids of sibling homes, numbered by home from 1; an only child has ``family_id=None``."""
+
 EARTH_RADIUS_M = 6_371_008.8
 
 
@@ -202,11 +209,15 @@ def generate_students(
 ) -> tuple[Student, ...]:
     """Generate ``n_students`` pupils living on residential streets around ``schools``.
 
-    Homes are drawn uniformly along residential street length (so dense streets get more
-    children) and set back ``HOUSE_SETBACK_M`` from the centreline. Each pupil attends a school
-    drawn with probability decaying with straight-line distance (1 / (d + 300 m)), one of its
-    shifts at random, a grade in the school's range, a family language from ``LANGUAGE_SHARES``,
-    and needs a wheelchair place with probability ``wheelchair_share``.
+    Pupils live in homes. Homes are drawn uniformly along residential street length (so dense
+    streets get more children) and set back ``HOUSE_SETBACK_M`` from the centreline; each home has
+    a family language from ``LANGUAGE_SHARES``. A share ``SIBLING_HOME_SHARE`` of homes has 2 or 3
+    siblings (``SIBLINGS_PER_HOME``; the last home is cut short when ``n_students`` is reached), who
+    share the home's location, language, surname initial and a ``family_id`` (``FAM0001``, numbered
+    by home); a pupil alone in their home has ``family_id=None``. Each pupil then attends a school
+    drawn with probability decaying with straight-line distance from home (1 / (d + 300 m)), one of
+    its shifts at random and a grade in its range, and needs a wheelchair place with probability
+    ``wheelchair_share``: siblings may go to different schools and shifts.
 
     Parameters
     ----------
@@ -215,7 +226,7 @@ def generate_students(
     schools : sequence of School
     n_students : int
     seed : int
-        Same seed, same students.
+        Same seed, same students (and families).
     grades_by_school : dict, optional
         ``school_id -> (lowest grade, highest grade)``; ``1..8`` for schools not listed.
 
@@ -234,13 +245,17 @@ def generate_students(
         raise InputError(problems)
     grades_by_school = grades_by_school or {}
     rng = np.random.default_rng(seed)
-    lengths = np.array([s[2] for s in segments])
-    picks = rng.choice(len(segments), size=n_students, p=lengths / lengths.sum())
+    cumulative_m = np.cumsum([s[2] for s in segments])
     languages = [lang for lang, _ in LANGUAGE_SHARES]
     language_p = np.array([share for _, share in LANGUAGE_SHARES])
     letters = "ABCDEFGHIJKLMNOPRSTUVYZÇĞİÖŞÜ"
-    students = []
-    for k, seg_index in enumerate(picks):
+    students: list[Student] = []
+    n_homes = 0
+    while len(students) < n_students:
+        n_homes += 1
+        # A point uniform along street length: the segment holding it, then where on it.
+        along_m = rng.uniform() * cumulative_m[-1]
+        seg_index = min(int(np.searchsorted(cumulative_m, along_m, side="right")), len(segments) - 1)
         a, b, length = segments[seg_index]
         t = rng.uniform()
         on_street = (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
@@ -248,25 +263,33 @@ def generate_students(
         side = 1.0 if rng.uniform() < 0.5 else -1.0
         setback = rng.uniform(*HOUSE_SETBACK_M) * side
         home = _offset(on_street, -north / length * setback, east / length * setback)
+        language = str(rng.choice(languages, p=language_p))
+        surname = letters[int(rng.integers(len(letters)))]
+        has_siblings = bool(rng.uniform() < SIBLING_HOME_SHARE)
+        n_children = int(rng.integers(SIBLINGS_PER_HOME[0], SIBLINGS_PER_HOME[1] + 1)) if has_siblings else 1
+        n_children = min(n_children, n_students - len(students))
+        family_id = FAMILY_ID_FORMAT.format(n_homes) if n_children > 1 else None
         distances = np.array([math.hypot(*_local_m(home, s.location)) for s in schools])
         weights = 1.0 / (distances + 300.0)
-        school = schools[int(rng.choice(len(schools), p=weights / weights.sum()))]
-        shift = school.shifts[int(rng.integers(len(school.shifts)))]
-        low, high = grades_by_school.get(school.id, GRADES_BY_LEVEL["mixed"])
-        grade = int(rng.integers(low, high + 1))
-        initials = letters[int(rng.integers(len(letters)))] + "." + letters[int(rng.integers(len(letters)))] + "."
-        students.append(
-            Student(
-                id=f"STU{k + 1:04d}",
-                location=home,
-                school_id=school.id,
-                shift=shift.name,
-                grade=grade,
-                needs_wheelchair=bool(rng.uniform() < wheelchair_share),
-                language=str(rng.choice(languages, p=language_p)),
-                initials=initials,
+        for _ in range(n_children):
+            school = schools[int(rng.choice(len(schools), p=weights / weights.sum()))]
+            shift = school.shifts[int(rng.integers(len(school.shifts)))]
+            low, high = grades_by_school.get(school.id, GRADES_BY_LEVEL["mixed"])
+            grade = int(rng.integers(low, high + 1))
+            initials = letters[int(rng.integers(len(letters)))] + "." + surname + "."
+            students.append(
+                Student(
+                    id=f"STU{len(students) + 1:04d}",
+                    location=home,
+                    school_id=school.id,
+                    shift=shift.name,
+                    grade=grade,
+                    needs_wheelchair=bool(rng.uniform() < wheelchair_share),
+                    language=language,
+                    initials=initials,
+                    family_id=family_id,
+                )
             )
-        )
     return tuple(students)
 
 

@@ -1,10 +1,10 @@
-"""Printable route sheets (one per vehicle-day) and parent notices (one per pupil), HTML and PDF.
+"""Printable route sheets (one per vehicle-day) and parent notices (one per family), HTML and PDF.
 
 A route sheet is what a driver and escort carry: the vehicle, blank fields for plate, names and
 signatures, then each trip in order with its stops and times, who boards and alights (id and
 initials, never names or addresses), turn-by-turn directions read off the trip's road path, and a
 small map of that path drawn as inline SVG, which prints sharply. A parent notice tells a family
-where and when the bus stops, in the family's language.
+where and when the bus stops for each of their children, in the family's language.
 
 Every word comes from the gettext catalogues (Turkish by default, English, Arabic); Arabic pages
 are laid out right to left and WeasyPrint shapes the script with a font that covers it.
@@ -20,7 +20,17 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from schoolbus.model import Direction, Location, Plan, Status, Stop, Student, Trip, VehicleDay
+from schoolbus.model import (
+    Assignment,
+    Direction,
+    Location,
+    Plan,
+    Status,
+    Stop,
+    Student,
+    Trip,
+    VehicleDay,
+)
 from schoolbus.outputs.export import path_from_steps, trips_in_order
 from schoolbus.outputs.i18n import (
     DEFAULT_LANGUAGE,
@@ -62,6 +72,10 @@ SCALE_BAR_SPACE_PX = 14.0
 """Room kept free at the bottom of the thumbnail for the scale bar."""
 SCALE_BAR_LENGTHS_M = (25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000)
 SAFE_FILENAME = re.compile(r"[^A-Za-z0-9_.-]+")
+NOTICE_DENSITIES = ("roomy", "compact", "dense", "tight")
+"""Type sizes of a parent notice, largest first (CSS classes of ``parent_notice.html``)."""
+NOTICE_CHILDREN_PER_DENSITY = (1, 3)
+"""Up to 1 child a notice starts roomy, up to 3 compact, beyond that dense."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -506,14 +520,70 @@ def _vehicle_totals(vehicle: VehicleDay, trips: list[Trip], language: str) -> di
 # --------------------------------------------------------------------------------------------------
 
 
-def render_parent_notices(plan: Plan, out_dir: str | Path) -> list[Path]:
-    """Write one notice per pupil's family in the family's language, and one PDF with all of them.
+@dataclass(frozen=True)
+class Family:
+    """The pupils one parent notice is for: siblings sharing a ``family_id``, or one pupil alone.
 
-    Each notice names the pupil by id and initials and gives the stop, a short walking description,
-    the pickup and drop-off times and the school's hours. Families whose language has no catalogue
-    get Turkish. A pupil without a bus place gets a notice that says so. One notice per pupil, not
-    per household: the plan has no household key, and guessing one from home locations could send a
-    family another family's details.
+    ``key`` is the family id, or the pupil's id for a pupil without one; ``assignments`` are in
+    plan order; ``language`` is the family's (its first pupil's, which ingest checks they share).
+    """
+
+    key: str
+    language: str
+    assignments: tuple[Assignment, ...]
+
+
+def families_from_plan(plan: Plan) -> list[Family]:
+    """Group the plan's pupils into families, in order of each family's first pupil in the plan.
+
+    Siblings are pupils whose :attr:`~schoolbus.model.Student.family_id` is the same; a pupil
+    without one (or missing from the scenario) is a family alone. A family's notice is printed in
+    its first pupil's language, Turkish when that has no catalogue.
+    """
+    students = {s.id: s for s in plan.scenario.students}
+    members: dict[tuple[bool, str], list[Assignment]] = {}
+    for assignment in plan.assignments:
+        student = students.get(assignment.student_id)
+        family_id = student.family_id if student is not None else None
+        # Family ids and pupil ids are separate name spaces: a family "st05" is not pupil st05.
+        key = (True, family_id) if family_id is not None else (False, assignment.student_id)
+        members.setdefault(key, []).append(assignment)
+    families = []
+    for (_, key), assignments in members.items():
+        first = students.get(assignments[0].student_id)
+        language = language_or_default(first.language if first is not None else None)
+        families.append(Family(key, language, tuple(assignments)))
+    return families
+
+
+def _child_view(assignment: Assignment, language: str, lookups) -> dict:
+    stops, schools, students = lookups
+    student = students.get(assignment.student_id)
+    school = schools.get(assignment.school_id)
+    stop = stops.get(assignment.stop_id) if assignment.stop_id else None
+    shift = next((s for s in school.shifts if s.name == assignment.shift), None) if school else None
+    return {
+        "student_id": assignment.student_id,
+        "initials": student.initials if student else None,
+        "school_name": school.name if school else assignment.school_id,
+        "shift_name": assignment.shift,
+        "shift": shift,
+        "stop": stop,
+        "is_routed": assignment.status is Status.ROUTED and stop is not None,
+        "walk": format_distance(assignment.walk_m, language),
+        "pickup_s": assignment.pickup_s,
+        "dropoff_s": assignment.dropoff_s,
+    }
+
+
+def render_parent_notices(plan: Plan, out_dir: str | Path) -> list[Path]:
+    """Write one notice per family in the family's language, and one PDF with all of them.
+
+    Siblings (pupils sharing a ``family_id``) get one notice between them; a pupil without a
+    ``family_id`` gets their own. The notice lists each child by id and initials with their school,
+    shift, stop, a short walking description and the pickup and drop-off times; a child without a
+    bus place is listed with a note that says so and asks the family to contact the school.
+    Families whose language has no catalogue get Turkish. Home locations are never printed.
 
     Parameters
     ----------
@@ -525,46 +595,52 @@ def render_parent_notices(plan: Plan, out_dir: str | Path) -> list[Path]:
     Returns
     -------
     list[Path]
-        ``notice_<student>.html`` per pupil in plan order, then ``notices.pdf`` (a page each).
+        ``notice_<family id, or pupil id>.html`` per family in order of each family's first pupil
+        in the plan, then ``notices.pdf`` (a page each). A name already taken (a family id that is
+        also a lone pupil's id) gets ``-2``, ``-3``… so no notice overwrites another.
     """
     from weasyprint import HTML
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stops = {s.id: s for s in plan.stops}
-    schools = {s.id: s for s in plan.scenario.schools}
-    students = {s.id: s for s in plan.scenario.students}
+    lookups = (
+        {s.id: s for s in plan.stops},
+        {s.id: s for s in plan.scenario.schools},
+        {s.id: s for s in plan.scenario.students},
+    )
     written: list[Path] = []
     documents = []
-    for assignment in plan.assignments:
-        student = students.get(assignment.student_id)
-        language = language_or_default(student.language if student else None)
-        school = schools.get(assignment.school_id)
-        stop = stops.get(assignment.stop_id) if assignment.stop_id else None
-        shift = (
-            next((s for s in school.shifts if s.name == assignment.shift), None) if school else None
-        )
-        html = (
-            template_environment(language)
-            .get_template("parent_notice.html")
-            .render(
+    taken: set[str] = set()
+    for family in families_from_plan(plan):
+        language = family.language
+        children = [_child_view(a, language, lookups) for a in family.assignments]
+        template = template_environment(language).get_template("parent_notice.html")
+        # One sheet of paper per family: start at the density its number of children suggests
+        # and tighten until the notice fits one page (a very large family may still need two).
+        first = sum(len(children) > n for n in NOTICE_CHILDREN_PER_DENSITY)
+        for density in NOTICE_DENSITIES[first:]:
+            html = template.render(
                 plan=plan,
-                assignment=assignment,
-                student=student,
-                initials=student.initials if student else None,
-                school=school,
-                shift=shift,
-                stop=stop,
-                is_routed=assignment.status is Status.ROUTED and stop is not None,
-                walk=format_distance(assignment.walk_m, language),
+                family_key=family.key,
+                children=children,
+                school_names=list(dict.fromkeys(c["school_name"] for c in children)),
+                density=density,
                 fonts=Markup(font_stack(language)),
                 direction=text_direction(language),
             )
-        )
-        path = out_dir / f"notice_{_safe_name(assignment.student_id)}.html"
+            document = HTML(string=html, base_url=str(out_dir)).render()
+            if len(document.pages) == 1:
+                break
+        stem = f"notice_{_safe_name(family.key)}"
+        name, n = stem, 1
+        while name in taken:
+            n += 1
+            name = f"{stem}-{n}"
+        taken.add(name)
+        path = out_dir / f"{name}.html"
         path.write_text(html, encoding="utf-8")
         written.append(path)
-        documents.append(HTML(string=html, base_url=str(out_dir)).render())
+        documents.append(document)
     pdf_path = out_dir / "notices.pdf"
     if documents:
         pages = [page for document in documents for page in document.pages]
