@@ -64,6 +64,21 @@ def _service_config(data_dir: Path | None, **overrides):
     return ServiceConfig.from_env(data_dir, **overrides)
 
 
+@contextlib.contextmanager
+def _service_store(data_dir: Path | None):
+    """The service's store (created and migrated if needed), as a session factory; closed after."""
+    from schoolbus.service.db import make_engine, migrate, session_factory
+
+    config = _service_config(data_dir)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(config.url)
+    migrate(engine)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
@@ -103,13 +118,9 @@ def users_create_command(
     """Create an account and print its one-time password (to be changed at first sign-in)."""
     from schoolbus.errors import InputError, Problem
     from schoolbus.service import auth, store
-    from schoolbus.service.db import Project, make_engine, migrate, session_factory
+    from schoolbus.service.db import Project
 
-    config = _service_config(data_dir)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(config.url)
-    migrate(engine)
-    with session_factory(engine).begin() as session:
+    with _service_store(data_dir) as sessions, sessions.begin() as session:
         try:
             user, password = auth.create_user(session, username, role)
         except ValueError as error:
@@ -120,7 +131,6 @@ def users_create_command(
                 raise InputError([Problem("command line", None, "--project", name, "the name of an existing project")])
             auth.add_member(session, found, user)
         store.audit(session, None, "create_user", f"{username} ({role}) from the command line")
-    engine.dispose()
     console.print(f"created {username} ({role}); one-time password: [bold]{escape(password)}[/]", highlight=False)
 
 
@@ -131,16 +141,11 @@ def users_list_command(
     """List the accounts and their roles."""
     from sqlalchemy import select
 
-    from schoolbus.service.db import User, make_engine, migrate, session_factory
+    from schoolbus.service.db import User
 
-    config = _service_config(data_dir)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(config.url)
-    migrate(engine)
-    with session_factory(engine)() as session:
+    with _service_store(data_dir) as sessions, sessions() as session:
         for user in session.scalars(select(User).order_by(User.id)):
             console.print(f"{user.username}\t{user.role}\t{'active' if user.is_active else 'disabled'}", highlight=False)
-    engine.dispose()
 
 
 @app.command("compare")
@@ -285,14 +290,7 @@ def network_build(
     """Build the drive, loaded and walk road graphs of one source and report what was kept."""
     from schoolbus.network import load_network
 
-    box = None
-    if bbox is not None:
-        try:
-            box = tuple(float(v) for v in bbox.split(","))
-        except ValueError:
-            raise typer.BadParameter(f"expected W,S,E,N numbers, got {bbox!r}") from None
-        if len(box) != 4:
-            raise typer.BadParameter(f"expected 4 numbers W,S,E,N, got {bbox!r}")
+    box = None if bbox is None else _parse_bbox(bbox)
     net = load_network(
         osm=osm, roads=roads, place=place, bbox=box, graphml=graphml,
         cache_dir=cache_dir, max_edge_m=max_edge_m,
@@ -388,6 +386,19 @@ def check_inputs(
 DEFAULT_DEMO_OUT = Path("maps/demo")
 
 
+def _parse_bbox(value: str) -> tuple[float, float, float, float]:
+    """``W,S,E,N`` in degrees from the command line."""
+    from schoolbus.errors import InputError, Problem
+
+    try:
+        box = tuple(float(p.strip()) for p in str(value).split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4:
+        raise InputError([Problem("command line", None, "--bbox", value, "four numbers W,S,E,N in degrees")])
+    return box
+
+
 def _network_source(osm, roads, place, bbox):
     """The one road source the user named, as ``load_network`` keywords and a plan reference."""
     from schoolbus.errors import InputError, Problem
@@ -400,13 +411,7 @@ def _network_source(osm, roads, place, bbox):
         )
     kind, value = next(iter(given.items()))
     if kind == "bbox":
-        parts = [p.strip() for p in str(value).split(",")]
-        try:
-            box = tuple(float(p) for p in parts)
-        except ValueError:
-            box = ()
-        if len(box) != 4:
-            raise InputError([Problem("command line", None, "--bbox", value, "four numbers W,S,E,N in degrees")])
+        box = _parse_bbox(value)
         return {"bbox": box}, NetworkSource("bbox", box)
     if kind == "place":
         return {"place": value}, NetworkSource("place", value)
