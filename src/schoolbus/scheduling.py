@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse.csgraph import maximum_bipartite_matching, min_weight_full_bipartite_matching
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from schoolbus.params import SolverParams
 
@@ -277,16 +277,13 @@ def chain_trips(
 
 
 def count_vehicles(trips: Sequence[ChainTrip], deadhead_s: np.ndarray) -> int:
-    """The minimum number of vehicles for ``trips`` (as :func:`chain_trips`, without distances).
+    """The minimum number of vehicles for ``trips``: :func:`chain_trips` without distances.
 
-    Uses Hopcroft-Karp maximum matching, so it is much cheaper than :func:`chain_trips` and suits
-    comparing many candidate trip sets.
+    It uses the same sparse assignment (LAPJVsp) rather than scipy's Hopcroft-Karp
+    ``maximum_bipartite_matching``, which took 3 to 60 s on 800 school routes whose "may follow"
+    graph LAPJVsp matches in 0.02 s.
     """
-    if not trips:
-        return 0
-    follow = _may_follow(trips, trips, np.asarray(deadhead_s, dtype=float))
-    matched = maximum_bipartite_matching(sparse.csr_array(follow), perm_type="column")
-    return len(trips) - int(np.count_nonzero(matched >= 0))
+    return len(chain_trips(trips, deadhead_s))
 
 
 # --------------------------------------------------------------------------------------------------
