@@ -26,7 +26,7 @@ from schoolbus.routing.ortools_backend import solve_routing
 from schoolbus.routing.problem import Route, seconds_matrix
 from schoolbus.scheduling import ChainTrip, chain_trips, choose_route_sets
 from schoolbus.stops import select_stops
-from schoolbus.trips import GroupKey, GroupProblem, build_group_problems, trip_from_route
+from schoolbus.trips import GroupKey, GroupProblem, build_group_problems, route_distance_m, trip_from_route
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as work advances; ``total`` 0 means unknown."""
@@ -232,10 +232,7 @@ def _chain_trip(group: GroupProblem, route: Route, place, trip_id: str, scenario
     problem = group.problem
     dwell = scenario.policy.school_dwell_s
     school_place = place(group.nodes[0])
-    distance = float(
-        sum(problem.distance_m[a, b] for a, b in zip(route.stops, route.stops[1:]))
-        + problem.distance_m[(route.stops[-1], 0) if problem.direction is Direction.TO_SCHOOL else (0, route.stops[0])]
-    )
+    distance = route_distance_m(problem, route.stops)
     if problem.direction is Direction.TO_SCHOOL:
         return ChainTrip(
             id=trip_id,

@@ -15,7 +15,7 @@ import numpy as np
 
 from schoolbus.matrix import fastest_path, travel_matrices
 from schoolbus.model import Direction, RoadStep, Scenario, School, Shift, Stop, Trip, Visit
-from schoolbus.routing.problem import RoutingProblem, VehicleClass, seconds_matrix
+from schoolbus.routing.problem import SCHOOL_NODE, RoutingProblem, VehicleClass, seconds_matrix
 
 FIXED_COST_PER_VEHICLE = 1_000_000
 """Solver cost of using one more vehicle: far above any route's distance cost (in metres), so the
@@ -149,6 +149,19 @@ def build_group_problems(
     return problems
 
 
+def route_path(problem: RoutingProblem, route_stops: Sequence[int]) -> list[int]:
+    """Problem nodes a route drives through in order: stops then school, or school then stops."""
+    if problem.direction is Direction.TO_SCHOOL:
+        return [*route_stops, SCHOOL_NODE]
+    return [SCHOOL_NODE, *route_stops]
+
+
+def route_distance_m(problem: RoutingProblem, route_stops: Sequence[int]) -> float:
+    """Metres a route drives with pupils aboard (first place to last), from the problem's matrix."""
+    path = route_path(problem, route_stops)
+    return float(sum(problem.distance_m[a, b] for a, b in zip(path, path[1:])))
+
+
 def road_steps(graph, nodes: Sequence[int]) -> tuple[RoadStep, ...]:
     """The road path through ``nodes`` (visit after visit), merged street by street.
 
@@ -206,14 +219,11 @@ def trip_from_route(
     if problem.direction is Direction.TO_SCHOOL:
         school_visit = Visit(int(school_s), int(school_s) + dwell, school_id=group.school.id, alight=riders)
         visits = (*stop_visits, school_visit)
-        node_path = [group.nodes[k] for k in route_stops] + [group.nodes[0]]
     else:
         school_visit = Visit(int(school_s) - dwell, int(school_s), school_id=group.school.id, board=riders)
         visits = (school_visit, *stop_visits)
-        node_path = [group.nodes[0]] + [group.nodes[k] for k in route_stops]
-    hops = list(zip([0, *route_stops], [*route_stops, 0]))
-    hops = hops[1:] if problem.direction is Direction.TO_SCHOOL else hops[:-1]
-    distance = float(sum(problem.distance_m[a, b] for a, b in hops))
+    node_path = [group.nodes[k] for k in route_path(problem, route_stops)]
+    distance = route_distance_m(problem, route_stops)
     return Trip(
         id=trip_id,
         vehicle_id=vehicle_id,
