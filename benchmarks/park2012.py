@@ -43,7 +43,6 @@ import numpy as np
 from schoolbus.errors import InputError, Problem, SchoolbusError, SolverError
 from schoolbus.model import Direction
 from schoolbus.params import SolverParams
-from schoolbus.routing.ortools_backend import solve_routing
 from schoolbus.routing.problem import (
     RoutingProblem,
     RoutingSolution,
@@ -51,6 +50,7 @@ from schoolbus.routing.problem import (
     seconds_matrix,
     to_solver_seconds,
 )
+from schoolbus.routing.solve import solve_routing
 from schoolbus.scheduling import ChainTrip, TripChoice, choose_route_sets, choose_trips
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,13 +16,13 @@ from schoolbus.errors import SolverError
 from schoolbus.model import Direction
 from schoolbus.params import SolverParams
 from schoolbus.routing import ortools_backend
-from schoolbus.routing.ortools_backend import solve_routing
 from schoolbus.routing.problem import (
     SCHOOL_NODE,
     RoutingProblem,
     RoutingSolution,
     VehicleClass,
 )
+from schoolbus.routing.solve import solve_routing
 
 SCHOOL_TIME_S = 8 * 3600
 PARAMS = SolverParams()

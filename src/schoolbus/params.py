@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 DEFAULT_SEED = 0
 
+ROUTING_BACKENDS = ("ortools", "pyvrp")
+"""Routing backends (``schoolbus.routing.<name>_backend``) behind the solver-neutral problem."""
+
 
 @dataclass(frozen=True)
 class SolverParams:
@@ -17,7 +20,8 @@ class SolverParams:
     ``time_limit_s`` caps each routing solve; ``seed`` makes runs repeatable: the same inputs and
     seed give the same plan. ``route_duration_caps_s`` lists the extra caps on route duration under
     which alternative route sets are built per school (shorter routes chain onto more buses);
-    an empty tuple builds one set per school without a cap.
+    an empty tuple builds one set per school without a cap. ``routing_backend`` names the
+    search behind every routing solve (one of ``ROUTING_BACKENDS``).
     """
 
     time_limit_s: float = 5.0
@@ -25,3 +29,4 @@ class SolverParams:
     route_duration_caps_s: tuple[int, ...] = ()
     stop_time_limit_s: float = 10.0
     chain_time_limit_s: float = 30.0
+    routing_backend: str = "ortools"

@@ -19,14 +19,29 @@ from schoolbus.check import check_plan
 from schoolbus.costing import cost_plan
 from schoolbus.errors import PlanCheckError, SolverError
 from schoolbus.matrix import travel_matrices
-from schoolbus.model import Assignment, Direction, Plan, Scenario, Status, Stop, Trip, VehicleDay
+from schoolbus.model import (
+    Assignment,
+    Direction,
+    Plan,
+    Scenario,
+    Status,
+    Stop,
+    Trip,
+    VehicleDay,
+)
 from schoolbus.network import RoadNetwork, snap_points
 from schoolbus.params import SolverParams
-from schoolbus.routing.ortools_backend import solve_routing
 from schoolbus.routing.problem import Route, seconds_matrix
+from schoolbus.routing.solve import solve_routing
 from schoolbus.scheduling import ChainTrip, chain_trips, choose_route_sets
 from schoolbus.stops import select_stops
-from schoolbus.trips import GroupKey, GroupProblem, build_group_problems, route_distance_m, trip_from_route
+from schoolbus.trips import (
+    GroupKey,
+    GroupProblem,
+    build_group_problems,
+    route_distance_m,
+    trip_from_route,
+)
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as work advances; ``total`` 0 means unknown."""
