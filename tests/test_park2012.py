@@ -132,7 +132,45 @@ def test_same_seed_gives_the_same_buses(tmp_path):
     instance = park.read_instance(folder)
     first = park.solve_instance(instance, 2700, time_limit_s=10, seed=3)
     again = park.solve_instance(instance, 2700, time_limit_s=10, seed=3)
-    assert first.n_sets_skipped == 0 and first.choice.is_optimal
+    assert first.n_sets_out_of_time == 0 and first.choice.is_optimal
     assert first.buses == again.buses
     served = sorted(p for bus in first.buses for route in bus for p in route.stop_ids)
     assert served == [p.id for p in instance.stops]
+
+
+def test_work_budget_admits_whole_variants_in_order_whatever_the_clock(tmp_path):
+    folder = write_instance(
+        tmp_path / "PAIR02",
+        "200001\t20000\t20000\t700\t730\r\n200002\t15000\t25000\t800\t830\r\n",
+        "".join(
+            f"{100001 + k}\t{20000 + 900 * k}\t{21000 - 700 * k}\t{200001 + k % 2}\t{5 + k}\r\n"
+            for k in range(10)
+        ),
+    )
+    instance = park.read_instance(folder)
+    jobs = sorted(
+        (
+            job
+            for s in instance.schools
+            for job in park.routing_jobs(
+                s, instance.stops_of(s.id), park.first_route_stops(instance, s), 2700, 0
+            )
+        ),
+        key=lambda job: job.variant,
+    )
+    wave_0 = {i for i, job in enumerate(jobs) if job.variant == 0}
+    # A budget below variant 0's estimate still runs variant 0 (every school needs routes), and
+    # nothing else; a passed deadline changes nothing for variant 0.
+    tight = park.solve_jobs(jobs, 1e-9, workers=1, deadline=0.0)
+    assert {i for i, s in enumerate(tight.solutions) if s is not None} == wave_0
+    assert tight.over_budget | tight.redundant == set(range(len(jobs))) - wave_0
+    assert not tight.out_of_time
+    # Room for exactly the first two variants' estimates: variants 0 and 1 run, whole.
+    wave_1 = {i for i, job in enumerate(jobs) if job.variant == 1}
+    room = sum(park.estimated_solve_s(jobs[i]) for i in wave_0 | wave_1) * (1 + 1e-9)
+    two = park.solve_jobs(jobs, room, workers=1, deadline=float("inf"))
+    assert {i for i, s in enumerate(two.solutions) if s is not None} == wave_0 | wave_1
+    assert [two.solutions[i] for i in sorted(wave_0)] == [tight.solutions[i] for i in sorted(wave_0)]
+    # The same budget with the clock guard passed: later variants are left out for time, visibly.
+    late = park.solve_jobs(jobs, room, workers=1, deadline=0.0)
+    assert late.out_of_time == wave_1
