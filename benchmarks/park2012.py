@@ -92,13 +92,16 @@ class Variant:
     (``None``: fewest routes). ``duration_share`` caps route duration at that share of the ride
     limit for the stops that can obey it (``None``: no cap). ``split_first_only`` routes the
     stops that only a bus's first route can reach (:func:`first_route_stops`) apart from the
-    others. ``seed_offset`` varies the engine's search (the run's seed plus this).
+    others. ``seed_offset`` varies the engine's search (the run's seed plus this). ``gap_rank``
+    caps route duration at the school's ``gap_rank``-th chaining gap (:func:`chaining_caps`)
+    instead of a share of the ride limit.
     """
 
     route_worth_s: float | None = None
     duration_share: float | None = None
     split_first_only: bool = False
     seed_offset: int = 0
+    gap_rank: int | None = None
 
     def vehicle_class(self) -> VehicleClass:
         """The vehicle class that makes the engine weigh routes against driving as asked."""
@@ -121,6 +124,9 @@ VARIANTS = (
     Variant(route_worth_s=2400.0),
     Variant(seed_offset=2),
     Variant(route_worth_s=1200.0, split_first_only=True),
+    Variant(route_worth_s=1200.0, gap_rank=0),
+    Variant(route_worth_s=1200.0, gap_rank=1),
+    Variant(route_worth_s=1200.0, gap_rank=2),
     Variant(route_worth_s=600.0, seed_offset=2),
     Variant(route_worth_s=300.0, seed_offset=1),
     Variant(route_worth_s=1200.0, duration_share=0.65),
@@ -140,12 +146,23 @@ VARIANTS = (
     ),
 )
 """The alternative route sets built for every school of every instance, most useful first (the
-first twelve by forward selection on RSRB07, CSCB07 and RSRB06); the tail runs only while the
-routing budget lasts. No single variant is best: fewest routes need
+first twelve by forward selection on RSRB07, CSCB07 and RSRB06, then three capped at chaining
+gaps: RSRB06 at 2700 s went from 100 to 99 buses with them, CSCB06 stayed at 138); the tail runs
+only while the routing budget lasts. No single variant is best: fewest routes need
 fewest buses only up to a point, because shorter routes start later and so chain better, and the
 engine's seed alone moves a whole instance by several buses. The route-set MILP chooses per
 school; alone, the capped variants are far worse than the uncapped ones, yet the MILP takes them
 for the schools where they chain."""
+
+MIN_GAP_SHARE = 0.25
+"""Shortest chaining gap worth a route set, as a share of the ride limit (see
+:func:`chaining_caps`): below it nearly every stop would be routed under the ride limit alone."""
+
+GAP_SIMILARITY = 0.1
+"""Relative difference under which two chaining gaps give nearly the same routes."""
+
+N_GAP_CAPS = 3
+"""Most chaining gaps per school that get route sets of their own."""
 
 ROUTING_SHARE = 0.8
 """Share of the per-instance time limit given to routing; the rest goes to choosing routes. The
@@ -421,12 +438,42 @@ def first_route_stops(instance: ParkInstance, school: ParkSchool) -> frozenset[i
     )
 
 
+def chaining_caps(instance: ParkInstance, school: ParkSchool, max_ride_s: int) -> tuple[int, ...]:
+    """Route durations that let a bus released at an earlier school serve ``school`` in time.
+
+    A route of duration ``d`` whose first stop lies on the way can follow a bus released at
+    school ``s``'s bell when ``T_s + travel(s, school) + d + dwell <= T_school``; that bound on
+    ``d`` is ``s``'s gap. Gaps between ``MIN_GAP_SHARE`` of the ride limit and the ride limit
+    (beyond it no cap binds) are ranked by the students of ``s`` (the buses ``s`` releases), and
+    gaps within ``GAP_SIMILARITY`` of a higher-ranked one are left out: at most ``N_GAP_CAPS``.
+    """
+    ranked = sorted(
+        (
+            (-sum(p.n_students for p in instance.stops_of(s.id)), s.id, gap_s)
+            for s in instance.schools
+            if s.bell_s < school.bell_s
+            for gap_s in [
+                int(school.bell_s - SCHOOL_DWELL_S - s.bell_s - travel_s(s, school))
+            ]
+            if MIN_GAP_SHARE * max_ride_s <= gap_s < max_ride_s
+        )
+    )
+    caps: list[int] = []
+    for _, _, gap_s in ranked:
+        if all(abs(gap_s - c) > GAP_SIMILARITY * c for c in caps):
+            caps.append(gap_s)
+        if len(caps) == N_GAP_CAPS:
+            break
+    return tuple(caps)
+
+
 def routing_jobs(
     school: ParkSchool,
     stops: Sequence[ParkStop],
     first_only: frozenset[int],
     max_ride_s: int,
     seed: int,
+    gap_caps: tuple[int, ...] = (),
 ) -> list[RoutingJob]:
     """The solves that build one route set per variant in ``VARIANTS``.
 
@@ -439,6 +486,10 @@ def routing_jobs(
     for v, variant in enumerate(VARIANTS):
         share = variant.duration_share
         cap_s = None if share is None else int(share * max_ride_s)
+        if variant.gap_rank is not None:
+            if variant.gap_rank >= len(gap_caps):
+                continue
+            cap_s = gap_caps[variant.gap_rank]
         if cap_s is not None and all(_alone_s(school, p) > cap_s for p in stops):
             continue
         if variant.split_first_only and not 0 < len(first_only & {p.id for p in stops}) < len(
@@ -465,7 +516,12 @@ def routing_jobs(
 
 def _kind(variant: Variant) -> tuple:
     """What a variant asks of the engine, apart from its seed."""
-    return (variant.route_worth_s, variant.duration_share, variant.split_first_only)
+    return (
+        variant.route_worth_s,
+        variant.duration_share,
+        variant.split_first_only,
+        variant.gap_rank,
+    )
 
 
 SEED_PROBES = tuple(
@@ -703,7 +759,12 @@ def solve_instance(
             for s in schools
             if stops_of[s.id]
             for job in routing_jobs(
-                s, stops_of[s.id], first_route_stops(instance, s), max_ride_s, seed
+                s,
+                stops_of[s.id],
+                first_route_stops(instance, s),
+                max_ride_s,
+                seed,
+                chaining_caps(instance, s, max_ride_s),
             )
         ),
         key=lambda job: job.variant,

@@ -174,3 +174,24 @@ def test_work_budget_admits_whole_variants_in_order_whatever_the_clock(tmp_path)
     # The same budget with the clock guard passed: later variants are left out for time, visibly.
     late = park.solve_jobs(jobs, room, workers=1, deadline=0.0)
     assert late.out_of_time == wave_1
+
+
+def test_chaining_caps_are_the_gaps_after_earlier_schools_ranked_by_their_students(tmp_path):
+    # School 3 rings at 08:00; school 1 (07:00, 40 students) and school 2 (07:20, 10 students)
+    # ring earlier, school 4 (08:30) later. Distances are along x only: 10,000 ft = 340.9 s.
+    folder = write_instance(
+        tmp_path / "GAPS01",
+        "200001\t0\t0\t700\t730\r\n200002\t5000\t0\t720\t750\r\n"
+        "200003\t10000\t0\t800\t830\r\n200004\t20000\t0\t830\t900\r\n",
+        "100001\t1000\t0\t200001\t40\r\n100002\t6000\t0\t200002\t10\r\n"
+        "100003\t9000\t0\t200003\t5\r\n100004\t21000\t0\t200004\t5\r\n",
+    )
+    instance = park.read_instance(folder)
+    school = {s.id: s for s in instance.schools}
+    gap_1 = int(3600 - park.SCHOOL_DWELL_S - 10000 / park.FEET_PER_S)
+    gap_2 = int(2400 - park.SCHOOL_DWELL_S - 5000 / park.FEET_PER_S)
+    # The school releasing more students comes first; later schools never give a gap.
+    assert park.chaining_caps(instance, school[200003], 5400) == (gap_1, gap_2)
+    # Under a 2700 s limit, school 1's gap (3104 s) binds nothing and is left out.
+    assert park.chaining_caps(instance, school[200003], 2700) == (gap_2,)
+    assert park.chaining_caps(instance, school[200001], 2700) == ()
