@@ -49,19 +49,15 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from schoolbus.errors import SolverError
 from schoolbus.model import Direction
 from schoolbus.params import SolverParams
-from schoolbus.routing.problem import SCHOOL_NODE, RoutingProblem
+from schoolbus.routing.problem import (
+    COST_UNITS_PER_MONEY,
+    DISTANCE_TIE_BREAK_PER_M,
+    MAX_COST,
+    SCHOOL_NODE,
+    RoutingProblem,
+)
 
 logger = logging.getLogger(__name__)
-
-COST_UNITS_PER_MONEY = 100_000
-"""Internal integer cost units per unit of ``fixed_cost`` (``cost_per_km`` is per 1000 m)."""
-
-DISTANCE_TIE_BREAK_PER_M = 1
-"""Cost units added per metre driven, whatever the class's ``cost_per_km``.
-
-It is 0.01 money units per km: too small to trade against a vehicle, large enough that a fleet
-priced per day only (``cost_per_km`` 0) still gets short, sensible routes instead of arbitrary ones.
-"""
 
 WORK_PER_SQUARED_SIZE = 10
 """Search effort per squared model size ``(nodes + vehicles)**2``, in limit checks (``_WorkLimit``).
@@ -86,9 +82,6 @@ ten times oversubscribed would reach (see ``_WorkLimit``)."""
 
 CPU_CLOCK_PERIOD = 1024
 """Limit checks between two readings of the CPU clock for the safety cap."""
-
-MAX_COST = 2**62
-"""Largest total the integer objective may reach (int64 with a margin for OR-Tools' sums)."""
 
 # --------------------------------------------------------------------------------------------------
 # The OR-Tools model

@@ -37,6 +37,20 @@ from schoolbus.model import Direction
 SCHOOL_NODE = 0
 """Index of the school in every matrix of a ``RoutingProblem``."""
 
+COST_UNITS_PER_MONEY = 100_000
+"""Integer cost units per unit of ``fixed_cost`` in every backend (``cost_per_km`` is per 1000 m),
+so that all backends weigh routes against driving alike."""
+
+MAX_COST = 2**62
+"""Largest total an integer objective may reach in any backend (int64 with a margin for sums)."""
+
+DISTANCE_TIE_BREAK_PER_M = 1
+"""Cost units every backend adds per metre driven, whatever the class's ``cost_per_km``.
+
+It is 0.01 money units per km: too small to trade against a vehicle, large enough that a fleet
+priced per day only (``cost_per_km`` 0) still gets short, sensible routes instead of arbitrary ones.
+"""
+
 
 def to_solver_seconds(seconds: float) -> int:
     """Round a float duration up to whole seconds for the solvers.

@@ -62,12 +62,12 @@ def solve_routing(problem: RoutingProblem, params: SolverParams) -> RoutingSolut
     problem : RoutingProblem
         One school, shift and direction; times in integer seconds, distances in integer metres.
     params : SolverParams
-        The search normally ends on a deterministic work limit that grows with the problem, so the
-        same problem and ``seed`` give the same routes however busy the machine is.
-        ``time_limit_s`` caps the work limit (``WORK_PER_LIMIT_SECOND`` per second) and the CPU
-        time of each OR-Tools search (seconds of the solving thread, a safety net); wall-clock
-        time is only capped at ``WALL_CLOCK_FACTOR`` times it. ``seed`` shuffles the order in
-        which stops enter the model, which steers OR-Tools' otherwise seed-free search.
+        ``routing_backend`` names the search. Every backend ends on a deterministic amount of
+        work that grows with the problem, so the same problem and ``seed`` give the same routes
+        however busy the machine is; ``time_limit_s`` caps that work (each backend turns it into
+        its own effort: limit checks for OR-Tools, iterations for PyVRP) and the CPU time of each
+        search, a safety net. ``seed`` shuffles the order in which stops enter the model (which
+        steers OR-Tools' otherwise seed-free search) and seeds the backend where it has seeds.
 
     Returns
     -------
@@ -81,7 +81,7 @@ def solve_routing(problem: RoutingProblem, params: SolverParams) -> RoutingSolut
     ------
     SolverError
         When a matrix has negative entries (an unreachable pair rounded by ``seconds_matrix``
-        turns into a huge negative number), OR-Tools returns no solution, or the returned routes
+        turns into a huge negative number), the backend returns no solution, or the returned routes
         break a limit (a bug, never a plan with a broken promise).
     """
     if min(problem.time_s.min(initial=0), problem.distance_m.min(initial=0)) < 0:
