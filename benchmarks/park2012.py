@@ -37,7 +37,7 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +94,8 @@ class Variant:
     stops that only a bus's first route can reach (:func:`first_route_stops`) apart from the
     others. ``seed_offset`` varies the engine's search (the run's seed plus this). ``gap_rank``
     caps route duration at the school's ``gap_rank``-th chaining gap (:func:`chaining_caps`)
-    instead of a share of the ride limit.
+    instead of a share of the ride limit. ``backend`` names the routing engine's search
+    (``SolverParams.routing_backend``).
     """
 
     route_worth_s: float | None = None
@@ -102,6 +103,7 @@ class Variant:
     split_first_only: bool = False
     seed_offset: int = 0
     gap_rank: int | None = None
+    backend: str = "ortools"
 
     def vehicle_class(self) -> VehicleClass:
         """The vehicle class that makes the engine weigh routes against driving as asked."""
@@ -117,7 +119,7 @@ class Variant:
         )
 
 
-VARIANTS = (
+ORTOOLS_VARIANTS = (
     Variant(),
     Variant(seed_offset=1),
     Variant(route_worth_s=1200.0, duration_share=0.5),
@@ -145,14 +147,35 @@ VARIANTS = (
         )
     ),
 )
-"""The alternative route sets built for every school of every instance, most useful first (the
-first twelve by forward selection on RSRB07, CSCB07 and RSRB06, then three capped at chaining
-gaps: RSRB06 at 2700 s went from 100 to 99 buses with them, CSCB06 stayed at 138); the tail runs
-only while the routing budget lasts. No single variant is best: fewest routes need
+"""The alternative route sets built by OR-Tools, most useful first (the first twelve by forward
+selection on RSRB07, CSCB07 and RSRB06, then three capped at chaining gaps: RSRB06 at 2700 s went
+from 100 to 99 buses with them, CSCB06 stayed at 138); the tail runs only while the routing budget
+lasts. No single variant is best: fewest routes need
 fewest buses only up to a point, because shorter routes start later and so chain better, and the
 engine's seed alone moves a whole instance by several buses. The route-set MILP chooses per
 school; alone, the capped variants are far worse than the uncapped ones, yet the MILP takes them
 for the schools where they chain."""
+
+N_LEADING_KINDS = 15
+"""The leading OR-Tools variants (all kinds, few seeds) that PyVRP repeats in ``VARIANTS``."""
+
+VARIANTS = (
+    *(
+        variant
+        for ortools_variant in ORTOOLS_VARIANTS[:N_LEADING_KINDS]
+        for variant in (replace(ortools_variant, backend="pyvrp"), ortools_variant)
+    ),
+    *(
+        variant
+        for ortools_variant in ORTOOLS_VARIANTS[N_LEADING_KINDS:]
+        for variant in (replace(ortools_variant, backend="pyvrp"), ortools_variant)
+    ),
+)
+"""Every route set built per school, in order: each OR-Tools variant preceded by the same variant
+searched by PyVRP. PyVRP packs the Park schools into 2-4 % fewer routes for less CPU time
+(``benchmarks/routing_backends.py``), and the two searches' routes differ, which gives the
+route-set choice more to combine."""
+
 
 MIN_GAP_SHARE = 0.25
 """Shortest chaining gap worth a route set, as a share of the ride limit (see
@@ -179,21 +202,23 @@ SAFETY_SHARE = 0.05
 MIN_CHOICE_S = 1.0
 """Least time limit of a route-choice MILP, seconds."""
 
-SOLVE_OVERHEAD_S = 0.033
-SOLVE_PER_STOP_S = 0.00057
-"""CPU seconds of one routing solve: a fixed part plus a part per stop (:func:`estimated_solve_s`).
+SOLVE_COST_S = {"ortools": (0.033, 0.00057), "pyvrp": (0.0094, 0.00066)}
+"""CPU seconds of one routing solve by backend: a fixed part and a part per stop
+(:func:`estimated_solve_s`), at the efforts of ``SOLVE_CAP_S``.
 
-Least squares over 1,243 solves (variants 0-11 of 25 schools each of CSCB08 and CSCB03 at 2700 s,
-RSRB07 at 5400 s, RSRB05 at 2700 s; 1-61 stops) on this machine: a variant's total over the
-schools of an instance was within 23 % of the estimate (median, 47 % at most)."""
+Least squares on this machine over 25 schools each of CSCB08 and CSCB03 at 2700 s, RSRB07 at
+5400 s and RSRB05 at 2700 s (1-61 stops): OR-Tools 1,243 solves (variants 0-11), PyVRP 521
+(variants 0-5). A variant's total over the schools of an instance was within 23 % (OR-Tools) and
+15 % (PyVRP) of the estimate (median; 47 % and 36 % at most)."""
 
 WALL_GUARD_FACTOR = 1.5
 """The wall-clock guard on routing, in multiples of its share of the time limit (see
 :func:`solve_jobs`): a machine busier than that gets fewer route sets than the budget admits."""
 
-SOLVE_CAP_S = 1.0
-"""Time cap of every routing solve, seconds; the engine derives its deterministic work limit from
-it and from the problem's size (about 0.02-0.2 s of CPU for the 10-80 stops of a school here)."""
+SOLVE_CAP_S = {"ortools": 1.0, "pyvrp": 0.1}
+"""Time cap of every routing solve by backend, seconds; each backend derives its deterministic
+effort from it and from the problem's size (OR-Tools: about 0.03-0.1 s of CPU for the 10-80 stops
+of a school here; PyVRP at 0.1 s already packs tighter than OR-Tools at 1 s, for 0.01-0.06 s)."""
 
 IN_FLIGHT_PER_WORKER = 8
 """Routing jobs queued per worker process: enough that no worker waits for the main process to
@@ -417,6 +442,7 @@ class RoutingJob:
     seed: int
     stop_ids: tuple[int, ...]
     problem: RoutingProblem
+    backend: str = "ortools"
 
 
 def first_route_stops(instance: ParkInstance, school: ParkSchool) -> frozenset[int]:
@@ -508,7 +534,12 @@ def routing_jobs(
             )
             jobs.append(
                 RoutingJob(
-                    school.id, v, seed + variant.seed_offset, tuple(p.id for p in part), problem
+                    school.id,
+                    v,
+                    seed + variant.seed_offset,
+                    tuple(p.id for p in part),
+                    problem,
+                    variant.backend,
                 )
             )
     return jobs
@@ -517,6 +548,7 @@ def routing_jobs(
 def _kind(variant: Variant) -> tuple:
     """What a variant asks of the engine, apart from its seed."""
     return (
+        variant.backend,
         variant.route_worth_s,
         variant.duration_share,
         variant.split_first_only,
@@ -524,12 +556,20 @@ def _kind(variant: Variant) -> tuple:
     )
 
 
-SEED_PROBES = tuple(
-    v for v, variant in enumerate(VARIANTS) if _kind(variant) == _kind(VARIANTS[0])
-)[:3]
-"""Variants that differ from variant 0 by their seed only: when all of them give a school the
-same routes, the engine's search does not depend on the seed there, and the school's later
-variants that only repeat an earlier kind with another seed are left out as redundant."""
+SEED_PROBES = {
+    backend: tuple(
+        v
+        for v, variant in enumerate(VARIANTS)
+        if _kind(variant) == _kind(next(u for u in VARIANTS if u.backend == backend))
+    )[:3]
+    for backend in sorted({variant.backend for variant in VARIANTS})
+}
+"""Per backend, its first variants that differ from its first one by their seed only: when all
+of them give a school the same routes, that backend's search does not depend on the seed there,
+and the school's later variants of that backend that only repeat an earlier kind with another
+seed are left out as redundant."""
+
+LAST_PROBE = max(v for probes in SEED_PROBES.values() for v in probes)
 
 
 def _repeats_a_kind(v: int) -> bool:
@@ -542,7 +582,8 @@ def _routes_key(solution: RoutingSolution) -> tuple:
 
 def estimated_solve_s(job: RoutingJob) -> float:
     """CPU seconds a routing solve is expected to take on this machine (a deterministic guess)."""
-    return SOLVE_OVERHEAD_S + SOLVE_PER_STOP_S * job.problem.n_stops
+    overhead_s, per_stop_s = SOLVE_COST_S[job.backend]
+    return overhead_s + per_stop_s * job.problem.n_stops
 
 
 @dataclass(frozen=True)
@@ -581,7 +622,9 @@ def solve_jobs(
     over_budget: set[int] = set()
     out_of_time: set[int] = set()
     probe_job = {
-        (j.school_id, j.variant): i for i, j in enumerate(jobs) if j.variant in SEED_PROBES
+        (j.school_id, j.variant): i
+        for i, j in enumerate(jobs)
+        if j.variant in SEED_PROBES[j.backend]
     }
     waves: dict[int, list[int]] = {}
     for i, job in enumerate(jobs):
@@ -590,9 +633,9 @@ def solve_jobs(
 
     def is_redundant(i: int) -> bool:
         job = jobs[i]
-        if job.variant <= max(SEED_PROBES) or not _repeats_a_kind(job.variant):
+        if job.variant <= LAST_PROBE or not _repeats_a_kind(job.variant):
             return False
-        probes = [probe_job.get((job.school_id, v)) for v in SEED_PROBES]
+        probes = [probe_job.get((job.school_id, v)) for v in SEED_PROBES[job.backend]]
         if None in probes:
             return False
         found = [solutions[k] for k in probes]
@@ -615,7 +658,10 @@ def solve_jobs(
     def finish(i: int, solution: RoutingSolution | None) -> None:
         if solution is None and jobs[i].variant == 0:
             solution = solve_routing(
-                jobs[i].problem, SolverParams(time_limit_s=RETRY_SOLVE_S, seed=jobs[i].seed)
+                jobs[i].problem,
+                SolverParams(
+                    time_limit_s=RETRY_SOLVE_S, seed=jobs[i].seed, routing_backend=jobs[i].backend
+                ),
             )
         solutions[i] = solution
 
@@ -623,7 +669,11 @@ def solve_jobs(
         if jobs[i].variant > 0 and time.monotonic() > deadline:
             out_of_time.add(i)
             return None
-        return SolverParams(time_limit_s=SOLVE_CAP_S, seed=jobs[i].seed)
+        return SolverParams(
+            time_limit_s=SOLVE_CAP_S[jobs[i].backend],
+            seed=jobs[i].seed,
+            routing_backend=jobs[i].backend,
+        )
 
     def run(batch: list[int], pool: ProcessPoolExecutor | None) -> None:
         if pool is None:
@@ -659,8 +709,8 @@ def solve_jobs(
                     finish(k, None)
 
     # The probes first (their routes decide which later jobs are redundant), then the rest.
-    probing = [v for v in sorted(waves) if v <= max(SEED_PROBES)]
-    later = [v for v in sorted(waves) if v > max(SEED_PROBES)]
+    probing = [v for v in sorted(waves) if v <= LAST_PROBE]
+    later = [v for v in sorted(waves) if v > LAST_PROBE]
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
         run(admit(probing), pool)
