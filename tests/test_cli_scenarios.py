@@ -121,3 +121,24 @@ def test_a_bad_scenario_file_stops_before_planning(helsinki_pbf, tmp_path):
     output = result.output.replace("\n", "")  # rich wraps long lines
     assert "scenarios[1].bells.SCH-ILK/evening" in output and "scenarios[2].policy.walk_limit_m" in output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["plan", "demo"])
+def test_an_unknown_routing_backend_is_an_input_error_before_anything_runs(helsinki_pbf, tmp_path, command):
+    args = plan_args(helsinki_pbf, tmp_path / "out", EXAMPLES / "scenarios.yaml")[:-2] if command == "plan" else [
+        "demo", "--osm", str(helsinki_pbf), "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--routing-backend", "gurobi"])
+    assert result.exit_code == 2
+    output = result.output.replace("\n", "")
+    assert "--routing-backend" in output and "'gurobi'" in output and "ortools or pyvrp" in output
+    assert not (tmp_path / "out").exists()
+
+
+def test_plan_with_the_ortools_backend_writes_a_checked_plan(helsinki_pbf, tmp_path):
+    out = tmp_path / "out"
+    args = plan_args(helsinki_pbf, out, EXAMPLES / "scenarios.yaml")[:-2]
+    result = CliRunner().invoke(app, [*args, "--routing-backend", "ortools", "--language", "en"])
+    assert result.exit_code == 0, result.output
+    plan = read_plan(out)
+    assert plan.summary.n_routed + plan.summary.n_unserved == plan.summary.n_students > 0

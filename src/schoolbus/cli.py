@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from schoolbus.errors import SchoolbusError
+from schoolbus.params import DEFAULT_ROUTING_BACKEND
 
 app = typer.Typer(
     help="School-transport route planning over OpenStreetMap roads.",
@@ -440,6 +441,18 @@ def _progress_bar():
         yield progress
 
 
+def _solver_params(time_limit: float, seed: int, routing_backend: str):
+    """Solver knobs from the command line; an unknown backend is an input error (exit 2)."""
+    from schoolbus.errors import InputError, Problem
+    from schoolbus.params import ROUTING_BACKENDS, SolverParams
+
+    if routing_backend not in ROUTING_BACKENDS:
+        raise InputError(
+            [Problem("command line", None, "--routing-backend", routing_backend, " or ".join(ROUTING_BACKENDS))]
+        )
+    return SolverParams(time_limit_s=time_limit, seed=seed, routing_backend=routing_backend)
+
+
 def _run_plan(scenario, network, params):
     """Plan with a progress bar."""
     from schoolbus.pipeline import plan
@@ -508,6 +521,9 @@ def plan_command(
     out: Path = typer.Option(..., help="Plan directory to write (with --scenario: the folder for them all)."),
     time_limit: float = typer.Option(5.0, help="Seconds per routing solve (a safety cap)."),
     seed: int = typer.Option(0, help="Random seed: same inputs and seed, same plan."),
+    routing_backend: str = typer.Option(
+        DEFAULT_ROUTING_BACKEND, help="Routing search: pyvrp (default, fewer vehicles) or ortools."
+    ),
     scenario_file: Path | None = typer.Option(
         None,
         "--scenario",
@@ -519,19 +535,18 @@ def plan_command(
     """Plan routes and vehicle-days for your district and write the plan directory."""
     from schoolbus.ingest import load_scenario
     from schoolbus.network import load_network
-    from schoolbus.params import SolverParams
     from schoolbus.outputs.i18n import check_language
     from schoolbus.pipeline import write_outputs
 
     check_language(language, source="--language")
+    params = _solver_params(time_limit, seed, routing_backend)
     scenario = load_scenario(students, schools, fleet, policy)
     arguments, source = _network_source(osm, roads, place, bbox)
     if scenario_file is not None:
-        params = SolverParams(time_limit_s=time_limit, seed=seed)
         _plan_scenarios(scenario, scenario_file, arguments, source, out, params, report_language)
         return
     network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
-    result = _run_plan(scenario, network, SolverParams(time_limit_s=time_limit, seed=seed))
+    result = _run_plan(scenario, network, params)
     outputs = write_outputs(result, out, source, language=language)
     _print_summary(result, out)
     _print_outputs(outputs)
@@ -546,11 +561,13 @@ def demo_command(
     students: int = typer.Option(300, help="How many students to generate."),
     time_limit: float = typer.Option(5.0, help="Seconds per routing solve (a safety cap)."),
     seed: int = typer.Option(0, help="Seed for the generated students and the solver."),
+    routing_backend: str = typer.Option(
+        DEFAULT_ROUTING_BACKEND, help="Routing search: pyvrp (default, fewer vehicles) or ortools."
+    ),
     language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
 ) -> None:
     """Plan a realistic generated district end to end and write every output."""
     from schoolbus.network import load_network
-    from schoolbus.params import SolverParams
     from schoolbus.outputs.i18n import check_language
     from schoolbus.pipeline import compare_scenarios, write_outputs
     from schoolbus.synthetic import (
@@ -562,6 +579,7 @@ def demo_command(
     )
 
     check_language(language, source="--language")
+    params = _solver_params(time_limit, seed, routing_backend)
     if place:
         arguments, source = _network_source(None, None, place, None)
         osm_schools = fetch_osm_schools(place=place)
@@ -578,7 +596,6 @@ def demo_command(
     err_console.print(
         f"{len(scenario.schools)} schools, {len(scenario.students)} generated students. {DEMO_POLICY_NOTE}"
     )
-    params = SolverParams(time_limit_s=time_limit, seed=seed)
     result = _run_plan(scenario, network, params)
     outputs = write_outputs(result, out, source, language=language)
     _print_summary(result, out)
