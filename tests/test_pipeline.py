@@ -6,6 +6,7 @@ the demo runs on the real Helsinki extract.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -27,7 +28,7 @@ from schoolbus.model import (
     VehicleType,
 )
 from schoolbus.network import load_network
-from schoolbus.params import SolverParams
+from schoolbus.params import ROUTING_BACKENDS, SolverParams
 from schoolbus.pipeline import plan
 from schoolbus.planfile import plan_to_dict
 
@@ -165,13 +166,16 @@ def test_ride_limit_binds_in_both_directions(grid):
     assert max(a.ride_home_s for a in routed) <= 100
 
 
-def test_same_inputs_and_seed_give_the_same_plan(grid):
+@pytest.mark.parametrize("backend", ROUTING_BACKENDS)
+def test_same_inputs_seed_and_backend_give_the_same_plan_which_records_them(grid, backend):
     school = School("S", "Okul", grid_point(3, 3), DOUBLE_SHIFT)
     students = pupils("A", [(0, 1), (2, 5), (6, 2)], 6, "S", "sabah") + pupils("B", [(4, 0), (1, 6)], 7, "S", "ogle")
     scenario = district(students, [school], [VehicleType("mini", seats=16, day_rate=900.0)])
-    first = plan_to_dict(plan(scenario, grid, FAST))
-    second = plan_to_dict(plan(scenario, grid, FAST))
+    params = dataclasses.replace(FAST, routing_backend=backend)
+    first = plan_to_dict(plan(scenario, grid, params))
+    second = plan_to_dict(plan(scenario, grid, params))
     assert first == second
+    assert (first["seed"], first["routing_backend"]) == (FAST.seed, backend)
 
 
 spot = st.tuples(st.integers(0, GRID_N - 1), st.integers(0, GRID_N - 1))

@@ -104,7 +104,7 @@ NETWORK = NetworkSource("roads", "/data/osm/ankara_etlik_roads_subset.geojson", 
 def _golden_plan() -> Plan:
     costs = cost_plan(SCENARIO, TRIPS, VEHICLES, ASSIGNMENTS)
     return Plan(SCENARIO, (STOP,), ASSIGNMENTS, TRIPS, costs.vehicles, costs.summary, costs.lines,
-                network_name="ankara_etlik_roads_subset.geojson", seed=7)
+                network_name="ankara_etlik_roads_subset.geojson", seed=7, routing_backend="pyvrp")
 
 
 GOLDEN = _golden_plan()
@@ -350,3 +350,11 @@ def test_numpy_numbers_are_written_as_plain_json(tmp_path):
     write_plan(plan, tmp_path, NETWORK)
     assert (tmp_path / PLAN_FILE).read_bytes() == (GOLDEN_DIR / PLAN_FILE).read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == [PLAN_FILE, SCENARIO_FILE]  # no leftovers
+
+
+def test_a_plan_written_before_the_backend_choice_reads_as_ortools(tmp_path):
+    write_plan(GOLDEN, tmp_path, NETWORK)
+    document = json.loads((tmp_path / PLAN_FILE).read_text())
+    del document["routing_backend"]
+    (tmp_path / PLAN_FILE).write_text(json.dumps(document))
+    assert read_plan(tmp_path) == dataclasses.replace(GOLDEN, routing_backend="ortools")

@@ -363,3 +363,6 @@ class Plan:
     costs: tuple[CostLine, ...] = ()
     network_name: str = ""
     seed: int = 0
+    routing_backend: str = "ortools"
+    """The routing search that built the trips (with ``seed``, what makes the plan repeatable);
+    plans written before there was a choice were all OR-Tools'."""

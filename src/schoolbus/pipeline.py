@@ -132,6 +132,7 @@ def plan(
         costs=costs.lines,
         network_name=network.name,
         seed=params.seed,
+        routing_backend=params.routing_backend,
     )
     report("checking", 0, 1)
     violations = check_plan(result, network)

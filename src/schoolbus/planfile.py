@@ -46,7 +46,7 @@ from schoolbus.model import (
 )
 from schoolbus.network import DEFAULT_MAX_EDGE_M, RoadColumns, RoadNetwork, load_network
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 """Version of both files: the major number changes when a reader of the old one would misread."""
 
 PLAN_FILE = "plan.json"
@@ -195,6 +195,7 @@ def plan_to_dict(plan: Plan, network: NetworkSource | None = None) -> dict[str, 
         "scenario_name": scenario.name,
         "currency": scenario.prices.currency,
         "seed": plan.seed,
+        "routing_backend": plan.routing_backend,
         "network": {"name": plan.network_name, "source": _source_to_dict(network)},
         "policy": _encode(scenario.policy, Policy),
         "prices": _encode(scenario.prices, Prices),
@@ -305,6 +306,8 @@ def read_plan(plan_dir: str | Path) -> Plan:
             ("costs", tuple[CostLine, ...]),
         )
     }
+    # Plans written before the backend could be chosen were all planned by OR-Tools.
+    routing_backend = reader.value(plan_doc.get("routing_backend", "ortools"), str, "routing_backend")
     network = plan_doc.get("network", _MISSING)
     network_name = (
         reader.value(network.get("name", _MISSING), str, "network.name")
@@ -338,6 +341,7 @@ def read_plan(plan_dir: str | Path) -> Plan:
         costs=fields["costs"],
         network_name=network_name,
         seed=fields["seed"],
+        routing_backend=routing_backend,
     )
 
 
