@@ -54,7 +54,7 @@ bench-matrix: install
 	$(BIN)/python benchmarks/matrix_bench.py
 
 # Park-Tae-Kim school-bus benchmark (RSRB01-08, CSCB01-08 from ../shared) at both ride limits,
-# PARK_TIME seconds per instance and limit (60 by default: about 20 min; 300: about 75 min);
+# PARK_TIME seconds per instance and limit (60 by default: about 20 min; 300: about 45 min);
 # solutions, checker verdicts and the table with LB and BiRD's figures go to benchmarks/results/.
 PARK := ../shared/benchmarks/park2012
 PARK_TIME ?= 60

@@ -9,9 +9,10 @@ The rules are those of ``../shared/benchmarks/park2012/README.md`` (Bertsimas, D
 PNAS 2019, Table S1): Manhattan distance in feet at 20 mph, 66 seats, stop time 19 s + 2.6 s per
 student, school dwell 154.4 s, a ride limit of 2700 or 5400 s, a bus released from a school at its
 bell. This runner only adapts data: every school becomes ``TO_SCHOOL`` routing problems for the
-same engine that plans real districts (``schoolbus.routing.ortools_backend.solve_routing``, fed a
+same engine that plans real districts (``schoolbus.routing.solve.solve_routing``, fed a
 travel-time matrix computed here instead of from roads), solved under several variants (``VARIANTS``:
-BiRD's trade-off between routes and driving, caps on route duration, seeds).
+BiRD's trade-off between routes and driving, caps on route duration, chaining gaps, seeds), each
+by both routing backends (PyVRP and OR-Tools).
 ``schoolbus.scheduling.choose_route_sets`` picks one route set per school so that the chained
 routes need the fewest buses, then ``choose_trips`` may mix routes of different sets within a
 school, with that choice as its incumbent. The same parameters serve every instance; only the
