@@ -157,20 +157,10 @@ engine's seed alone moves a whole instance by several buses. The route-set MILP 
 school; alone, the capped variants are far worse than the uncapped ones, yet the MILP takes them
 for the schools where they chain."""
 
-N_LEADING_KINDS = 15
-"""The leading OR-Tools variants (all kinds, few seeds) that PyVRP repeats in ``VARIANTS``."""
-
-VARIANTS = (
-    *(
-        variant
-        for ortools_variant in ORTOOLS_VARIANTS[:N_LEADING_KINDS]
-        for variant in (replace(ortools_variant, backend="pyvrp"), ortools_variant)
-    ),
-    *(
-        variant
-        for ortools_variant in ORTOOLS_VARIANTS[N_LEADING_KINDS:]
-        for variant in (replace(ortools_variant, backend="pyvrp"), ortools_variant)
-    ),
+VARIANTS = tuple(
+    variant
+    for ortools_variant in ORTOOLS_VARIANTS
+    for variant in (replace(ortools_variant, backend="pyvrp"), ortools_variant)
 )
 """Every route set built per school, in order: each OR-Tools variant preceded by the same variant
 searched by PyVRP. PyVRP packs the Park schools into 2-4 % fewer routes for less CPU time
