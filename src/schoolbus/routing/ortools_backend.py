@@ -49,13 +49,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from schoolbus.errors import SolverError
 from schoolbus.model import Direction
 from schoolbus.params import SolverParams
-from schoolbus.routing.problem import (
-    COST_UNITS_PER_MONEY,
-    DISTANCE_TIE_BREAK_PER_M,
-    MAX_COST,
-    SCHOOL_NODE,
-    RoutingProblem,
-)
+from schoolbus.routing.problem import SCHOOL_NODE, RoutingProblem, integer_costs
 
 logger = logging.getLogger(__name__)
 
@@ -121,22 +115,9 @@ def solve_model(
     max_ride_s = np.zeros(n_model, dtype=np.int64)
     max_ride_s[1:dummy] = problem.max_ride_s[idx[1:]]
 
-    class_ids = sorted({v for v in fleet})
-    arc_cost = {
-        c: distance_m * (problem.vehicle_classes[c].cost_per_km * COST_UNITS_PER_MONEY // 1000)
-        + distance_m * DISTANCE_TIE_BREAK_PER_M
-        for c in class_ids
-    }
-    fixed_cost = {
-        c: problem.vehicle_classes[c].fixed_cost * COST_UNITS_PER_MONEY for c in class_ids
-    }
-    # Dropping a stop must cost more than any set of routes, so the solver drops only what it
-    # cannot carry; weighting by pupils makes it keep the fuller stops when the fleet runs short.
-    max_arc = max(int(a.max()) for a in arc_cost.values())
-    drop_unit = sum(fixed_cost[v] for v in fleet) + (n_model + len(fleet)) * max_arc + 1
-    weight = np.maximum(1, seats + places)
-    if drop_unit * int(weight.sum()) > MAX_COST:
-        raise SolverError(f"{problem.name}: costs too large for the integer solver")
+    costs = integer_costs(problem, candidates, fleet)
+    class_ids = sorted(costs.fixed)
+    arc_cost = {c: distance_m * costs.per_m[c] for c in class_ids}
 
     # ---- index manager --------------------------------------------------------------------------
     starts = [dummy if is_to_school else SCHOOL_NODE] * len(fleet)
@@ -151,7 +132,7 @@ def solve_model(
     places_cb = routing.RegisterUnaryTransitVector(places.tolist())
     for v, c in enumerate(fleet):
         routing.SetArcCostEvaluatorOfVehicle(cost_cb[c], v)
-        routing.SetFixedCostOfVehicle(fixed_cost[c], v)
+        routing.SetFixedCostOfVehicle(costs.fixed[c], v)
 
     # ---- dimensions -----------------------------------------------------------------------------
     routing.AddDimensionWithVehicleCapacity(
@@ -193,7 +174,7 @@ def solve_model(
             time_dim.SetSpanUpperBoundForVehicle(problem.max_duration_s, v)
 
     for i in range(1, dummy):
-        routing.AddDisjunction([manager.NodeToIndex(i)], drop_unit * int(weight[i]))
+        routing.AddDisjunction([manager.NodeToIndex(i)], costs.drop[i - 1])
 
     # ---- search ---------------------------------------------------------------------------------
     work = _WorkLimit(_work_budget(params, n_model, len(fleet)), cpu_cap_s=params.time_limit_s)

@@ -27,11 +27,12 @@ school (``TO_SCHOOL``), or from leaving the school to the last stop's departure 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from schoolbus.errors import RoadNetworkError
+from schoolbus.errors import RoadNetworkError, SolverError
 from schoolbus.model import Direction
 
 SCHOOL_NODE = 0
@@ -144,6 +145,55 @@ class RoutingProblem:
     def n_stops(self) -> int:
         """Number of stops (nodes ``1..n``)."""
         return int(self.time_s.shape[0]) - 1
+
+
+@dataclass(frozen=True)
+class IntegerCosts:
+    """A problem's objective in integer cost units, the same for every backend.
+
+    ``per_m`` and ``fixed`` map a vehicle class (index into ``vehicle_classes``) to its cost per
+    metre (price per km plus ``DISTANCE_TIE_BREAK_PER_M``) and per route; ``drop`` is, per
+    candidate stop in the order given, what leaving it unrouted costs.
+    """
+
+    per_m: dict[int, int]
+    fixed: dict[int, int]
+    drop: tuple[int, ...]
+
+
+def integer_costs(
+    problem: RoutingProblem, candidates: Sequence[int], fleet: Sequence[int]
+) -> IntegerCosts:
+    """The integer objective of routing ``candidates`` with ``fleet`` (a class index per route).
+
+    Dropping a stop costs more than any set of routes (every route's fixed cost plus the dearest
+    arc on every arc a model of the school, the stops, an open route end and the fleet can use),
+    so a search drops only what it cannot carry; weighting by pupils makes it keep the fuller
+    stops when the fleet runs short.
+
+    Raises
+    ------
+    SolverError
+        When the costs would overflow a 64-bit integer objective (``MAX_COST``).
+    """
+    class_ids = sorted(set(fleet))
+    per_m = {
+        c: problem.vehicle_classes[c].cost_per_km * COST_UNITS_PER_MONEY // 1000
+        + DISTANCE_TIE_BREAK_PER_M
+        for c in class_ids
+    }
+    fixed = {c: problem.vehicle_classes[c].fixed_cost * COST_UNITS_PER_MONEY for c in class_ids}
+    nodes = np.asarray([SCHOOL_NODE, *candidates], dtype=np.int64)
+    max_arc = int(problem.distance_m[np.ix_(nodes, nodes)].max(initial=0)) * max(
+        per_m.values(), default=0
+    )
+    n_model_nodes = len(nodes) + 1  # the school, the stops and the open end of every route
+    drop_unit = sum(fixed[c] for c in fleet) + (n_model_nodes + len(fleet)) * max_arc + 1
+    stops = nodes[1:]
+    weight = np.maximum(1, problem.demand[stops] + problem.wheelchair_demand[stops])
+    if drop_unit * int(weight.sum()) > MAX_COST:
+        raise SolverError(f"{problem.name}: costs too large for the integer solver")
+    return IntegerCosts(per_m, fixed, tuple(drop_unit * int(w) for w in weight))
 
 
 @dataclass(frozen=True)

@@ -81,15 +81,14 @@ from pyvrp import (
 from pyvrp.search import OPERATORS, LocalSearch, PerturbationManager, compute_neighbours
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
-from schoolbus.errors import SolverError
 from schoolbus.model import Direction
 from schoolbus.params import SolverParams
 from schoolbus.routing.problem import (
     COST_UNITS_PER_MONEY,
-    DISTANCE_TIE_BREAK_PER_M,
     MAX_COST,
     SCHOOL_NODE,
     RoutingProblem,
+    integer_costs,
 )
 
 logger = logging.getLogger(__name__)
@@ -229,22 +228,8 @@ def _problem_data(
     has_places = bool(places.any())
     loads = np.c_[seats, places] if has_places else seats[:, None]
 
-    class_ids = sorted(set(fleet))
-    unit_cost = {
-        c: problem.vehicle_classes[c].cost_per_km * COST_UNITS_PER_MONEY // 1000
-        + DISTANCE_TIE_BREAK_PER_M
-        for c in class_ids
-    }
-    fixed_cost = {
-        c: problem.vehicle_classes[c].fixed_cost * COST_UNITS_PER_MONEY for c in class_ids
-    }
-    # Dropping a stop must cost more than any set of routes, so the search drops only what it
-    # cannot carry; weighting by pupils makes it keep the fuller stops when the fleet runs short.
-    max_arc = int(distance_m.max(initial=0)) * max(unit_cost.values(), default=0)
-    drop_unit = sum(fixed_cost[c] for c in fleet) + (n_locations + len(fleet)) * max_arc + 1
-    weight = np.maximum(1, seats + places)
-    if drop_unit * int(weight.sum()) > MAX_COST:
-        raise SolverError(f"{problem.name}: costs too large for the integer solver")
+    costs = integer_costs(problem, candidates, fleet)
+    class_ids = sorted(costs.fixed)
 
     # Windows on the arrival at each stop (see the module docstring): TO_SCHOOL on a clock where
     # the school time is `horizon`, FROM_SCHOOL on one where the bus leaves the school at 0.
@@ -262,7 +247,7 @@ def _problem_data(
             service_duration=int(service_s[i]),
             tw_early=int(tw_early[i]),
             tw_late=int(tw_late[i]),
-            prize=drop_unit * int(weight[i]),
+            prize=costs.drop[i],
             required=False,
         )
         for i in range(len(stops))
@@ -280,11 +265,11 @@ def _problem_data(
             capacity=[vc.capacity, vc.wheelchair_places] if has_places else [vc.capacity],
             start_depot=start,
             end_depot=end,
-            fixed_cost=fixed_cost[c],
+            fixed_cost=costs.fixed[c],
             tw_late=end_late,
             start_late=start_late,
             shift_duration=NO_LIMIT if problem.max_duration_s is None else problem.max_duration_s,
-            unit_distance_cost=unit_cost[c],
+            unit_distance_cost=costs.per_m[c],
         )
         for c, vc in ((c, problem.vehicle_classes[c]) for c in class_ids)
     ]
