@@ -19,7 +19,6 @@ fewer stops unrouted, or as many and needs fewer routes.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import time
@@ -29,10 +28,10 @@ from pathlib import Path
 
 from park2012 import PARK_DIR, read_instance, routing_problem
 
-from schoolbus.model import Direction
 from schoolbus.params import ROUTING_BACKENDS, SolverParams
-from schoolbus.routing.problem import SCHOOL_NODE, RoutingProblem, RoutingSolution
+from schoolbus.routing.problem import RoutingProblem, RoutingSolution
 from schoolbus.routing.solve import solve_routing
+from schoolbus.trips import route_distance_m
 
 DEFAULT_INSTANCES = ("RSRB01", "RSRB02", "RSRB03", "RSRB04", "CSCB01", "CSCB02", "CSCB03", "CSCB04")
 DEFAULT_MAX_RIDES_S = (2700, 5400)
@@ -56,15 +55,6 @@ class SchoolResult:
     n_unrouted: int
     drive_m: int
     cpu_s: float
-
-
-def drive_m(problem: RoutingProblem, stops: Sequence[int]) -> int:
-    """Metres a route drives between its first and last place (open route, no deadhead)."""
-    if problem.direction is Direction.TO_SCHOOL:
-        path = [*stops, SCHOOL_NODE]
-    else:
-        path = [SCHOOL_NODE, *stops]
-    return sum(int(problem.distance_m[a, b]) for a, b in itertools.pairwise(path))
 
 
 def solve_school(problem: RoutingProblem, params: SolverParams) -> tuple[RoutingSolution, float]:
@@ -106,7 +96,7 @@ def run(
                                 n_stops=len(stops),
                                 n_routes=len(solution.routes),
                                 n_unrouted=len(solution.unrouted),
-                                drive_m=sum(drive_m(problem, r.stops) for r in solution.routes),
+                                drive_m=sum(int(route_distance_m(problem, r.stops)) for r in solution.routes),
                                 cpu_s=cpu_s,
                             )
                         )
