@@ -8,6 +8,7 @@ cannot serve is taken out and the rest is planned again (a few rounds at most).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
@@ -45,6 +46,8 @@ from schoolbus.trips import (
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as work advances; ``total`` 0 means unknown."""
+
+logger = logging.getLogger(__name__)
 
 MAX_ROUNDS = 4
 """Re-planning rounds after students are taken out (each round can only take out more)."""
@@ -214,6 +217,13 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report):
             depot_place=depot_place,
             params=params,
         )
+        if choice.stopped_on_time:
+            logger.warning(
+                "choosing route sets: the %g s guard cut the MILP short (%s); the plan may differ between runs "
+                "(raise chain_time_limit_s)",
+                params.chain_time_limit_s,
+                choice.message,
+            )
         chains = choice.chains
         chosen = [by_id[t.id] for t in choice.trips]
     report("chaining", 1, 1)

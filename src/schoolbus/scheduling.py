@@ -36,6 +36,17 @@ Both MILPs are exact about chaining, because trips that end at the same place an
 interchangeable predecessors (a school at its bell) and trips with the same possible
 predecessors are interchangeable successors: the flow runs between such classes, a
 transportation problem whose optimum is integral for any fixed choice.
+
+Determinism
+-----------
+Each MILP phase stops after ``SolverParams.chain_node_limit`` branch-and-bound nodes, a budget
+that does not depend on the machine (HiGHS is deterministic), so the same inputs give the same
+choice. ``chain_time_limit_s`` is a guard only: when it cuts a phase short the choice says so
+(``stopped_on_time``), because what HiGHS had found by then depends on the machine's speed. The
+flow variables are declared integer too (for a fixed choice they are integral anyway): the
+objective, vehicles, is then an integer, which HiGHS uses to prune every node whose bound does
+not promise a whole vehicle less -- on the Park benchmark's largest instances this proved
+optimality at the root where continuous flows left HiGHS searching for minutes.
 """
 
 from __future__ import annotations
@@ -58,6 +69,9 @@ MILP_OPTIMAL = 0
 
 MIN_MILP_S = 0.1
 """Least time limit handed to HiGHS, seconds (it needs a moment to read the model)."""
+
+TIME_LIMIT_WORDS = "Time limit"
+"""How ``scipy.optimize.milp``'s message starts when HiGHS stopped on its time limit."""
 
 
 @dataclass(frozen=True)
@@ -350,6 +364,18 @@ def _selection(
     )
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """What stops one MILP phase: ``nodes`` (deterministic), ``time_s`` (a wall-clock guard)."""
+
+    nodes: int
+    time_s: float
+
+
+def _stopped_on_time(result) -> bool:
+    return result.status != MILP_OPTIMAL and str(result.message).startswith(TIME_LIMIT_WORDS)
+
+
 def _solve_selection(
     sel: _Selection,
     trip_in: np.ndarray,
@@ -357,13 +383,14 @@ def _solve_selection(
     objective_option: np.ndarray,
     objective_edge: np.ndarray,
     vehicle_limit: int | None,
-    time_limit_s: float,
+    limits: _Limits,
 ):
     """Solve the selection MILP; ``edges`` pair end classes with ``trip_in``'s start classes.
 
-    Variables: ``x[v]`` (binary: option ``v`` chosen), then ``z[e]`` (continuous: vehicles passing
+    Variables: ``x[v]`` (binary: option ``v`` chosen), then ``z[e]`` (integer: vehicles passing
     from end class to start class). For a fixed ``x`` the ``z`` problem is a transportation
-    problem, hence integral, so only ``x`` needs to be integer. With ``vehicle_limit``, the
+    problem, hence integral, so integer ``z`` cuts off no choice; it makes the vehicle count an
+    integer objective, which HiGHS exploits (see the module notes). With ``vehicle_limit``, the
     vehicles ``sum(trips chosen) - sum(z)`` may not exceed it.
     """
     edge_end, edge_in = edges
@@ -412,14 +439,18 @@ def _solve_selection(
         )
     return milp(
         np.concatenate([objective_option, objective_edge]),
-        integrality=np.concatenate([np.ones(n_opt), np.zeros(n_edges)]),
+        integrality=np.ones(n_opt + n_edges),
         bounds=Bounds(0.0, np.concatenate([np.ones(n_opt), np.full(n_edges, np.inf)])),
         constraints=[LinearConstraint(sparse.csr_array(a), lo, hi) for a, lo, hi in blocks],
-        options={"time_limit": max(time_limit_s, MIN_MILP_S), "mip_rel_gap": 0.0},
+        options={
+            "time_limit": max(limits.time_s, MIN_MILP_S),
+            "node_limit": limits.nodes,
+            "mip_rel_gap": 0.0,
+        },
     )
 
 
-def _min_vehicle_options(sel: _Selection, time_limit_s: float):
+def _min_vehicle_options(sel: _Selection, limits: _Limits):
     """Phase 1: options minimising vehicles; start classes bundle trips by possible predecessors."""
     start_index: dict[bytes, int] = {}
     trip_in = np.array(
@@ -435,7 +466,7 @@ def _min_vehicle_options(sel: _Selection, time_limit_s: float):
         np.nonzero(sel.follow[:, first_trip]) if len(first_trip) else (np.zeros(0, np.int64),) * 2
     )
     return _solve_selection(
-        sel, trip_in, edges, sel.option_sizes(), -np.ones(len(edges[0])), None, time_limit_s
+        sel, trip_in, edges, sel.option_sizes(), -np.ones(len(edges[0])), None, limits
     )
 
 
@@ -444,7 +475,7 @@ def _least_distance_options(
     vehicles: int,
     deadhead_m: np.ndarray | None,
     depot_place: int | None,
-    time_limit_s: float,
+    limits: _Limits,
 ):
     """Phase 2: least trip + deadhead distance among choices with at most ``vehicles`` vehicles.
 
@@ -474,7 +505,7 @@ def _least_distance_options(
         option_m,
         edge_m,
         vehicles,
-        time_limit_s,
+        limits,
     )
 
 
@@ -484,37 +515,58 @@ class _Outcome:
     is_optimal: bool
     lower_bound: int | None
     message: str
+    stopped_on_time: bool = False
 
 
 def _optimise(
-    sel: _Selection, deadhead_m: np.ndarray | None, depot_place: int | None, time_limit_s: float
+    sel: _Selection, deadhead_m: np.ndarray | None, depot_place: int | None, params: SolverParams
 ) -> _Outcome:
-    """Phase 1 (vehicles), then phase 2 (distance) if there are distances, in one time limit."""
+    """Phase 1 (vehicles), then phase 2 (distance) if there are distances.
+
+    Each phase may search ``params.chain_node_limit`` nodes; both share the guard
+    ``params.chain_time_limit_s``.
+    """
     if sel.n_options == 0:
         return _Outcome(np.zeros(0, dtype=np.int64), True, 0, "nothing to choose")
+    time_limit_s = params.chain_time_limit_s
     deadline = time.monotonic() + time_limit_s
-    phase1 = _min_vehicle_options(sel, time_limit_s)
+    phase1 = _min_vehicle_options(sel, _Limits(params.chain_node_limit, time_limit_s))
     if phase1.x is None:
         return _Outcome(
-            None, False, None, f"MILP found no solution in {time_limit_s:g} s ({phase1.message})"
+            None,
+            False,
+            None,
+            f"MILP found no solution in {params.chain_node_limit} nodes or {time_limit_s:g} s "
+            f"({phase1.message})",
+            _stopped_on_time(phase1),
         )
     picked = np.flatnonzero(phase1.x[: sel.n_options] > 0.5)
     is_optimal = phase1.status == MILP_OPTIMAL
     bound = getattr(phase1, "mip_dual_bound", None)
     lower_bound = int(math.ceil(bound - 1e-6)) if bound is not None and np.isfinite(bound) else None
-    message = "MILP optimal" if is_optimal else f"MILP stopped: {phase1.message}"
+    stopped_on_time = _stopped_on_time(phase1)
+    if is_optimal:
+        message = "MILP optimal"
+    elif stopped_on_time:
+        message = f"MILP stopped on its {time_limit_s:g} s guard: {phase1.message}"
+    else:
+        message = f"MILP stopped after {params.chain_node_limit} nodes"
     has_distance = deadhead_m is not None or any(t.distance_m for t in sel.trips)
-    remaining_s = deadline - time.monotonic()
-    if has_distance and remaining_s > MIN_MILP_S:
+    if has_distance:
         phase2 = _least_distance_options(
-            sel, int(round(phase1.fun)), deadhead_m, depot_place, remaining_s
+            sel,
+            int(round(phase1.fun)),
+            deadhead_m,
+            depot_place,
+            _Limits(params.chain_node_limit, deadline - time.monotonic()),
         )
+        stopped_on_time = stopped_on_time or _stopped_on_time(phase2)
         if phase2.x is not None:
             picked = np.flatnonzero(phase2.x[: sel.n_options] > 0.5)
             message += "; distance tie-break applied"
         else:
-            message += "; distance tie-break found no solution in time"
-    return _Outcome(picked, is_optimal, lower_bound, message)
+            message += f"; distance tie-break found no solution ({phase2.message})"
+    return _Outcome(picked, is_optimal, lower_bound, message, stopped_on_time)
 
 
 @dataclass(frozen=True)
@@ -538,6 +590,9 @@ class TripChoice:
         The MILP's proven lower bound on vehicles (``None`` when it gave none).
     message : str
         What happened, in plain words (for logs and reports).
+    stopped_on_time : bool
+        Whether the time guard (``chain_time_limit_s``) cut a MILP short: then the choice may
+        differ on a faster or slower machine. Otherwise it is deterministic.
     """
 
     trips: tuple[ChainTrip, ...]
@@ -547,6 +602,7 @@ class TripChoice:
     is_optimal: bool
     lower_bound: int | None
     message: str = ""
+    stopped_on_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -565,31 +621,47 @@ def _choice_of(
     outcome: _Outcome,
 ) -> TripChoice:
     chains = chain_trips(trips, deadhead_s, deadhead_m, depot_place)
+    # Reaching the proven lower bound proves optimality too (HiGHS may stop on its node limit
+    # with the bound a hair below the vehicles it found).
+    proven = outcome.lower_bound is not None and len(chains) <= outcome.lower_bound
     return TripChoice(
         tuple(trips),
         chains,
         len(chains),
         method,
-        outcome.is_optimal,
+        outcome.is_optimal or proven,
         outcome.lower_bound,
         outcome.message,
+        outcome.stopped_on_time,
     )
 
 
-def _choose_greedy(alt_trips: list[list[list[ChainTrip]]], deadhead_s: np.ndarray) -> list[int]:
-    """Best choice of the form "alternative k everywhere", then one improving pass per group.
+def _score(
+    alt_trips: list[list[list[ChainTrip]]], deadhead_s: np.ndarray, choice: list[int]
+) -> tuple[int, float]:
+    """Vehicles, then trip distance, of one alternative per group."""
+    trips = [t for g, k in enumerate(choice) for t in alt_trips[g][k]]
+    return count_vehicles(trips, deadhead_s), sum(t.distance_m for t in trips)
 
-    Groups with fewer alternatives than ``k + 1`` use their last. Compares vehicles, then trip
-    distance; used only when the MILP finds no solution in time.
+
+def _choose_uniform(alt_trips: list[list[list[ChainTrip]]], deadhead_s: np.ndarray) -> list[int]:
+    """Best choice of the form "alternative k everywhere" (groups with fewer use their last)."""
+    n_options = [len(options) for options in alt_trips]
+    uniform = [[min(k, n - 1) for n in n_options] for k in range(max(n_options, default=1))]
+    return min(uniform, key=lambda choice: _score(alt_trips, deadhead_s, choice))
+
+
+def _choose_greedy(alt_trips: list[list[list[ChainTrip]]], deadhead_s: np.ndarray) -> list[int]:
+    """:func:`_choose_uniform`, then one improving pass per group.
+
+    Compares vehicles, then trip distance; used only when the MILP finds no solution.
     """
 
     def score(choice: list[int]) -> tuple[int, float]:
-        trips = [t for g, k in enumerate(choice) for t in alt_trips[g][k]]
-        return count_vehicles(trips, deadhead_s), sum(t.distance_m for t in trips)
+        return _score(alt_trips, deadhead_s, choice)
 
     n_options = [len(options) for options in alt_trips]
-    uniform = [[min(k, n - 1) for n in n_options] for k in range(max(n_options, default=1))]
-    best = min(uniform, key=score)
+    best = _choose_uniform(alt_trips, deadhead_s)
     best_score = score(best)
     for g, n in enumerate(n_options):
         for k in range(n):
@@ -599,6 +671,44 @@ def _choose_greedy(alt_trips: list[list[list[ChainTrip]]], deadhead_s: np.ndarra
             if trial_score < best_score:
                 best, best_score = trial, trial_score
     return best
+
+
+def choose_uniform_route_sets(
+    alternatives: Mapping[Hashable, Sequence[Sequence[ChainTrip]]], deadhead_s: np.ndarray
+) -> RouteSetChoice:
+    """The best choice of the form "alternative ``k`` in every group", without a MILP.
+
+    Groups with fewer alternatives than ``k + 1`` take their last. Compares vehicles after
+    chaining, then trip distance. It takes one chaining per ``k`` (a fraction of a second for
+    hundreds of trips), so it is a quick, deterministic incumbent for :func:`choose_trips` where
+    :func:`choose_route_sets`' MILP would be too slow to be worth it.
+
+    Raises
+    ------
+    ValueError
+        If a group has no alternative.
+    """
+    deadhead_s = np.asarray(deadhead_s, dtype=float)
+    groups = list(alternatives)
+    alt_trips = _alternative_trips(alternatives, groups)
+    chosen = _choose_uniform(alt_trips, deadhead_s)
+    picked = [t for g, k in enumerate(chosen) for t in alt_trips[g][k]]
+    outcome = _Outcome(None, False, None, "alternative k in every group, the best k")
+    base = _choice_of(picked, deadhead_s, None, None, "uniform", outcome)
+    return RouteSetChoice(
+        **{f.name: getattr(base, f.name) for f in fields(TripChoice)},
+        chosen=dict(zip(groups, chosen, strict=True)),
+    )
+
+
+def _alternative_trips(
+    alternatives: Mapping[Hashable, Sequence[Sequence[ChainTrip]]], groups: list[Hashable]
+) -> list[list[list[ChainTrip]]]:
+    alt_trips = [[list(option) for option in alternatives[g]] for g in groups]
+    for g, options in zip(groups, alt_trips, strict=True):
+        if not options:
+            raise ValueError(f"group {g!r} has no alternative route set")
+    return alt_trips
 
 
 def choose_route_sets(
@@ -614,8 +724,9 @@ def choose_route_sets(
     Phase 1 is a MILP over the choice and a chaining flow that minimises ``trips chosen - links``
     = vehicles; it is exact, because for a fixed choice the flow is a bipartite matching (minimum
     path cover). Phase 2, only when there are distances to compare, keeps vehicles at the phase-1
-    value and minimises trip plus deadhead distance (depot runs included). Both phases share
-    ``params.chain_time_limit_s``. The chosen trips are then chained by :func:`chain_trips`.
+    value and minimises trip plus deadhead distance (depot runs included). Each phase may search
+    ``params.chain_node_limit`` nodes; both share the guard ``params.chain_time_limit_s``. The
+    chosen trips are then chained by :func:`chain_trips`.
 
     Parameters
     ----------
@@ -626,14 +737,14 @@ def choose_route_sets(
     deadhead_s, deadhead_m, depot_place
         As for :func:`chain_trips`.
     params : SolverParams, optional
-        ``chain_time_limit_s`` bounds the MILP (seconds, wall clock).
+        ``chain_node_limit`` bounds each MILP phase, ``chain_time_limit_s`` guards both.
 
     Returns
     -------
     RouteSetChoice
-        Deterministic for the same inputs whenever the MILP finishes within its time limit
-        (HiGHS is deterministic); ``is_optimal`` says whether it did. When the MILP finds no
-        solution in time, the greedy choice is used and ``method`` is ``"greedy"``.
+        Deterministic for the same inputs unless ``stopped_on_time``; ``is_optimal`` says
+        whether the MILP proved its vehicle count minimal. When the MILP finds no solution, the
+        greedy choice is used and ``method`` is ``"greedy"``.
 
     Raises
     ------
@@ -644,10 +755,7 @@ def choose_route_sets(
     deadhead_s = np.asarray(deadhead_s, dtype=float)
     deadhead_m = None if deadhead_m is None else np.asarray(deadhead_m, dtype=float)
     groups = list(alternatives)
-    alt_trips = [[list(option) for option in alternatives[g]] for g in groups]
-    for g, options in zip(groups, alt_trips, strict=True):
-        if not options:
-            raise ValueError(f"group {g!r} has no alternative route set")
+    alt_trips = _alternative_trips(alternatives, groups)
     offsets = np.cumsum([0, *(len(options) for options in alt_trips)])
     trips = [t for options in alt_trips for option in options for t in option]
     trip_option = [
@@ -658,7 +766,7 @@ def choose_route_sets(
     ]
     rows = [list(range(offsets[g], offsets[g + 1])) for g in range(len(groups))]
     sel = _selection(trips, trip_option, int(offsets[-1]), rows, deadhead_s)
-    outcome = _optimise(sel, deadhead_m, depot_place, params.chain_time_limit_s)
+    outcome = _optimise(sel, deadhead_m, depot_place, params)
     if outcome.picked is None:
         chosen = _choose_greedy(alt_trips, deadhead_s)
         method = "greedy"
@@ -702,7 +810,7 @@ def choose_trips(
         As for :func:`choose_route_sets`.
     incumbent : sequence of ChainTrip, optional
         A known admissible choice (e.g. from :func:`choose_route_sets`), returned when the MILP
-        finds nothing better within the time limit (``method`` then ``"incumbent"``).
+        finds nothing better within its limits (``method`` then ``"incumbent"``).
 
     Raises
     ------
@@ -735,7 +843,7 @@ def choose_trips(
         for item in sorted(t.covers, key=repr):
             covering.setdefault(item, []).append(j)
     sel = _selection(trips, np.arange(len(trips)), len(trips), list(covering.values()), deadhead_s)
-    outcome = _optimise(sel, deadhead_m, depot_place, params.chain_time_limit_s)
+    outcome = _optimise(sel, deadhead_m, depot_place, params)
     choice = None
     if outcome.picked is not None:
         choice = _choice_of(
