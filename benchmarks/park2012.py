@@ -13,18 +13,19 @@ same engine that plans real districts (``schoolbus.routing.solve.solve_routing``
 travel-time matrix computed here instead of from roads), solved under several variants (``VARIANTS``:
 BiRD's trade-off between routes and driving, caps on route duration, chaining gaps, seeds), each
 by both routing backends (PyVRP and OR-Tools).
-``schoolbus.scheduling.choose_route_sets`` picks one route set per school so that the chained
-routes need the fewest buses, then ``choose_trips`` may mix routes of different sets within a
-school, with that choice as its incumbent. The same parameters serve every instance; only the
+``schoolbus.scheduling.choose_trips`` then picks routes, mixing routes of different sets within a
+school, so that the chained routes need the fewest buses (a MILP), with the best choice of one
+variant at every school (``choose_uniform_route_sets``) as its incumbent. The same parameters serve every instance; only the
 ride limit differs. The solution is written in the shared JSON format and checked with the
 benchmark's own ``park_check.py`` when ``../shared`` is present.
 
 Determinism: the same instance, ride limit, seed, time limit and ``--workers`` give the same buses
-whenever the output line says ``sets_out_of_time=0`` and ``choice=milp/optimal``. Which route sets
-are built is decided by a work budget (estimated CPU seconds from the problems' sizes, see
-:func:`solve_jobs`), each routing solve stops on the engine's own work limit, and HiGHS is
-deterministic when it proves optimality; otherwise the machine was too slow for the wall-clock
-guard or the MILP's time limit, and the result depends on it.
+whenever the output line says ``sets_out_of_time=0`` and its ``choice`` does not end in
+``/time``. Which route sets are built is decided by a work budget (estimated CPU seconds from the
+problems' sizes, see :func:`solve_jobs`), each routing solve stops on the engine's own work limit,
+and each choice MILP on a node limit (``CHOICE_NODES_PER_S``; HiGHS is deterministic). The wall
+clock only guards them; when a guard cuts something short, the output says so, and the result
+depends on the machine's speed.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from schoolbus.routing.problem import (
     to_solver_seconds,
 )
 from schoolbus.routing.solve import solve_routing
-from schoolbus.scheduling import ChainTrip, TripChoice, choose_route_sets, choose_trips
+from schoolbus.scheduling import ChainTrip, TripChoice, choose_trips, choose_uniform_route_sets
 
 REPO = Path(__file__).resolve().parents[1]
 PARK_DIR = REPO.parent / "shared" / "benchmarks" / "park2012"
@@ -178,17 +179,23 @@ GAP_SIMILARITY = 0.1
 N_GAP_CAPS = 3
 """Most chaining gaps per school that get route sets of their own."""
 
-ROUTING_SHARE = 0.8
+ROUTING_SHARE = 0.6
 """Share of the per-instance time limit given to routing; the rest goes to choosing routes. The
 routing budget is CPU time of all workers (``workers x ROUTING_SHARE x time limit``), spent by
 estimate (:func:`estimated_solve_s`), so the same ``--workers`` and time limit give the same
 route sets on any machine."""
 
-SET_CHOICE_SHARE = 0.05
-"""Most of the per-instance time limit that choosing one route set per school may take."""
-
-SAFETY_SHARE = 0.05
+SAFETY_SHARE = 0.1
 """Share of the per-instance time limit kept back for writing and overruns."""
+
+CHOICE_SHARE = 1.0 - ROUTING_SHARE - SAFETY_SHARE
+"""Share of the per-instance time limit for choosing routes (the MILP of ``choose_trips``)."""
+
+CHOICE_NODES_PER_S = 3.0
+"""Branch-and-bound nodes the choice MILP may search per second of its share of the time limit:
+its deterministic budget (the wall clock only guards it). On this machine a node of the largest
+choices here (RSRB07 at 5400 s, 17,000 variables) took 0.27-0.36 s, and a root up to 25 s; at
+300 s the 270 nodes found RSRB07's 144 buses at 5400 s, 200 nodes only 149."""
 
 MIN_CHOICE_S = 1.0
 """Least time limit of a route-choice MILP, seconds."""
@@ -753,7 +760,7 @@ class ParkResult:
     wall_s: float
     n_sets_over_budget: int
     n_sets_out_of_time: int
-    n_buses_one_set_per_school: int
+    n_buses_one_variant: int
 
 
 def solve_instance(
@@ -765,9 +772,10 @@ def solve_instance(
 ) -> ParkResult:
     """Route every school under each variant, choose routes per school, chain them onto buses.
 
-    ``time_limit_s`` is the whole budget (wall clock): routing may take ``ROUTING_SHARE`` of it
-    (later variants are left out when it runs out), choosing one route set per school at most
-    ``SET_CHOICE_SHARE``, mixing routes of different sets the rest but ``SAFETY_SHARE``.
+    ``time_limit_s`` sets both budgets: routing's (``ROUTING_SHARE`` of it in CPU seconds per
+    worker, by estimate: later variants are left out when it runs out) and the choice MILP's node
+    limit (``CHOICE_NODES_PER_S`` per second of ``CHOICE_SHARE``). The wall clock guards each
+    step (the choice may use whatever is left but ``SAFETY_SHARE``).
 
     Raises
     ------
@@ -869,21 +877,20 @@ def solve_instance(
             )
         alternatives[school_id].append(option)
 
-    # One route set per school first: a small MILP, solved in a moment, and a safe incumbent.
-    def time_left_s(share: float) -> float:
-        left_s = time_limit_s * (1.0 - SAFETY_SHARE) - (time.monotonic() - started)
-        return max(MIN_CHOICE_S, min(share * time_limit_s, left_s))
-
-    by_sets = choose_route_sets(
-        alternatives,
-        deadhead_s,
-        params=SolverParams(seed=seed, chain_time_limit_s=time_left_s(SET_CHOICE_SHARE)),
-    )
-    # Then mix routes of different sets within a school (set partitioning), when time allows.
+    # The incumbent: the best variant, the same at every school. No MILP: choose_route_sets' root
+    # alone took up to 12 s of a 60 s run on the largest instances, time that the MILP it only
+    # backs up needs more.
+    by_sets = choose_uniform_route_sets(alternatives, deadhead_s)
+    # Mix routes of different sets within a school (set partitioning with chaining).
+    left_s = time_limit_s * (1.0 - SAFETY_SHARE) - (time.monotonic() - started)
     choice = choose_trips(
         [t for options in alternatives.values() for option in options for t in option],
         deadhead_s,
-        params=SolverParams(seed=seed, chain_time_limit_s=time_left_s(1.0)),
+        params=SolverParams(
+            seed=seed,
+            chain_node_limit=max(1, round(CHOICE_NODES_PER_S * CHOICE_SHARE * time_limit_s)),
+            chain_time_limit_s=max(MIN_CHOICE_S, left_s),
+        ),
         incumbent=by_sets.trips,
     )
     buses = tuple(tuple(route_of[t] for t in chain.trip_ids) for chain in choice.chains)
@@ -896,7 +903,7 @@ def solve_instance(
         wall_s=time.monotonic() - started,
         n_sets_over_budget=n_sets(solved.over_budget),
         n_sets_out_of_time=n_sets(solved.out_of_time),
-        n_buses_one_set_per_school=by_sets.n_vehicles,
+        n_buses_one_variant=by_sets.n_vehicles,
     )
 
 
@@ -1003,7 +1010,7 @@ class TableRow:
     method: str
     n_sets_over_budget: int = 0
     n_sets_out_of_time: int = 0
-    n_buses_one_set: int | None = None
+    n_buses_one_variant: int | None = None
 
 
 def _fmt(value: object) -> str:
@@ -1015,7 +1022,7 @@ def format_line(row: TableRow) -> str:
     return (
         f"{row.instance} ride={row.max_ride_s} buses={row.buses} routes={row.routes} "
         f"LB={_fmt(row.lower_bound)} BiRD={_fmt(row.bird)} wall={row.wall_s:.1f}s "
-        f"one_set_per_school={_fmt(row.n_buses_one_set)} choice={row.method} "
+        f"one_variant={_fmt(row.n_buses_one_variant)} choice={row.method} "
         f"sets_over_budget={row.n_sets_over_budget} sets_out_of_time={row.n_sets_out_of_time} "
         f"check={row.check}"
     )
@@ -1030,7 +1037,10 @@ def format_table(rows: Sequence[TableRow], command: str) -> str:
         "",
         "`over budget`: route sets (school x variant) the deterministic work budget did not admit.",
         "`out of time`: route sets left out because the wall clock passed its guard on this",
-        "machine; with 0 there and an optimal choice the run is deterministic for its seed.",
+        "machine. `choice`: what chose the routes (`milp`, or `incumbent`: the best variant at",
+        "every school), then `optimal` (proven) or `nodes` (stopped at its node limit), and",
+        "`time` when the wall clock cut the MILP short. With 0 out of time and no `time` the run",
+        "is deterministic for its seed.",
         "",
         "| instance | max ride (s) | buses | routes | LB | BiRD combined | wall (s) | choice "
         "| over budget | out of time | check |",
@@ -1075,7 +1085,9 @@ def run(
     check = check_solution(instance_dir, out, max_ride_s)
     if check is None:
         check = f"skipped ({PARK_DIR / 'tools' / 'park_check.py'} is absent)"
-    method = result.choice.method + ("/optimal" if result.choice.is_optimal else "")
+    method = result.choice.method + ("/optimal" if result.choice.is_optimal else "/nodes")
+    if result.choice.stopped_on_time:
+        method += "/time"
     return TableRow(
         instance=instance.name,
         max_ride_s=max_ride_s,
@@ -1088,7 +1100,7 @@ def run(
         method=method,
         n_sets_over_budget=result.n_sets_over_budget,
         n_sets_out_of_time=result.n_sets_out_of_time,
-        n_buses_one_set=result.n_buses_one_set_per_school,
+        n_buses_one_variant=result.n_buses_one_variant,
     )
 
 
