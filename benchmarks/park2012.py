@@ -15,15 +15,15 @@ BiRD's trade-off between routes and driving, caps on route duration, chaining ga
 by both routing backends (PyVRP and OR-Tools).
 ``schoolbus.scheduling.choose_trips`` then picks routes, mixing routes of different sets within a
 school, so that the chained routes need the fewest buses (a MILP), with the best choice of one
-variant at every school (``choose_uniform_route_sets``) as its incumbent. The same parameters serve every instance; only the
-ride limit differs. The solution is written in the shared JSON format and checked with the
+variant at every school (``choose_uniform_route_sets``) as its incumbent. The same parameters
+serve every instance; only the ride limit differs. The solution is written in the shared JSON format and checked with the
 benchmark's own ``park_check.py`` when ``../shared`` is present.
 
 Determinism: the same instance, ride limit, seed, time limit and ``--workers`` give the same buses
 whenever the output line says ``sets_out_of_time=0`` and its ``choice`` does not end in
 ``/time``. Which route sets are built is decided by a work budget (estimated CPU seconds from the
 problems' sizes, see :func:`solve_jobs`), each routing solve stops on the engine's own work limit,
-and each choice MILP on a node limit (``CHOICE_NODES_PER_S``; HiGHS is deterministic). The wall
+and the choice MILP on a node limit (``CHOICE_EFFORT_SHARE``; HiGHS is deterministic). The wall
 clock only guards them; when a guard cuts something short, the output says so, and the result
 depends on the machine's speed.
 """
@@ -179,7 +179,7 @@ GAP_SIMILARITY = 0.1
 N_GAP_CAPS = 3
 """Most chaining gaps per school that get route sets of their own."""
 
-ROUTING_SHARE = 0.6
+ROUTING_SHARE = 0.5
 """Share of the per-instance time limit given to routing; the rest goes to choosing routes. The
 routing budget is CPU time of all workers (``workers x ROUTING_SHARE x time limit``), spent by
 estimate (:func:`estimated_solve_s`), so the same ``--workers`` and time limit give the same
@@ -188,14 +188,15 @@ route sets on any machine."""
 SAFETY_SHARE = 0.1
 """Share of the per-instance time limit kept back for writing and overruns."""
 
-CHOICE_SHARE = 1.0 - ROUTING_SHARE - SAFETY_SHARE
-"""Share of the per-instance time limit for choosing routes (the MILP of ``choose_trips``)."""
+CHOICE_EFFORT_SHARE = 0.35
+"""The choice MILP's deterministic budget (``SolverParams.chain_effort_s``) is this share of the
+time limit less ``CHOICE_ROOT_RESERVE_S``; the engine turns it into a node limit from the model's
+size (the wall clock only guards it). At 300 s, RSRB07 at 5400 s (17,000 variables) found its 144
+buses after 270 nodes (0.27-0.4 s each on this machine), which 93 s pays for; 200 found 149."""
 
-CHOICE_NODES_PER_S = 3.0
-"""Branch-and-bound nodes the choice MILP may search per second of its share of the time limit:
-its deterministic budget (the wall clock only guards it). On this machine a node of the largest
-choices here (RSRB07 at 5400 s, 17,000 variables) took 0.27-0.36 s, and a root up to 25 s; at
-300 s the 270 nodes found RSRB07's 144 buses at 5400 s, 200 nodes only 149."""
+CHOICE_ROOT_RESERVE_S = 12.0
+"""Seconds of the choice's share kept for the MILP's root node, which no node limit bounds: on the
+largest instances at 60 s the root took 8-14 s on this machine."""
 
 MIN_CHOICE_S = 1.0
 """Least time limit of a route-choice MILP, seconds."""
@@ -773,9 +774,10 @@ def solve_instance(
     """Route every school under each variant, choose routes per school, chain them onto buses.
 
     ``time_limit_s`` sets both budgets: routing's (``ROUTING_SHARE`` of it in CPU seconds per
-    worker, by estimate: later variants are left out when it runs out) and the choice MILP's node
-    limit (``CHOICE_NODES_PER_S`` per second of ``CHOICE_SHARE``). The wall clock guards each
-    step (the choice may use whatever is left but ``SAFETY_SHARE``).
+    worker, by estimate: later variants are left out when it runs out) and the choice MILP's
+    (``CHOICE_EFFORT_SHARE`` of it less ``CHOICE_ROOT_RESERVE_S``, in estimated seconds, turned
+    into a node limit). The wall clock guards each step (the choice may use whatever is left but
+    ``SAFETY_SHARE``).
 
     Raises
     ------
@@ -888,7 +890,7 @@ def solve_instance(
         deadhead_s,
         params=SolverParams(
             seed=seed,
-            chain_node_limit=max(1, round(CHOICE_NODES_PER_S * CHOICE_SHARE * time_limit_s)),
+            chain_effort_s=max(0.0, CHOICE_EFFORT_SHARE * time_limit_s - CHOICE_ROOT_RESERVE_S),
             chain_time_limit_s=max(MIN_CHOICE_S, left_s),
         ),
         incumbent=by_sets.trips,

@@ -138,6 +138,33 @@ def test_same_seed_gives_the_same_buses(tmp_path):
     assert served == [p.id for p in instance.stops]
 
 
+@pytest.mark.slow
+def test_a_choice_stopped_by_its_node_limit_repeats_exactly(shared_dir, monkeypatch):
+    # CSCB01 at 5400 s: HiGHS needs more than its root node to prove the fewest buses for these
+    # route sets. With one node per run, the choice stops on its node limit, not on the clock,
+    # and solving the same MILP again gives the same routes.
+    instance_dir = shared_dir / "benchmarks" / "park2012" / "CSCB01"
+    if not (instance_dir / "Stops.txt").is_file():
+        pytest.skip(f"{instance_dir} is absent")
+    monkeypatch.setattr(park, "CHOICE_EFFORT_SHARE", 1e-9)  # pays for the root node only
+    real = park.choose_trips
+    runs = []
+
+    def choose_twice(*args, **kwargs):
+        runs.append((real(*args, **kwargs), real(*args, **kwargs)))
+        return runs[-1][0]
+
+    monkeypatch.setattr(park, "choose_trips", choose_twice)
+    result = park.solve_instance(
+        park.read_instance(instance_dir), 5400, time_limit_s=60, seed=0, workers=2
+    )
+    ((first, again),) = runs
+    assert first.message.startswith("MILP stopped at its node limit (nodes searched: 1)")
+    assert not first.stopped_on_time
+    assert first.trips == again.trips and first.n_vehicles == again.n_vehicles
+    assert result.n_sets_out_of_time == 0 and len(result.buses) == first.n_vehicles
+
+
 def test_work_budget_admits_whole_variants_in_order_whatever_the_clock(tmp_path):
     folder = write_instance(
         tmp_path / "PAIR02",

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.optimize import OptimizeResult
 
+from schoolbus import scheduling
 from schoolbus.check import check_plan
 from schoolbus.model import (
     Depot,
@@ -176,6 +179,28 @@ def test_same_inputs_seed_and_backend_give_the_same_plan_which_records_them(grid
     second = plan_to_dict(plan(scenario, grid, params))
     assert first == second
     assert (first["seed"], first["routing_backend"]) == (FAST.seed, backend)
+
+
+def test_a_route_set_choice_cut_short_by_its_time_guard_is_logged(grid, monkeypatch, caplog):
+    # A slow machine, as the choice MILP sees it: HiGHS says its time limit cut it short. The plan
+    # is still checked and complete, and the log says it may differ between runs.
+    real = scheduling.milp
+
+    def slow_milp(*args, **kwargs):
+        result = real(*args, **kwargs)
+        return OptimizeResult({**result, "status": 1, "message": "Time limit reached. (HiGHS Status 13)"})
+
+    monkeypatch.setattr(scheduling, "milp", slow_milp)
+    school = School("S", "Okul", grid_point(3, 3), ONE_SHIFT)
+    students = pupils("P", [(0, 0), (0, 6), (6, 0), (6, 6)], 5, "S", "tam")
+    scenario = district(students, [school], [VehicleType("midi", seats=25, day_rate=1000.0)])
+    params = dataclasses.replace(FAST, route_duration_caps_s=(300,))
+    with caplog.at_level(logging.WARNING, logger="schoolbus.pipeline"):
+        result = plan(scenario, grid, params)
+    assert_valid(result, grid, scenario)
+    assert result.summary.n_routed == 20
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "schoolbus.pipeline"]
+    assert "guard cut the MILP short" in warning and "may differ between runs" in warning
 
 
 spot = st.tuples(st.integers(0, GRID_N - 1), st.integers(0, GRID_N - 1))

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import OptimizeResult
 
+from schoolbus import scheduling
 from schoolbus.params import SolverParams
 from schoolbus.scheduling import (
     Chain,
@@ -20,6 +22,7 @@ from schoolbus.scheduling import (
     chain_trips,
     choose_route_sets,
     choose_trips,
+    choose_uniform_route_sets,
     count_vehicles,
 )
 
@@ -267,6 +270,12 @@ def test_fewest_routes_is_not_fewest_buses():
     assert_valid_chains(choice.chains, choice.trips, deadhead)
     # The greedy fallback finds it too (it tries every alternative of every group).
     assert _choose_greedy([alternatives[g] for g in alternatives], deadhead) == [0, 0, 1]
+    # So does the best "alternative k everywhere" (A1 and A2 have only their 0th), without a MILP.
+    uniform = choose_uniform_route_sets(alternatives, deadhead)
+    assert uniform.chosen == {"A1": 0, "A2": 0, "B": 1}
+    assert uniform.n_vehicles == 2 and uniform.method == "uniform"
+    assert not uniform.is_optimal and not uniform.stopped_on_time
+    assert_valid_chains(uniform.chains, uniform.trips, deadhead)
 
 
 def test_distance_breaks_ties_between_route_sets():
@@ -277,6 +286,67 @@ def test_distance_breaks_ties_between_route_sets():
     choice = choose_route_sets(alternatives, deadhead)
     assert choice.chosen["B"] == 1 and choice.n_vehicles == 2
     assert "tie-break" in choice.message
+
+
+def test_uniform_choice_needs_an_alternative_per_group():
+    with pytest.raises(ValueError, match="no alternative"):
+        choose_uniform_route_sets({"A1": []}, np.zeros((1, 1)))
+
+
+def recording_milp(monkeypatch, pretend_time_limit: bool = False) -> list[dict]:
+    """Record the keyword arguments of every MILP solved; optionally report each as cut short
+    by HiGHS's time limit (keeping the solution HiGHS found), as a slow machine would see it."""
+    calls: list[dict] = []
+    real = scheduling.milp
+
+    def milp(*args, **kwargs):
+        calls.append({**kwargs, "c": args[0], "options": dict(kwargs["options"])})  # scipy pops
+        result = real(*args, **kwargs)
+        if pretend_time_limit:
+            result = OptimizeResult(
+                {**result, "status": 1, "message": "Time limit reached. (HiGHS Status 13: ...)"}
+            )
+        return result
+
+    monkeypatch.setattr(scheduling, "milp", milp)
+    return calls
+
+
+def test_every_choice_milp_phase_stops_on_nodes_and_is_only_guarded_by_time(monkeypatch):
+    calls = recording_milp(monkeypatch)
+    longer = [trip("b-1", 3, 2, 8 * H, 9 * H, group="B", distance_m=9_000)]
+    shorter = [trip("b-2", 3, 2, 8 * H, 9 * H, group="B", distance_m=4_000)]
+    alternatives, deadhead = early_schools_and_b([longer, shorter])
+    effort_s = 0.01
+    params = SolverParams(chain_effort_s=effort_s, chain_time_limit_s=20)
+    choice = choose_route_sets(alternatives, deadhead, deadhead * 10, params=params)
+    assert len(calls) == 2  # vehicles, then the distance tie-break
+    for kwargs in calls:
+        # As many nodes as the effort pays for at the estimated cost per node and variable.
+        n_variables = len(kwargs["c"])
+        expected = int(effort_s / (scheduling.NODE_S_PER_VARIABLE * n_variables))
+        assert kwargs["options"]["node_limit"] == max(1, expected) > 1
+        assert 0 < kwargs["options"]["time_limit"] <= 20
+        # Flows are integer too, so the objective (vehicles) is known to be an integer.
+        assert np.all(kwargs["integrality"] == 1)
+    assert choice.chosen["B"] == 1 and not choice.stopped_on_time
+
+
+def test_a_choice_cut_short_by_the_time_guard_says_so(monkeypatch):
+    recording_milp(monkeypatch, pretend_time_limit=True)
+    one_long = [trip("b-long", 3, 2, 6.5 * H, 9 * H, group="B", covers=frozenset({"b3"}))]
+    alternatives, deadhead = early_schools_and_b([one_long])
+    for name in ("A1", "A2"):
+        alternatives[name] = [
+            [replace(t, covers=frozenset({name})) for t in alternatives[name][0]]
+        ]
+    by_sets = choose_route_sets(alternatives, deadhead, params=SolverParams(chain_time_limit_s=3))
+    assert by_sets.stopped_on_time and "3 s guard" in by_sets.message
+    candidates = [t for options in alternatives.values() for option in options for t in option]
+    mixed = choose_trips(candidates, deadhead, params=SolverParams(chain_time_limit_s=3))
+    assert mixed.stopped_on_time and mixed.n_vehicles == 3
+    # Reaching the MILP's proven bound still proves optimality, whatever stopped it.
+    assert mixed.is_optimal == (mixed.lower_bound == 3)
 
 
 def test_mixing_routes_of_two_sets_saves_a_bus():

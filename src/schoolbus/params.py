@@ -30,8 +30,10 @@ class SolverParams:
     which alternative route sets are built per school (shorter routes chain onto more buses);
     an empty tuple builds one set per school without a cap. ``routing_backend`` names the
     search behind every routing solve (one of ``ROUTING_BACKENDS``). Choosing route sets is a MILP
-    whose phases stop after ``chain_node_limit`` branch-and-bound nodes (deterministic);
-    ``chain_time_limit_s`` guards them in wall-clock seconds, and a choice it cuts short says so.
+    with a deterministic budget, ``chain_effort_s`` estimated seconds (by default half of
+    ``chain_time_limit_s``), which each phase turns into a branch-and-bound node limit from the
+    model's size; ``chain_time_limit_s`` guards it on the wall clock, and a choice the guard cuts
+    short says so.
     """
 
     time_limit_s: float = 5.0
@@ -39,5 +41,5 @@ class SolverParams:
     route_duration_caps_s: tuple[int, ...] = ()
     stop_time_limit_s: float = 10.0
     chain_time_limit_s: float = 30.0
-    chain_node_limit: int = 1_000
+    chain_effort_s: float | None = None
     routing_backend: str = DEFAULT_ROUTING_BACKEND

@@ -39,14 +39,16 @@ transportation problem whose optimum is integral for any fixed choice.
 
 Determinism
 -----------
-Each MILP phase stops after ``SolverParams.chain_node_limit`` branch-and-bound nodes, a budget
-that does not depend on the machine (HiGHS is deterministic), so the same inputs give the same
-choice. ``chain_time_limit_s`` is a guard only: when it cuts a phase short the choice says so
-(``stopped_on_time``), because what HiGHS had found by then depends on the machine's speed. The
-flow variables are declared integer too (for a fixed choice they are integral anyway): the
-objective, vehicles, is then an integer, which HiGHS uses to prune every node whose bound does
-not promise a whole vehicle less -- on the Park benchmark's largest instances this proved
-optimality at the root where continuous flows left HiGHS searching for minutes.
+Each MILP phase stops on a branch-and-bound node limit, a budget that does not depend on the machine
+(HiGHS is deterministic), so the same inputs give the same choice. The limit is
+``SolverParams.chain_effort_s`` estimated seconds at ``NODE_S_PER_VARIABLE`` per node and variable:
+a node costs about the same per variable whatever the model's size, so one effort fits small and
+large choices alike. ``chain_time_limit_s`` is a guard only: when it cuts a phase short the choice
+says so (``stopped_on_time``), because what HiGHS had found by then depends on the machine's speed.
+The flow variables are declared integer too (for a fixed choice they are integral anyway): the
+objective, vehicles, is then an integer, which HiGHS uses to prune every node whose bound does not
+promise a whole vehicle less -- on the Park benchmark's largest instances this proved optimality at
+the root where continuous flows left HiGHS searching for minutes.
 """
 
 from __future__ import annotations
@@ -69,6 +71,16 @@ MILP_OPTIMAL = 0
 
 MIN_MILP_S = 0.1
 """Least time limit handed to HiGHS, seconds (it needs a moment to read the model)."""
+
+NODE_S_PER_VARIABLE = 2e-5
+"""Estimated seconds of one branch-and-bound node per MILP variable: the node limit's yardstick.
+Measured on this machine (2 cores) on the Park benchmark's choices: 1.2e-5 at 1,400 variables,
+1.3e-5 at 5,700 and 1.6e-5 to 2.4e-5 at 16,800 (aside from the root node, which no node limit
+bounds)."""
+
+EFFORT_SHARE = 0.5
+"""The share of ``chain_time_limit_s`` that nodes may take when ``chain_effort_s`` is not given; the
+rest is room for the root node and a slower machine."""
 
 TIME_LIMIT_WORDS = "Time limit"
 """How ``scipy.optimize.milp``'s message starts when HiGHS stopped on its time limit."""
@@ -366,10 +378,14 @@ def _selection(
 
 @dataclass(frozen=True)
 class _Limits:
-    """What stops one MILP phase: ``nodes`` (deterministic), ``time_s`` (a wall-clock guard)."""
+    """What stops one MILP phase: ``effort_s`` (estimated, deterministic), ``time_s`` (a guard)."""
 
-    nodes: int
+    effort_s: float
     time_s: float
+
+    def nodes(self, n_variables: int) -> int:
+        """The node limit: as many nodes as ``effort_s`` pays for, at least the root."""
+        return max(1, int(self.effort_s / (NODE_S_PER_VARIABLE * max(n_variables, 1))))
 
 
 def _stopped_on_time(result) -> bool:
@@ -444,7 +460,7 @@ def _solve_selection(
         constraints=[LinearConstraint(sparse.csr_array(a), lo, hi) for a, lo, hi in blocks],
         options={
             "time_limit": max(limits.time_s, MIN_MILP_S),
-            "node_limit": limits.nodes,
+            "node_limit": limits.nodes(n_opt + n_edges),
             "mip_rel_gap": 0.0,
         },
     )
@@ -523,20 +539,23 @@ def _optimise(
 ) -> _Outcome:
     """Phase 1 (vehicles), then phase 2 (distance) if there are distances.
 
-    Each phase may search ``params.chain_node_limit`` nodes; both share the guard
-    ``params.chain_time_limit_s``.
+    Each phase may search the nodes ``params.chain_effort_s`` pays for (:class:`_Limits`); both
+    share the guard ``params.chain_time_limit_s``.
     """
     if sel.n_options == 0:
         return _Outcome(np.zeros(0, dtype=np.int64), True, 0, "nothing to choose")
     time_limit_s = params.chain_time_limit_s
+    effort_s = (
+        EFFORT_SHARE * time_limit_s if params.chain_effort_s is None else params.chain_effort_s
+    )
     deadline = time.monotonic() + time_limit_s
-    phase1 = _min_vehicle_options(sel, _Limits(params.chain_node_limit, time_limit_s))
+    phase1 = _min_vehicle_options(sel, _Limits(effort_s, time_limit_s))
     if phase1.x is None:
         return _Outcome(
             None,
             False,
             None,
-            f"MILP found no solution in {params.chain_node_limit} nodes or {time_limit_s:g} s "
+            f"MILP found no solution in {phase1.mip_node_count} nodes or {time_limit_s:g} s "
             f"({phase1.message})",
             _stopped_on_time(phase1),
         )
@@ -550,7 +569,7 @@ def _optimise(
     elif stopped_on_time:
         message = f"MILP stopped on its {time_limit_s:g} s guard: {phase1.message}"
     else:
-        message = f"MILP stopped after {params.chain_node_limit} nodes"
+        message = f"MILP stopped at its node limit (nodes searched: {phase1.mip_node_count})"
     has_distance = deadhead_m is not None or any(t.distance_m for t in sel.trips)
     if has_distance:
         phase2 = _least_distance_options(
@@ -558,7 +577,7 @@ def _optimise(
             int(round(phase1.fun)),
             deadhead_m,
             depot_place,
-            _Limits(params.chain_node_limit, deadline - time.monotonic()),
+            _Limits(effort_s, deadline - time.monotonic()),
         )
         stopped_on_time = stopped_on_time or _stopped_on_time(phase2)
         if phase2.x is not None:
@@ -724,9 +743,9 @@ def choose_route_sets(
     Phase 1 is a MILP over the choice and a chaining flow that minimises ``trips chosen - links``
     = vehicles; it is exact, because for a fixed choice the flow is a bipartite matching (minimum
     path cover). Phase 2, only when there are distances to compare, keeps vehicles at the phase-1
-    value and minimises trip plus deadhead distance (depot runs included). Each phase may search
-    ``params.chain_node_limit`` nodes; both share the guard ``params.chain_time_limit_s``. The
-    chosen trips are then chained by :func:`chain_trips`.
+    value and minimises trip plus deadhead distance (depot runs included). Each phase stops on the
+    node limit ``params.chain_effort_s`` pays for; both share the guard
+    ``params.chain_time_limit_s``. The chosen trips are then chained by :func:`chain_trips`.
 
     Parameters
     ----------
@@ -737,7 +756,7 @@ def choose_route_sets(
     deadhead_s, deadhead_m, depot_place
         As for :func:`chain_trips`.
     params : SolverParams, optional
-        ``chain_node_limit`` bounds each MILP phase, ``chain_time_limit_s`` guards both.
+        ``chain_effort_s`` bounds each MILP phase, ``chain_time_limit_s`` guards both.
 
     Returns
     -------
