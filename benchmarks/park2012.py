@@ -882,7 +882,7 @@ def solve_instance(
     # The incumbent: the best variant, the same at every school. No MILP: choose_route_sets' root
     # alone took up to 12 s of a 60 s run on the largest instances, time that the MILP it only
     # backs up needs more.
-    by_sets = choose_uniform_route_sets(alternatives, deadhead_s)
+    uniform = choose_uniform_route_sets(alternatives, deadhead_s)
     # Mix routes of different sets within a school (set partitioning with chaining).
     left_s = time_limit_s * (1.0 - SAFETY_SHARE) - (time.monotonic() - started)
     choice = choose_trips(
@@ -893,7 +893,7 @@ def solve_instance(
             chain_effort_s=max(0.0, CHOICE_EFFORT_SHARE * time_limit_s - CHOICE_ROOT_RESERVE_S),
             chain_time_limit_s=max(MIN_CHOICE_S, left_s),
         ),
-        incumbent=by_sets.trips,
+        incumbent=uniform.trips,
     )
     buses = tuple(tuple(route_of[t] for t in chain.trip_ids) for chain in choice.chains)
     return ParkResult(
@@ -905,7 +905,7 @@ def solve_instance(
         wall_s=time.monotonic() - started,
         n_sets_over_budget=n_sets(solved.over_budget),
         n_sets_out_of_time=n_sets(solved.out_of_time),
-        n_buses_one_variant=by_sets.n_vehicles,
+        n_buses_one_variant=uniform.n_vehicles,
     )
 
 

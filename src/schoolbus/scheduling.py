@@ -675,18 +675,13 @@ def _choose_greedy(alt_trips: list[list[list[ChainTrip]]], deadhead_s: np.ndarra
 
     Compares vehicles, then trip distance; used only when the MILP finds no solution.
     """
-
-    def score(choice: list[int]) -> tuple[int, float]:
-        return _score(alt_trips, deadhead_s, choice)
-
-    n_options = [len(options) for options in alt_trips]
     best = _choose_uniform(alt_trips, deadhead_s)
-    best_score = score(best)
-    for g, n in enumerate(n_options):
-        for k in range(n):
+    best_score = _score(alt_trips, deadhead_s, best)
+    for g, options in enumerate(alt_trips):
+        for k in range(len(options)):
             trial = best.copy()
             trial[g] = k
-            trial_score = score(trial)
+            trial_score = _score(alt_trips, deadhead_s, trial)
             if trial_score < best_score:
                 best, best_score = trial, trial_score
     return best
@@ -714,6 +709,12 @@ def choose_uniform_route_sets(
     picked = [t for g, k in enumerate(chosen) for t in alt_trips[g][k]]
     outcome = _Outcome(None, False, None, "alternative k in every group, the best k")
     base = _choice_of(picked, deadhead_s, None, None, "uniform", outcome)
+    return _route_set_choice(base, groups, chosen)
+
+
+def _route_set_choice(
+    base: TripChoice, groups: list[Hashable], chosen: list[int]
+) -> RouteSetChoice:
     return RouteSetChoice(
         **{f.name: getattr(base, f.name) for f in fields(TripChoice)},
         chosen=dict(zip(groups, chosen, strict=True)),
@@ -799,10 +800,7 @@ def choose_route_sets(
         method = "milp"
     picked_trips = [t for g, k in enumerate(chosen) for t in alt_trips[g][k]]
     base = _choice_of(picked_trips, deadhead_s, deadhead_m, depot_place, method, outcome)
-    return RouteSetChoice(
-        **{f.name: getattr(base, f.name) for f in fields(TripChoice)},
-        chosen=dict(zip(groups, chosen, strict=True)),
-    )
+    return _route_set_choice(base, groups, chosen)
 
 
 def choose_trips(
