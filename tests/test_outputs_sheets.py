@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from schoolbus.errors import InputError
+from schoolbus.executor import ProcessExecutor
+from schoolbus.outputs import sheets as sheets_module
 from schoolbus.outputs.i18n import clock
 from schoolbus.outputs.sheets import (
     Arrival,
@@ -46,7 +48,11 @@ def sheets_ar(plan, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def notices(plan, tmp_path_factory):
-    return render_parent_notices(plan, tmp_path_factory.mktemp("notices"))
+    return render_parent_notices(plan, tmp_path_factory.mktemp("notices"), family_files=True, combined=True)
+
+
+def pdf_page_texts(path) -> list[str]:
+    return [" ".join(page.extract_text().split()) for page in PdfReader(path).pages]
 
 
 def pdf_text(path) -> str:
@@ -258,38 +264,66 @@ NOTICE_KEYS = ["st01", "st02", "st03", "st04", "FAM-H", "st06", "st07", "st08", 
                "st12"]  # fmt: skip
 
 
+def notice_pages(pdf_path) -> dict[str, str]:
+    """Each family's page text, by family key (FAM-H's page is the one naming st05)."""
+    texts = [" ".join(page.extract_text().split()) for page in PdfReader(pdf_path).pages]
+    pages = {}
+    for key in NOTICE_KEYS:
+        (text,) = [t for t in texts if key.replace("FAM-H", "st05") in t]
+        pages[key] = text
+    assert len(texts) == len(pages)
+    return pages
+
+
 def test_one_notice_per_family_in_the_familys_language(plan, notices):
     html_paths = [p for p in notices if p.suffix == ".html"]
-    assert [p.name for p in html_paths] == [f"notice_{key}.html" for key in NOTICE_KEYS]
+    assert sorted(p.name for p in html_paths) == sorted(f"notice_{key}.html" for key in NOTICE_KEYS)
     language = {s.id: s.language for s in STUDENTS} | {"FAM-H": "ar"}
-    for key, path in zip(NOTICE_KEYS, html_paths):
+    for path in html_paths:
+        key = path.stem.removeprefix("notice_")
         html = path.read_text(encoding="utf-8")
         direction = "rtl" if language[key] == "ar" else "ltr"
         assert f'<html lang="{language[key]}" dir="{direction}">' in html, key
+        assert len(PdfReader(path.with_suffix(".pdf")).pages) == 1, key
+
+
+def test_notices_come_in_a_booklet_per_school_and_shift_in_plan_order(plan, notices):
+    # A family's notice is in the booklet of its first child's school and shift: FAM-H's first
+    # child, st05, rides S1's afternoon (öğle) shift; st09, its second, goes to S2.
+    booklets = [p for p in notices if p.name.startswith("notices_")]
+    assert [p.name for p in booklets] == ["notices_S1_ogle.pdf", "notices_S1_sabah.pdf", "notices_S2_tam.pdf"]
+    first_child = {a.student_id: a for a in plan.assignments}
+    seen = []
+    for booklet in booklets:
+        texts = [" ".join(page.extract_text().split()) for page in PdfReader(booklet).pages]
+        keys = [key for text in texts for key in NOTICE_KEYS if key.replace("FAM-H", "st05") in text]
+        assert len(keys) == len(texts)
+        assert keys == [k for k in NOTICE_KEYS if k in keys], "families in plan order"
+        first = [first_child[k.replace("FAM-H", "st05")] for k in keys]
+        assert len({(a.school_id, a.shift) for a in first}) == 1, booklet.name
+        shift = first[0].shift.replace("ö", "o").replace("ğ", "g")
+        assert booklet.name == f"notices_{first[0].school_id}_{shift}.pdf"
+        seen += keys
+    assert sorted(seen) == sorted(NOTICE_KEYS)
 
 
 def test_notice_pdf_has_a_page_per_family_with_stop_walk_and_times(plan, notices):
-    pages = PdfReader(next(p for p in notices if p.name == "notices.pdf")).pages
-    assert len(pages) == len(NOTICE_KEYS)
-    texts = [" ".join(page.extract_text().split()) for page in pages]
-    assert "Ilgaz Sokak üzerindeki durağa yürüyün (yaklaşık 120 m)." in texts[0]
-    assert "07:00" in texts[0] and "12:37" in texts[0]
-    assert "Walk to the stop on Kuşçağız Sokak, about 240 m." in texts[2]
-    assert "Servis kapınızın önünde durur." in texts[8]
-    assert "لم نتمكن من تأمين مكان لطفلكم" in texts[10]
-    for key, text in zip(NOTICE_KEYS, texts):
-        assert key.replace("FAM-H", "st05") in text
+    pages = notice_pages(next(p for p in notices if p.name == "notices.pdf"))
+    assert "Ilgaz Sokak üzerindeki durağa yürüyün (yaklaşık 120 m)." in pages["st01"]
+    assert "07:00" in pages["st01"] and "12:37" in pages["st01"]
+    assert "Walk to the stop on Kuşçağız Sokak, about 240 m." in pages["st03"]
+    assert "Servis kapınızın önünde durur." in pages["st10"]
+    assert "لم نتمكن من تأمين مكان لطفلكم" in pages["st12"]
     # One pupil per notice except the siblings' one.
-    assert [sum(s.id in text for s in STUDENTS) for text in texts] == [
-        2 if key == "FAM-H" else 1 for key in NOTICE_KEYS
-    ]
+    assert {key: sum(s.id in text for s in STUDENTS) for key, text in pages.items()} == {
+        key: 2 if key == "FAM-H" else 1 for key in NOTICE_KEYS
+    }
 
 
 def test_siblings_at_two_schools_get_one_arabic_slip_with_both_stops_and_times(plan, notices):
     html = next(p for p in notices if p.name == "notice_FAM-H.html").read_text(encoding="utf-8")
     assert '<html lang="ar" dir="rtl">' in html
-    page = PdfReader(next(p for p in notices if p.name == "notices.pdf")).pages[4]
-    text = " ".join(page.extract_text().split())
+    text = notice_pages(next(p for p in notices if p.name == "notices.pdf"))["FAM-H"]
     assert "يذكر هذا الإشعار محطة كل طفل من أطفالكم" in text
     assignments = {a.student_id: a for a in plan.assignments}
     for student_id, school, street in (
@@ -321,12 +355,15 @@ def test_large_family_fits_one_page_and_lists_an_unserved_child(plan, tmp_path):
         for s in plan.scenario.students
     )
     scenario = dataclasses.replace(plan.scenario, students=students)
-    paths = render_parent_notices(dataclasses.replace(plan, scenario=scenario), tmp_path)
-    names = [p.name for p in paths]
-    assert names[0] == "notice_st07.html" and "notice_st07-2.html" in names
-    assert len(names) == len(NOTICE_KEYS) - 3 + 1  # three notices fewer, and the PDF
-    pages = PdfReader(paths[-1]).pages
-    assert len(pages) == len(names) - 1
+    paths = render_parent_notices(
+        dataclasses.replace(plan, scenario=scenario), tmp_path, family_files=True, combined=True
+    )
+    names = [p.name for p in paths if p.suffix == ".html"]
+    assert "notice_st07.html" in names and "notice_st07-2.html" in names
+    assert len(names) == len(NOTICE_KEYS) - 3  # three notices fewer
+    assert len(PdfReader(paths[-1]).pages) == len(names)
+    pages = PdfReader(tmp_path / "notice_st07.pdf").pages
+    assert len(pages) == 1
     first = " ".join(pages[0].extract_text().split())
     for student_id in sorted(family):
         assert student_id in first, student_id
@@ -343,7 +380,45 @@ def test_family_without_a_catalogue_gets_turkish(plan, tmp_path):
     )
     scenario = dataclasses.replace(plan.scenario, students=students)
     paths = render_parent_notices(
-        dataclasses.replace(plan, scenario=scenario, assignments=plan.assignments[:1]), tmp_path
+        dataclasses.replace(plan, scenario=scenario, assignments=plan.assignments[:1]),
+        tmp_path,
+        family_files=True,
+        combined=True,
     )
-    assert [p.name for p in paths] == ["notice_st01.html", "notices.pdf"]
+    assert [p.name for p in paths] == ["notice_st01.html", "notice_st01.pdf", "notices_S1_sabah.pdf", "notices.pdf"]
     assert '<html lang="tr" dir="ltr">' in paths[0].read_text(encoding="utf-8")
+
+
+def test_a_booklet_longer_than_a_chunk_is_joined_in_order(plan, notices, tmp_path, monkeypatch):
+    # Notices are laid out NOTICE_CHUNK_FAMILIES at a time and freed; with chunks of two families
+    # the booklets (and notices.pdf) must read exactly as when each booklet is one chunk.
+    monkeypatch.setattr(sheets_module, "NOTICE_CHUNK_FAMILIES", 2)
+    chunked = render_parent_notices(plan, tmp_path, combined=True)
+    whole = {p.name: p for p in notices if p.suffix == ".pdf"}
+    assert [p.name for p in chunked] == [n for n in whole if n.startswith("notices")]
+    # Pages that share fonts with Arabic ones may read a mirrored bracket back out as its twin
+    # (one glyph, one ToUnicode entry); what is printed is the same.
+    def unbracketed(path):
+        return [text.translate(str.maketrans("", "", "()")) for text in pdf_page_texts(path)]
+
+    for path in chunked:
+        assert unbracketed(path) == unbracketed(whole[path.name]), path.name
+    assert not list(tmp_path.glob(".*part*")), "chunk files left behind"
+
+
+def test_any_executor_writes_the_same_sheets_and_notices(plan, sheets_tr, notices, tmp_path):
+    with ProcessExecutor(2) as executor:
+        sheets = render_route_sheets(
+            plan, tmp_path / "sheets", contractor="Etlik Turizm Ltd. Şti.", executor=executor
+        )
+        booklets = render_parent_notices(plan, tmp_path / "notices", family_files=True, combined=True, executor=executor)
+    assert [p.name for p in sheets] == [p.name for p in sheets_tr]
+    for ours, theirs in zip(sheets, sheets_tr):
+        if ours.suffix == ".html":
+            assert ours.read_text(encoding="utf-8") == theirs.read_text(encoding="utf-8")
+        else:
+            assert pdf_page_texts(ours) == pdf_page_texts(theirs)
+    assert [p.name for p in booklets] == [p.name for p in notices]
+    for ours, theirs in zip(booklets, notices):
+        if ours.suffix == ".pdf":
+            assert pdf_page_texts(ours) == pdf_page_texts(theirs), ours.name

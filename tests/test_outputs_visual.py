@@ -20,7 +20,7 @@ from fixtures_plan import make_plan
 from PIL import Image
 
 from schoolbus.outputs.maps import PLAIN_BACKGROUND, SIDEBAR_WIDTH_PX, render_map, vehicle_colours
-from schoolbus.outputs.sheets import families_from_plan, render_parent_notices, render_route_sheets
+from schoolbus.outputs.sheets import _notice_chunks, families_from_plan, render_parent_notices, render_route_sheets
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PDFTOPPM = shutil.which("pdftoppm")
@@ -141,9 +141,11 @@ def test_sheet_pages_read_left_to_right_in_turkish_and_right_to_left_in_arabic(p
     PDFTOPPM is None, reason="pdftoppm is not installed (apt-get install poppler-utils)"
 )
 def test_notice_pages_follow_each_familys_script(plan, preview_dir):
-    paths = render_parent_notices(plan, preview_dir / "notices")
-    pages = pdf_pages(next(p for p in paths if p.suffix == ".pdf"), preview_dir / "notice")
-    families = families_from_plan(plan)
+    paths = render_parent_notices(plan, preview_dir / "notices", combined=True)
+    pages = pdf_pages(next(p for p in paths if p.name == "notices.pdf"), preview_dir / "notice")
+    # notices.pdf holds the booklets (school and shift order), each in plan order
+    families = [family for chunk in _notice_chunks(plan) for _, family in chunk.families]
+    assert sorted(f.key for f in families) == sorted(f.key for f in families_from_plan(plan))
     assert len(pages) == len(families) < len(plan.assignments)  # siblings share a page
     for family, page in zip(families, pages):
         w, h = page.size

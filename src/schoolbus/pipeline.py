@@ -19,6 +19,7 @@ import numpy as np
 from schoolbus.check import check_plan
 from schoolbus.costing import cost_plan
 from schoolbus.errors import PlanCheckError, SolverError
+from schoolbus.executor import Executor, SerialExecutor
 from schoolbus.matrix import travel_matrices
 from schoolbus.model import (
     Assignment,
@@ -32,7 +33,7 @@ from schoolbus.model import (
 )
 from schoolbus.network import RoadNetwork, snap_points
 from schoolbus.params import SolverParams
-from schoolbus.routing.problem import Route, seconds_matrix
+from schoolbus.routing.problem import Route, RoutingProblem, RoutingSolution, seconds_matrix
 from schoolbus.routing.solve import solve_routing
 from schoolbus.scheduling import ChainTrip, chain_trips, choose_route_sets
 from schoolbus.stops import select_stops
@@ -77,6 +78,7 @@ def plan(
     params: SolverParams | None = None,
     *,
     progress: ProgressFn | None = None,
+    executor: Executor | None = None,
 ) -> Plan:
     """Plan school transport for ``scenario`` on ``network`` and check the result.
 
@@ -90,6 +92,9 @@ def plan(
         Time limits and seed; the same inputs and seed give the same plan.
     progress : callable, optional
         ``progress(stage, done, total)`` for progress bars and job status.
+    executor : Executor, optional
+        Where the routing solves (one per school, shift, direction and duration cap) run; by
+        default in this process. Any executor gives the same plan.
 
     Returns
     -------
@@ -104,6 +109,7 @@ def plan(
     """
     params = params or SolverParams()
     report = progress or _no_progress
+    executor = executor or SerialExecutor()
     report("stops", 0, 1)
     selection = select_stops(scenario, network, params)
     report("stops", 1, 1)
@@ -112,7 +118,7 @@ def plan(
     stops = selection.stops
 
     for _ in range(MAX_ROUNDS):
-        routed, newly_unserved = _route_and_chain(scenario, network, stops, school_nodes, params, report)
+        routed, newly_unserved = _route_and_chain(scenario, network, stops, school_nodes, params, report, executor)
         if not newly_unserved:
             break
         unserved.update(newly_unserved)
@@ -160,7 +166,12 @@ def _without_students(stops, student_ids: set[str]) -> tuple[Stop, ...]:
     return tuple(kept)
 
 
-def _route_and_chain(scenario, network, stops, school_nodes, params, report):
+def _solve_group(params: SolverParams, problem: RoutingProblem) -> RoutingSolution:
+    """One routing solve, as an executor task (a top-level function, so workers can import it)."""
+    return solve_routing(problem, params)
+
+
+def _route_and_chain(scenario, network, stops, school_nodes, params, report, executor: Executor):
     """Route every group (under each duration cap), choose sets, chain; or name who dropped out.
 
     Returns ``((chosen routes, chains), {})`` when every student on a stop was carried both ways,
@@ -180,13 +191,20 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report):
     depot_place = 0 if scenario.fleet.depots else None
 
     n_done = 0
+    n_capped = 0
     for cap_index, cap in enumerate(caps):
         groups = build_group_problems(scenario, stops, school_nodes, network.loaded, max_duration_s=cap)
         total = len(groups) * len(caps)
-        for group in groups:
-            report("routing", n_done, total)
-            solution = solve_routing(group.problem, params)
-            n_done += 1
+        report("routing", n_done, total)
+        solutions = executor.map(
+            _solve_group,
+            [group.problem for group in groups],
+            params,
+            progress=lambda done, _, before=n_done: report("routing", before + done, total),
+        )
+        n_done += len(groups)
+        for group, solution in zip(groups, solutions):
+            n_capped += solution.is_time_capped
             if cap_index == 0:
                 dropped_here = _unrouted_reasons(group, solution.unrouted)
                 for student_id, reason in dropped_here.items():
@@ -197,6 +215,15 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report):
                 option.append(_Routed(group, route, chain_trip))
             alternatives[group.key].append(option)
     report("routing", n_done, n_done)
+    if n_capped:
+        logger.warning(
+            "%d of %d routing searches were ended by the time cap (%g s: --time-limit on the command "
+            "line, SolverParams.time_limit_s in Python) before their deterministic work limit, so "
+            "this plan may differ on a faster or less busy machine; raise the cap to make it repeatable",
+            n_capped,
+            n_done,
+            params.time_limit_s,
+        )
     if dropped:
         return None, dropped
 
@@ -407,28 +434,65 @@ class Outputs:
     exports: dict[str, Path]
 
 
-def write_outputs(result: Plan, out_dir: str | Path, network_source=None, *, language: str = "tr") -> Outputs:
+def write_outputs(
+    result: Plan,
+    out_dir: str | Path,
+    network_source=None,
+    *,
+    language: str = "tr",
+    family_notices: bool = False,
+    executor: Executor | None = None,
+    progress: ProgressFn | None = None,
+) -> Outputs:
     """Write a checked plan and everything people use from it into ``out_dir``.
 
     ``plan.json`` and ``scenario.json`` (the latter holds home locations: keep it private),
     ``map.html`` (works offline), ``sheets/`` (route sheets per vehicle-day, HTML and PDF, in
-    ``language``), ``notices/`` (parent notices in each family's language) and ``exports/`` (CSV,
-    XLSX, GeoJSON). Renderers take the finished plan; nothing is recomputed.
+    ``language``), ``notices/`` (parent notices in each family's language: a booklet per school
+    and shift, and a file per family with ``family_notices``) and ``exports/`` (CSV, XLSX,
+    GeoJSON). Renderers take the finished plan; nothing is recomputed. Sheets and notices are
+    rendered one document (or one small chunk of notices) at a time in the tasks of ``executor``,
+    so memory stays flat however many pupils the plan has; ``progress(stage, done, total)``
+    follows them document by document.
     """
     from schoolbus.outputs.export import export_tables
     from schoolbus.outputs.maps import render_map
     from schoolbus.outputs.sheets import render_parent_notices, render_route_sheets
     from schoolbus.planfile import SCENARIO_FILE, write_plan
 
+    report = progress or _no_progress
     out = Path(out_dir)
+    report("plan file", 0, 1)
     plan_json = write_plan(result, out, network_source)
+    report("plan file", 1, 1)
+    report("map", 0, 1)
+    map_html = render_map(result, out / "map.html", language=language)
+    report("map", 1, 1)
+    report("exports", 0, 1)
+    exports = export_tables(result, out / "exports", language=language)
+    report("exports", 1, 1)
+    report("route sheets", 0, len(result.vehicles))
+    sheets = render_route_sheets(
+        result,
+        out / "sheets",
+        language=language,
+        executor=executor,
+        progress=lambda done, total: report("route sheets", done, total),
+    )
+    notices = render_parent_notices(
+        result,
+        out / "notices",
+        family_files=family_notices,
+        executor=executor,
+        progress=lambda done, total: report("notices", done, total),
+    )
     return Outputs(
         plan_json=plan_json,
         scenario_json=out / SCENARIO_FILE,
-        map_html=render_map(result, out / "map.html", language=language),
-        route_sheets=tuple(render_route_sheets(result, out / "sheets", language=language)),
-        parent_notices=tuple(render_parent_notices(result, out / "notices")),
-        exports=export_tables(result, out / "exports", language=language),
+        map_html=map_html,
+        route_sheets=tuple(sheets),
+        parent_notices=tuple(notices),
+        exports=exports,
     )
 
 
@@ -441,6 +505,7 @@ def compare_scenarios(
     network_source=None,
     language: str = "tr",
     progress: ProgressFn | None = None,
+    executor: Executor | None = None,
 ) -> tuple[tuple[tuple[str, Plan], ...], Path]:
     """Plan each scenario, write ``OUT/<name>/`` (plan files and map) and ``OUT/comparison/``.
 
@@ -456,6 +521,10 @@ def compare_scenarios(
         Language of the maps and the comparison report.
     progress : callable, optional
         As for :func:`plan`; stages are prefixed with the scenario's name.
+    executor : Executor, optional
+        With more than one worker and more than one scenario, each scenario is planned as one
+        task of ``executor`` (the sweep fans out); otherwise scenarios are planned in turn, each
+        with ``executor`` for its routing. Either way the plans are the same.
 
     Returns
     -------
@@ -468,21 +537,42 @@ def compare_scenarios(
     from schoolbus.scenarios import COMPARISON_DIR
 
     out = Path(out_dir)
+    executor = executor or SerialExecutor()
     networks: dict[tuple[str, ...], RoadNetwork] = {}
-    plans = []
     for scenario in scenarios:
         classes = tuple(scenario.policy.forbidden_road_classes)
         if classes not in networks:
             networks[classes] = load_roads(classes)
-        named = None
-        if progress is not None:
+    if executor.n_workers > 1 and len(scenarios) > 1:
+        report = progress or _no_progress
+        report("scenarios", 0, len(scenarios))
+        results = executor.map(
+            _plan_scenario,
+            list(scenarios),
+            (networks, params),
+            progress=lambda done, total: report("scenarios", done, total),
+        )
+    else:
+        results = []
+        for scenario in scenarios:
+            named = None
+            if progress is not None:
 
-            def named(stage: str, done: int, total: int, prefix: str = scenario.name) -> None:
-                progress(f"{prefix}: {stage}", done, total)
+                def named(stage: str, done: int, total: int, prefix: str = scenario.name) -> None:
+                    progress(f"{prefix}: {stage}", done, total)
 
-        result = plan(scenario, networks[classes], params, progress=named)
+            classes = tuple(scenario.policy.forbidden_road_classes)
+            results.append(plan(scenario, networks[classes], params, progress=named, executor=executor))
+    plans = []
+    for scenario, result in zip(scenarios, results):
         write_plan(result, out / scenario.name, network_source)
         render_map(result, out / scenario.name / "map.html", language=language)
         plans.append((scenario.name, result))
-    report = render_comparison(plans, out / COMPARISON_DIR, language=language)
-    return tuple(plans), report
+    comparison = render_comparison(plans, out / COMPARISON_DIR, language=language)
+    return tuple(plans), comparison
+
+
+def _plan_scenario(shared: tuple[dict[tuple[str, ...], RoadNetwork], SolverParams | None], scenario: Scenario) -> Plan:
+    """One scenario of a sweep, planned in one executor task."""
+    networks, params = shared
+    return plan(scenario, networks[tuple(scenario.policy.forbidden_road_classes)], params)

@@ -15,10 +15,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from markupsafe import Markup
+
+from schoolbus.executor import Executor, ProgressFn, SerialExecutor
 
 from schoolbus.model import (
     Assignment,
@@ -31,7 +34,7 @@ from schoolbus.model import (
     Trip,
     VehicleDay,
 )
-from schoolbus.outputs.export import path_from_steps, trips_in_order
+from schoolbus.outputs.export import path_from_steps
 from schoolbus.outputs.i18n import (
     DEFAULT_LANGUAGE,
     check_language,
@@ -435,10 +438,25 @@ def _safe_name(text: str) -> str:
     return SAFE_FILENAME.sub("_", text) or "_"
 
 
+def _ascii_name(text: str) -> str:
+    """``text`` as a portable file name part: Turkish and other accented letters lose their marks."""
+    plain = unicodedata.normalize("NFKD", text.replace("ı", "i")).encode("ascii", "ignore").decode()
+    return _safe_name(plain)
+
+
 def render_route_sheets(
-    plan: Plan, out_dir: str | Path, *, language: str = DEFAULT_LANGUAGE, contractor: str = ""
+    plan: Plan,
+    out_dir: str | Path,
+    *,
+    language: str = DEFAULT_LANGUAGE,
+    contractor: str = "",
+    executor: Executor | None = None,
+    progress: ProgressFn | None = None,
 ) -> list[Path]:
     """Write one printable A4 route sheet per vehicle-day, as HTML and as PDF.
+
+    Each sheet is rendered, written and freed before the next, one per task of ``executor``, so
+    memory does not grow with the number of vehicles.
 
     Parameters
     ----------
@@ -450,6 +468,10 @@ def render_route_sheets(
         ``tr`` (default), ``en`` or ``ar`` (laid out right to left).
     contractor
         The transport contractor's name, printed in the header; blank leaves a line to fill in.
+    executor
+        Where the sheets are rendered (default: this process); any executor writes the same files.
+    progress
+        ``progress(done, total)`` in sheets, as they are written.
 
     Returns
     -------
@@ -461,45 +483,49 @@ def render_route_sheets(
     InputError
         When ``language`` has no catalogue.
     """
-    from weasyprint import (
-        HTML,
-    )  # imported here: it loads Pango, which the map and exports never need
-
     check_language(language)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    written = (executor or SerialExecutor()).map(
+        _write_route_sheet,
+        [vehicle.id for vehicle in plan.vehicles],
+        (plan, out_dir, language, contractor),
+        progress=progress,
+    )
+    return [path for pair in written for path in pair]
+
+
+def _write_route_sheet(shared: tuple[Plan, Path, str, str], vehicle_id: str) -> tuple[Path, Path]:
+    """Render one vehicle-day's sheet and write it as HTML and PDF (an executor task)."""
+    from weasyprint import HTML  # imported here: it loads Pango, which the map and exports never need
+
+    plan, out_dir, language, contractor = shared
     tr = translations(language)
     template = template_environment(language).get_template("route_sheet.html")
+    vehicle = next(v for v in plan.vehicles if v.id == vehicle_id)
     lookups = (
         {s.id: s for s in plan.stops},
         {s.id: s for s in plan.scenario.schools},
         {s.id: s for s in plan.scenario.students},
     )
-    trips = {t.id: t for t in trips_in_order(plan)}
+    trips = {t.id: t for t in plan.trips if t.id in vehicle.trip_ids}
     depots = {d.id: d for d in plan.scenario.fleet.depots}
-    written: list[Path] = []
-    for vehicle in plan.vehicles:
-        trip_views = [
-            _trip_view(trips[t], plan, language, tr, lookups)
-            for t in vehicle.trip_ids
-            if t in trips
-        ]
-        html = template.render(
-            plan=plan,
-            vehicle=vehicle,
-            contractor=contractor,
-            depot=depots.get(vehicle.depot_id) if vehicle.depot_id else None,
-            trips=trip_views,
-            totals=_vehicle_totals(vehicle, [v["trip"] for v in trip_views], language),
-            fonts=Markup(font_stack(language)),
-        )
-        stem = f"route_sheet_{_safe_name(vehicle.id)}.{language}"
-        html_path = out_dir / f"{stem}.html"
-        pdf_path = out_dir / f"{stem}.pdf"
-        html_path.write_text(html, encoding="utf-8")
-        HTML(string=html, base_url=str(out_dir)).write_pdf(pdf_path)
-        written += [html_path, pdf_path]
-    return written
+    trip_views = [_trip_view(trips[t], plan, language, tr, lookups) for t in vehicle.trip_ids if t in trips]
+    html = template.render(
+        plan=plan,
+        vehicle=vehicle,
+        contractor=contractor,
+        depot=depots.get(vehicle.depot_id) if vehicle.depot_id else None,
+        trips=trip_views,
+        totals=_vehicle_totals(vehicle, [v["trip"] for v in trip_views], language),
+        fonts=Markup(font_stack(language)),
+    )
+    stem = f"route_sheet_{_safe_name(vehicle.id)}.{language}"
+    html_path = out_dir / f"{stem}.html"
+    pdf_path = out_dir / f"{stem}.pdf"
+    html_path.write_text(html, encoding="utf-8")
+    HTML(string=html, base_url=str(out_dir)).write_pdf(pdf_path)
+    return html_path, pdf_path
 
 
 def _vehicle_totals(vehicle: VehicleDay, trips: list[Trip], language: str) -> dict:
@@ -576,8 +602,56 @@ def _child_view(assignment: Assignment, language: str, lookups) -> dict:
     }
 
 
-def render_parent_notices(plan: Plan, out_dir: str | Path) -> list[Path]:
-    """Write one notice per family in the family's language, and one PDF with all of them.
+NOTICE_CHUNK_FAMILIES = 40
+"""Notices laid out together before they are written to PDF and freed (one laid-out notice holds
+about 2 MB), so a worker's memory stays near 100 MB whatever the size of a school."""
+
+
+@dataclass(frozen=True)
+class _NoticeChunk:
+    """Up to ``NOTICE_CHUNK_FAMILIES`` families of one booklet, each with its file stem."""
+
+    booklet: str
+    part: int
+    families: tuple[tuple[str, Family], ...]
+
+
+def _notice_chunks(plan: Plan) -> list[_NoticeChunk]:
+    """Families by booklet (the school and shift of a family's first child), in chunks.
+
+    Booklets are in school and shift order, families in plan order within them. Each family gets
+    a unique file stem: a family id that is also a lone pupil's id takes ``-2``, ``-3``…
+    """
+    taken: set[str] = set()
+    booklets: dict[str, list[tuple[str, Family]]] = {}
+    for family in families_from_plan(plan):
+        stem = f"notice_{_safe_name(family.key)}"
+        name, n = stem, 1
+        while name in taken:
+            n += 1
+            name = f"{stem}-{n}"
+        taken.add(name)
+        first = family.assignments[0]
+        booklet = f"notices_{_ascii_name(first.school_id)}_{_ascii_name(first.shift)}"
+        booklets.setdefault(booklet, []).append((name, family))
+    chunks = []
+    for booklet in sorted(booklets):
+        members = booklets[booklet]
+        for part, start in enumerate(range(0, len(members), NOTICE_CHUNK_FAMILIES)):
+            chunks.append(_NoticeChunk(booklet, part, tuple(members[start : start + NOTICE_CHUNK_FAMILIES])))
+    return chunks
+
+
+def render_parent_notices(
+    plan: Plan,
+    out_dir: str | Path,
+    *,
+    family_files: bool = False,
+    combined: bool = False,
+    executor: Executor | None = None,
+    progress: ProgressFn | None = None,
+) -> list[Path]:
+    """Write the parent notices: a booklet per school and shift, and one file per family if asked.
 
     Siblings (pupils sharing a ``family_id``) get one notice between them; a pupil without a
     ``family_id`` gets their own. The notice lists each child by id and initials with their school,
@@ -585,33 +659,91 @@ def render_parent_notices(plan: Plan, out_dir: str | Path) -> list[Path]:
     bus place is listed with a note that says so and asks the family to contact the school.
     Families whose language has no catalogue get Turkish. Home locations are never printed.
 
+    A family's notice goes into the booklet of its first child's school and shift (one page a
+    family, in plan order), which a school hands out. Notices are laid out a chunk at a time and
+    freed once written, in the tasks of ``executor``, so memory does not grow with the number of
+    pupils.
+
     Parameters
     ----------
     plan
         A finished plan; nothing is recomputed.
     out_dir
         Folder to write into (created if missing).
+    family_files
+        Also write each family's notice on its own, as ``notice_<family id, or pupil id>.html``
+        and ``.pdf`` (a name already taken, a family id that is also a lone pupil's id, gets
+        ``-2``, ``-3``…, so no notice overwrites another).
+    combined
+        Also write ``notices.pdf``: every booklet in one file.
+    executor
+        Where notices are laid out (default: this process); any executor writes the same files.
+    progress
+        ``progress(done, total)`` in notices (families), as chunks of them are written.
 
     Returns
     -------
     list[Path]
-        ``notice_<family id, or pupil id>.html`` per family in order of each family's first pupil
-        in the plan, then ``notices.pdf`` (a page each). A name already taken (a family id that is
-        also a lone pupil's id) gets ``-2``, ``-3``… so no notice overwrites another.
+        Per family (if asked) its HTML and PDF, in booklet order; then ``notices_<school>_<shift>.pdf``
+        per booklet; then ``notices.pdf`` (if asked).
     """
-    from weasyprint import HTML
+    from pypdf import PdfWriter
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    chunks = _notice_chunks(plan)
+    n_families = sum(len(c.families) for c in chunks)
+    sizes = [len(c.families) for c in chunks]
+
+    def chunk_progress(done: int, total: int) -> None:
+        if progress is not None:
+            progress(sum(sorted(sizes)[:done]) if done < total else n_families, n_families)
+
+    parts = (executor or SerialExecutor()).map(
+        _write_notice_chunk, chunks, (plan, out_dir, family_files), progress=chunk_progress
+    )
+    written: list[Path] = [path for family_paths, _ in parts for path in family_paths]
+    booklets: list[Path] = []
+    for chunk, (_, part_pdf) in zip(chunks, parts):
+        booklet = out_dir / f"{chunk.booklet}.pdf"
+        if chunk.part == 0:
+            part_pdf.replace(booklet)
+            booklets.append(booklet)
+            continue
+        # A booklet longer than one chunk: its parts are joined in order, one at a time.
+        writer = PdfWriter(clone_from=booklet)
+        writer.append(part_pdf)
+        writer.write(booklet)
+        part_pdf.unlink()
+    written += booklets
+    if combined:
+        pdf_path = out_dir / "notices.pdf"
+        if booklets:
+            writer = PdfWriter()
+            for booklet in booklets:
+                writer.append(booklet)
+            writer.write(pdf_path)
+        else:
+            from weasyprint import HTML
+
+            HTML(string="<html><body></body></html>").write_pdf(pdf_path)
+        written.append(pdf_path)
+    return written
+
+
+def _write_notice_chunk(shared: tuple[Plan, Path, bool], chunk: _NoticeChunk) -> tuple[list[Path], Path]:
+    """Lay out a chunk of notices, write them as one PDF part (and per family if asked); an executor task."""
+    from weasyprint import HTML
+
+    plan, out_dir, family_files = shared
     lookups = (
         {s.id: s for s in plan.stops},
         {s.id: s for s in plan.scenario.schools},
         {s.id: s for s in plan.scenario.students},
     )
-    written: list[Path] = []
+    family_paths: list[Path] = []
     documents = []
-    taken: set[str] = set()
-    for family in families_from_plan(plan):
+    for name, family in chunk.families:
         language = family.language
         children = [_child_view(a, language, lookups) for a in family.assignments]
         template = template_environment(language).get_template("parent_notice.html")
@@ -631,21 +763,12 @@ def render_parent_notices(plan: Plan, out_dir: str | Path) -> list[Path]:
             document = HTML(string=html, base_url=str(out_dir)).render()
             if len(document.pages) == 1:
                 break
-        stem = f"notice_{_safe_name(family.key)}"
-        name, n = stem, 1
-        while name in taken:
-            n += 1
-            name = f"{stem}-{n}"
-        taken.add(name)
-        path = out_dir / f"{name}.html"
-        path.write_text(html, encoding="utf-8")
-        written.append(path)
+        if family_files:
+            path = out_dir / f"{name}.html"
+            path.write_text(html, encoding="utf-8")
+            document.write_pdf(path.with_suffix(".pdf"))
+            family_paths += [path, path.with_suffix(".pdf")]
         documents.append(document)
-    pdf_path = out_dir / "notices.pdf"
-    if documents:
-        pages = [page for document in documents for page in document.pages]
-        documents[0].copy(pages).write_pdf(pdf_path)
-    else:
-        HTML(string="<html><body></body></html>").write_pdf(pdf_path)
-    written.append(pdf_path)
-    return written
+    part_pdf = out_dir / f".{chunk.booklet}.part{chunk.part:04d}.pdf"
+    documents[0].copy([page for document in documents for page in document.pages]).write_pdf(part_pdf)
+    return family_paths, part_pdf

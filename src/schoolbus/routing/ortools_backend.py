@@ -38,7 +38,6 @@ of the search only as a safety net.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Sequence
@@ -51,7 +50,6 @@ from schoolbus.model import Direction
 from schoolbus.params import SolverParams
 from schoolbus.routing.problem import SCHOOL_NODE, RoutingProblem, integer_costs
 
-logger = logging.getLogger(__name__)
 
 WORK_PER_SQUARED_SIZE = 10
 """Search effort per squared model size ``(nodes + vehicles)**2``, in limit checks (``_WorkLimit``).
@@ -87,8 +85,9 @@ def solve_model(
     params: SolverParams,
     candidates: Sequence[int],
     fleet: Sequence[int],
-) -> tuple[list[tuple[int, tuple[int, ...]]], list[int]]:
-    """Build and solve the OR-Tools model; return ``(class, stops)`` per route and dropped stops.
+) -> tuple[list[tuple[int, tuple[int, ...]]], list[int], bool]:
+    """Build and solve the OR-Tools model; return ``(class, stops)`` per route, dropped stops, and
+    whether a time cap rather than the work limit ended the search.
 
     ``fleet`` lists the vehicle class (index into ``problem.vehicle_classes``) of each vehicle.
     """
@@ -183,14 +182,7 @@ def solve_model(
     started_s = time.perf_counter()
     assignment = routing.SolveWithParameters(_search_parameters(params))
     wall_s = time.perf_counter() - started_s
-    if work.is_capped or wall_s >= WALL_CLOCK_FACTOR * params.time_limit_s:
-        logger.warning(
-            "%s: a time cap (%.1f s of CPU time or %.0f s wall clock) ended the search before its "
-            "work limit; the routes may differ between runs (raise time_limit_s)",
-            problem.name,
-            params.time_limit_s,
-            WALL_CLOCK_FACTOR * params.time_limit_s,
-        )
+    capped = work.is_capped or wall_s >= WALL_CLOCK_FACTOR * params.time_limit_s
     if assignment is None:
         raise SolverError(f"{problem.name}: OR-Tools found no solution (status {routing.status()})")
 
@@ -208,7 +200,7 @@ def solve_model(
         for i in range(1, dummy)
         if assignment.Value(routing.NextVar(manager.NodeToIndex(i))) == manager.NodeToIndex(i)
     ]
-    return sequences, dropped
+    return sequences, dropped, capped
 
 
 def _search_parameters(params: SolverParams) -> object:

@@ -226,3 +226,6 @@ class RoutingSolution:
     problem_name: str
     routes: tuple[Route, ...]
     unrouted: tuple[Unrouted, ...] = ()
+    is_time_capped: bool = False
+    """A time cap (``SolverParams.time_limit_s``), not the deterministic work limit, ended a
+    search: these routes may differ between runs on a busier or slower machine."""

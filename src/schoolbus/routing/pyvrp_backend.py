@@ -60,7 +60,6 @@ time of the search, only as a safety net.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 
@@ -91,7 +90,6 @@ from schoolbus.routing.problem import (
     integer_costs,
 )
 
-logger = logging.getLogger(__name__)
 
 SCHOOL_LOCATION = 0
 DUMMY_LOCATION = 1
@@ -144,7 +142,7 @@ def solve_model(
     params: SolverParams,
     candidates: Sequence[int],
     fleet: Sequence[int],
-) -> tuple[list[tuple[int, tuple[int, ...]]], list[int]]:
+) -> tuple[list[tuple[int, tuple[int, ...]]], list[int], bool]:
     """Build and solve the PyVRP model; return ``(class, stops)`` per route and dropped stops.
 
     Parameters
@@ -165,6 +163,9 @@ def solve_model(
         Vehicle class and stops in visiting order of every route that serves a stop.
     dropped : list of int
         The candidates no route serves.
+    is_time_capped : bool
+        Whether a time cap, not the iteration limit, ended the search (the routes may then
+        differ between runs).
 
     Raises
     ------
@@ -175,15 +176,6 @@ def solve_model(
     penalties = _penalties(problem, data, fleet)
     n_iterations = _iteration_budget(params, len(candidates))
     best, capped = _search(data, penalties, n_iterations, params)
-    if capped:
-        logger.warning(
-            "%s: a time cap (%.1f s of CPU time or %.0f s wall clock) ended the search before its "
-            "iteration limit; the routes may differ between runs (raise time_limit_s)",
-            problem.name,
-            params.time_limit_s,
-            WALL_CLOCK_FACTOR * params.time_limit_s,
-        )
-
     sequences: list[tuple[int, tuple[int, ...]]] = []
     served: set[int] = set()
     for route in best.routes():
@@ -192,7 +184,7 @@ def solve_model(
             sequences.append((class_of_type[route.vehicle_type()], stops))
             served.update(stops)
     dropped = [k for k in candidates if k not in served]
-    return sequences, dropped
+    return sequences, dropped, capped
 
 
 def _problem_data(

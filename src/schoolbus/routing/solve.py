@@ -99,9 +99,11 @@ def solve_routing(problem: RoutingProblem, params: SolverParams) -> RoutingSolut
 
     stop_sequences: list[tuple[int, tuple[int, ...]]] = []
     dropped = list(candidates)
+    is_time_capped = False
     while candidates and any(n_routes.values()):
         fleet = [c for c in sorted(n_routes) for _ in range(n_routes[c])]
-        stop_sequences, dropped = backend.solve_model(problem, params, candidates, fleet)
+        stop_sequences, dropped, capped = backend.solve_model(problem, params, candidates, fleet)
+        is_time_capped = is_time_capped or capped
         # A class that used every vehicle it was given might use more: model more and solve again.
         used = _routes_used(problem, stop_sequences)
         saturated = [c for c, n in n_routes.items() if used[c] == n < bounds[c]]
@@ -122,6 +124,7 @@ def solve_routing(problem: RoutingProblem, params: SolverParams) -> RoutingSolut
         problem_name=problem.name,
         routes=_canonical_order(routes),
         unrouted=tuple(Unrouted(k, unrouted[k]) for k in sorted(unrouted)),
+        is_time_capped=is_time_capped,
     )
 
 

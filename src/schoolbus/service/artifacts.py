@@ -70,10 +70,12 @@ def route_sheets(data_dir: Path, plan_key: str, view: str, plan: Plan, language:
 
 
 def parent_notices(data_dir: Path, plan_key: str, plan: Plan) -> Path:
-    """The folder of parent notices (one HTML per pupil and ``notices.pdf``)."""
+    """The folder of parent notices (a booklet per school and shift, and ``notices.pdf`` with them all)."""
     from schoolbus.outputs.sheets import render_parent_notices
 
-    return rendered(plan_folder(data_dir, plan_key) / "notices", lambda out: render_parent_notices(plan, out))
+    return rendered(
+        plan_folder(data_dir, plan_key) / "notices", lambda out: render_parent_notices(plan, out, combined=True)
+    )
 
 
 def exports(data_dir: Path, plan_key: str, plan: Plan, language: str) -> Path:
