@@ -200,7 +200,7 @@ def _scenario_line(name: str, result) -> str:
     )
 
 
-def _plan_scenarios(base, scenario_file: Path, arguments: dict, source, out: Path, params, language: str) -> None:
+def _plan_scenarios(base, scenario_file: Path, arguments: dict, source, out: Path, params, language: str, executor) -> None:
     """Plan every scenario of ``scenario_file`` over ``base``; write OUT/<name>/ and OUT/comparison/."""
     from schoolbus.errors import InputError, Problem
     from schoolbus.network import load_network
@@ -221,6 +221,7 @@ def _plan_scenarios(base, scenario_file: Path, arguments: dict, source, out: Pat
             network_source=source,
             language=language,
             progress=progress,
+            executor=executor,
         )
     for name, result in plans:
         console.print(_scenario_line(name, result), highlight=False, soft_wrap=True)
@@ -453,15 +454,45 @@ def _solver_params(time_limit: float, seed: int, routing_backend: str):
     return SolverParams(time_limit_s=time_limit, seed=seed, routing_backend=routing_backend)
 
 
-def _run_plan(scenario, network, params):
+def _run_plan(scenario, network, params, executor):
     """Plan with a progress bar."""
     from schoolbus.pipeline import plan
 
     with _progress_bar() as progress:
-        return plan(scenario, network, params, progress=progress)
+        return plan(scenario, network, params, progress=progress, executor=executor)
 
 
-def _print_summary(result, out_dir: Path) -> None:
+def _write_outputs(result, out: Path, source, language: str, family_notices: bool, executor):
+    """Write every output with a progress bar per stage (documents done / total)."""
+    from schoolbus.pipeline import write_outputs
+
+    with _progress_bar() as progress:
+        return write_outputs(
+            result, out, source, language=language, family_notices=family_notices, executor=executor, progress=progress
+        )
+
+
+WORKERS_HELP = "Worker processes for routing, documents and scenario sweeps (default: every core)."
+EXECUTOR_HELP = "local (a process pool on this machine) or dask (a Dask cluster: --scheduler, or a LocalCluster)."
+SCHEDULER_HELP = "Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --executor dask)."
+FAMILY_NOTICES_HELP = "Also write each family's parent notice as its own HTML and PDF file."
+
+
+def _announce(scenario, executor) -> None:
+    """One line before a long run: its size and roughly how long it will take."""
+    from schoolbus.pipeline import rough_minutes
+
+    n_shifts = sum(len(school.shifts) for school in scenario.schools)
+    planning, documents = rough_minutes(len(scenario.students), executor.n_workers)
+    err_console.print(
+        f"{len(scenario.students):,} pupils, {len(scenario.schools)} schools ({n_shifts} shifts), "
+        f"{executor.n_workers} worker{'s' if executor.n_workers != 1 else ''}: expect roughly "
+        f"{planning} min of planning and {documents} min of documents on a 2-core machine",
+        highlight=False,
+    )
+
+
+def _print_summary(result) -> None:
     """The headline table officers read first."""
     from collections import Counter
 
@@ -492,7 +523,6 @@ def _print_summary(result, out_dir: Path) -> None:
     reasons = Counter(a.reason for a in result.assignments if a.reason)
     for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
         console.print(f"  unserved ×{n}: {reason}", highlight=False)
-    console.print(f"plan written to [bold]{out_dir}[/] (plan.json; scenario.json holds home locations: keep it private)")
 
 
 def _print_outputs(outputs) -> None:
@@ -501,10 +531,15 @@ def _print_outputs(outputs) -> None:
     if outputs.route_sheets:
         console.print(f"  route sheets (HTML, PDF): {outputs.route_sheets[0].parent}/ ({len(outputs.route_sheets)} files)")
     if outputs.parent_notices:
-        console.print(f"  parent notices:           {outputs.parent_notices[0].parent}/ ({len(outputs.parent_notices)} files)")
+        booklets = [p for p in outputs.parent_notices if p.name.startswith("notices_")]
+        console.print(
+            f"  parent notices:           {outputs.parent_notices[0].parent}/ "
+            f"({len(booklets)} booklets by school and shift, {len(outputs.parent_notices)} files)"
+        )
     if outputs.exports:
         console.print(f"  exports (CSV, XLSX, GeoJSON): {next(iter(outputs.exports.values())).parent}/")
     console.print(f"  plan:                     {outputs.plan_json}")
+    console.print(f"  inputs (home locations: keep private): {outputs.scenario_json}")
 
 
 @app.command("plan")
@@ -531,24 +566,30 @@ def plan_command(
     ),
     report_language: str = typer.Option("tr", help="Language of the comparison report with --scenario: tr or en."),
     language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
+    workers: int | None = typer.Option(None, help=WORKERS_HELP),
+    executor: str = typer.Option("local", help=EXECUTOR_HELP),
+    scheduler: str | None = typer.Option(None, envvar="SCHOOLBUS_DASK_SCHEDULER", help=SCHEDULER_HELP),
+    family_notices: bool = typer.Option(False, help=FAMILY_NOTICES_HELP),
 ) -> None:
     """Plan routes and vehicle-days for your district and write the plan directory."""
+    from schoolbus.executor import executor_for
     from schoolbus.ingest import load_scenario
     from schoolbus.network import load_network
     from schoolbus.outputs.i18n import check_language
-    from schoolbus.pipeline import write_outputs
 
     check_language(language, source="--language")
     params = _solver_params(time_limit, seed, routing_backend)
     scenario = load_scenario(students, schools, fleet, policy)
     arguments, source = _network_source(osm, roads, place, bbox)
-    if scenario_file is not None:
-        _plan_scenarios(scenario, scenario_file, arguments, source, out, params, report_language)
-        return
-    network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
-    result = _run_plan(scenario, network, params)
-    outputs = write_outputs(result, out, source, language=language)
-    _print_summary(result, out)
+    with executor_for(executor, workers=workers, scheduler=scheduler) as pool:
+        if scenario_file is not None:
+            _plan_scenarios(scenario, scenario_file, arguments, source, out, params, report_language, pool)
+            return
+        network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
+        _announce(scenario, pool)
+        result = _run_plan(scenario, network, params, pool)
+        _print_summary(result)
+        outputs = _write_outputs(result, out, source, language, family_notices, pool)
     _print_outputs(outputs)
 
 
@@ -565,11 +606,16 @@ def demo_command(
         DEFAULT_ROUTING_BACKEND, help="Routing search: pyvrp (default, fewer vehicles) or ortools."
     ),
     language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
+    workers: int | None = typer.Option(None, help=WORKERS_HELP),
+    executor: str = typer.Option("local", help=EXECUTOR_HELP),
+    scheduler: str | None = typer.Option(None, envvar="SCHOOLBUS_DASK_SCHEDULER", help=SCHEDULER_HELP),
+    family_notices: bool = typer.Option(False, help=FAMILY_NOTICES_HELP),
 ) -> None:
     """Plan a realistic generated district end to end and write every output."""
+    from schoolbus.executor import executor_for
     from schoolbus.network import load_network
     from schoolbus.outputs.i18n import check_language
-    from schoolbus.pipeline import compare_scenarios, write_outputs
+    from schoolbus.pipeline import compare_scenarios
     from schoolbus.synthetic import (
         DEMO_POLICY_NOTE,
         demo_scenario,
@@ -596,17 +642,24 @@ def demo_command(
     err_console.print(
         f"{len(scenario.schools)} schools, {len(scenario.students)} generated students. {DEMO_POLICY_NOTE}"
     )
-    result = _run_plan(scenario, network, params)
-    outputs = write_outputs(result, out, source, language=language)
-    _print_summary(result, out)
-    _print_outputs(outputs)
-    # A manager's question the demo answers too: what would longer walks save?
-    variants = demo_variants(scenario)
-    err_console.print(f"comparing scenarios: {', '.join(v.name for v in variants)}")
-    with _progress_bar() as progress:
-        plans, report = compare_scenarios(
-            variants, lambda classes: network, out / "scenarios", params, network_source=source, progress=progress
-        )
+    with executor_for(executor, workers=workers, scheduler=scheduler) as pool:
+        result = _run_plan(scenario, network, params, pool)
+        _print_summary(result)
+        outputs = _write_outputs(result, out, source, language, family_notices, pool)
+        _print_outputs(outputs)
+        # A manager's question the demo answers too: what would longer walks save?
+        variants = demo_variants(scenario)
+        err_console.print(f"comparing scenarios: {', '.join(v.name for v in variants)}")
+        with _progress_bar() as progress:
+            plans, report = compare_scenarios(
+                variants,
+                lambda classes: network,
+                out / "scenarios",
+                params,
+                network_source=source,
+                progress=progress,
+                executor=pool,
+            )
     for name, plan_ in plans:
         console.print(_scenario_line(name, plan_), highlight=False, soft_wrap=True)
     console.print(f"  scenario comparison:      {report}")

@@ -176,7 +176,7 @@ class DaskExecutor(_ClosingContext):
                 n_workers=max(1, n_workers or available_cores()),
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
                 host="127.0.0.1",
             )
             self._client = Client(self._cluster)

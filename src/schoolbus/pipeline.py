@@ -59,6 +59,23 @@ FLEET_RAN_OUT = "fleet ran out"
 DIRECTION_WORDS = {Direction.TO_SCHOOL: "morning trip to school", Direction.FROM_SCHOOL: "trip home"}
 
 
+PLANNING_CPU_S_PER_PUPIL = 0.03
+"""CPU seconds of planning per pupil on the 2-core reference machine (``benchmarks/scale.py``)."""
+DOCUMENTS_CPU_S_PER_PUPIL = 0.06
+"""CPU seconds of sheets, notices, map and exports per pupil on the same machine."""
+
+
+def rough_minutes(n_students: int, n_workers: int) -> tuple[int, int]:
+    """A rough forecast, in whole minutes (at least 1), of planning and of writing the documents.
+
+    Only for the line shown before a long run; measured rates, not a promise.
+    """
+    share = max(1, n_workers)
+    planning = PLANNING_CPU_S_PER_PUPIL * n_students / share / 60
+    documents = DOCUMENTS_CPU_S_PER_PUPIL * n_students / share / 60
+    return max(1, round(planning)), max(1, round(documents))
+
+
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
 

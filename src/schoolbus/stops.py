@@ -48,6 +48,7 @@ better of the solver's incumbent and the nearest-stop plan is kept.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ about 675 pupil-seconds, what 600 m of walking costs at a child's pace of roughl
 model opens another stop only when it spares the pupils more than 600 m of walking in total: it
 merges two stops if 10 pupils then walk 50 m farther (500 m), but not if 20 walk 40 m farther.
 """
+
+logger = logging.getLogger(__name__)
 
 MILP_NODE_LIMIT = 20_000
 """Branch-and-bound nodes per MILP: a deterministic budget (the time limit is not)."""
@@ -592,6 +595,13 @@ def _solve_facility_location(
                                      lower, upper),
         options={"time_limit": time_limit_s, "node_limit": MILP_NODE_LIMIT},
     )
+    if "time limit" in result.message.lower():
+        logger.warning(
+            "a stop MILP (%d pupils) reached its %g s wall-clock guard before its node limit; the stops "
+            "may differ on a faster or less busy machine (raise SolverParams.stop_time_limit_s)",
+            n_pupils,
+            time_limit_s,
+        )
     fallback = _nearest_stops(pairs, is_wheelchair, fits)
     if result.x is None:
         return fallback
