@@ -304,6 +304,85 @@ def district_from_osm(osm_schools: Sequence[OsmSchool], drive_graph, n_students:
     return schools, students
 
 
+PUPILS_PER_SCHOOL = 170
+"""Pupils per school in a generated district of any size (a Turkish district's average is close)."""
+SITE_LEVELS = ("primary", "middle", "primary", "high")
+"""Levels of generated school sites, in turn: primary schools are the commonest."""
+FULL_DAY_BELLS = 3
+"""Full-day schools of a generated district ring at one of this many bells, 40 minutes apart."""
+
+
+def school_sites(
+    osm_schools: Sequence[OsmSchool], drive_graph, n_schools: int, *, seed: int = 0
+) -> tuple[OsmSchool, ...]:
+    """``n_schools`` schools: the extract's own (in its order), then sites on residential streets.
+
+    Where an extract has too few schools for the pupils asked for, schools are sited at points drawn
+    along residential street length (``GEN001``, ``GEN002``…, levels in turn from ``SITE_LEVELS``),
+    so a district of any size can be generated on any extract. Same seed, same sites.
+    """
+    sites = list(osm_schools[:n_schools])
+    segments = _street_segments(drive_graph)
+    if len(sites) < n_schools and not segments:
+        raise InputError(
+            [Problem("road network", None, "highway", "none", "residential streets to place schools on")]
+        )
+    rng = np.random.default_rng(seed)
+    lengths = np.array([length for _, _, length in segments])
+    picks = rng.choice(len(segments), size=max(0, n_schools - len(sites)), p=lengths / lengths.sum()) if segments else []
+    for k, segment in enumerate(picks, start=1):
+        a, b, _ = segments[int(segment)]
+        t = float(rng.uniform(0.2, 0.8))
+        location = (round(a[0] + t * (b[0] - a[0]), 7), round(a[1] + t * (b[1] - a[1]), 7))
+        sites.append(OsmSchool(f"GEN{k:03d}", f"{k}. Okul (generated site)", location, SITE_LEVELS[k % len(SITE_LEVELS)]))
+    return tuple(sites)
+
+
+def shifts_for_district(sites: Sequence[OsmSchool]) -> tuple[School, ...]:
+    """Shifts of a generated district: every other school double-shift (07:20–12:00, 12:30–17:30),
+    as many Turkish primary and middle schools are; the others full day at one of ``FULL_DAY_BELLS``
+    bells 40 minutes apart, so vehicles can chain schools."""
+    schools = []
+    for k, site in enumerate(sites):
+        if k % 2 == 0:
+            shifts: tuple[Shift, ...] = (MORNING_SHIFT, AFTERNOON_SHIFT)
+        else:
+            bell = FULL_DAY_FIRST_BELL_S + (k // 2) % FULL_DAY_BELLS * BELL_STAGGER_S
+            shifts = (Shift("tam", bell_s=bell, dismissal_s=bell + FULL_DAY_LENGTH_S),)
+        schools.append(School(site.id, site.name, site.location, shifts))
+    return tuple(schools)
+
+
+def district_scenario(
+    osm_schools: Sequence[OsmSchool],
+    drive_graph,
+    n_students: int,
+    *,
+    n_schools: int | None = None,
+    seed: int = 0,
+    name: str = "district",
+):
+    """A generated district of any size: about ``PUPILS_PER_SCHOOL`` pupils a school.
+
+    Schools from :func:`school_sites`, shifts from :func:`shifts_for_district`, pupils from
+    :func:`generate_students` (grades by level, families, 3 % wheelchair users), the example fleet
+    and the demo's policy, a depot at the schools' centre. Used by the scale benchmark.
+    """
+    from schoolbus.ingest import DEFAULT_FLEET, DEFAULT_PRICES
+    from schoolbus.model import Depot, Fleet, Scenario
+
+    n_schools = n_schools or max(1, round(n_students / PUPILS_PER_SCHOOL))
+    sites = school_sites(osm_schools, drive_graph, n_schools, seed=seed)
+    schools = shifts_for_district(sites)
+    grades = {s.id: GRADES_BY_LEVEL[s.level] for s in sites}
+    students = generate_students(drive_graph, schools, n_students, seed=seed, grades_by_school=grades)
+    lons = [s.location[0] for s in schools]
+    lats = [s.location[1] for s in schools]
+    depot = Depot("DEPOT", "Garaj", (round(sum(lons) / len(lons), 7), round(sum(lats) / len(lats), 7)))
+    fleet = Fleet(DEFAULT_FLEET.vehicle_types, depots=(depot,))
+    return Scenario(name, students, schools, fleet, demo_policy(), DEFAULT_PRICES)
+
+
 DEMO_N_STUDENTS = 300
 DEMO_POLICY_NOTE = (
     "The demo extract is about 1 x 1.7 km, so Turkey's 2-30 km eligibility band would exclude every "
