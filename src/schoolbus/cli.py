@@ -643,7 +643,10 @@ def geocode_command(
     """Place every pupil's address on the map: write lon/lat, precision and score, and a review map."""
     from schoolbus.outputs.i18n import check_language
 
+    from schoolbus.geocode.table import read_address_table
+
     check_language(language, source="--language")
+    read_address_table(students)  # bad input fails fast, before the index is built
     geocoder = _geocoder(osm, cache_dir, nominatim_url, allow_personal_data_transfer)
     review_map = review_map or out.with_name(out.stem + ".review.html")
     _geocode_file(students, geocoder, out, review_map, min_score, language)
@@ -656,10 +659,11 @@ def _geocoded_students(students: Path, osm: Path | None, out: Path, work_dir: Pa
     policy allows are kept, and planning reports them unserved ("location not precise enough").
     """
     from schoolbus.errors import InputError, Problem
-    from schoolbus.geocode.table import GeocodedTable, write_geocoded
+    from schoolbus.geocode.table import GeocodedTable, read_address_table, write_geocoded
 
     if osm is None:
         raise InputError([Problem("command line", None, "--geocode", "no --osm", "--osm FILE: the extract gives both the roads and the addresses")])
+    read_address_table(students)  # bad input fails fast, before the index is built
     out.mkdir(parents=True, exist_ok=True)
     geocoder = _geocoder(osm, None, None, False)
     table = _geocode_file(students, geocoder, out / "geocoded.csv", out / "geocode_review.html", min_score, language)

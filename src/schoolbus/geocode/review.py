@@ -53,12 +53,17 @@ _TEMPLATES = Path(__file__).parent / "templates"
 _STATIC = Path(__file__).resolve().parents[1] / "static" / "leaflet-1.9.4"
 
 
+def po_path_of(language: str) -> Path:
+    """The ``geocode`` catalogue file of ``language``."""
+    from schoolbus.outputs.i18n import po_path
+
+    return po_path(language, DOMAIN)
+
+
 @functools.cache
 def translations(language: str) -> gettext.GNUTranslations:
     """The ``geocode`` catalogue of ``language`` (``tr``, ``en``, ``ar``)."""
-    from schoolbus.outputs.i18n import po_path
-
-    with po_path(language, DOMAIN).open("rb") as po:
+    with po_path_of(language).open("rb") as po:
         catalog = read_po(po, locale=language, domain=DOMAIN)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
