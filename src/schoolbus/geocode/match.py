@@ -21,6 +21,7 @@ The score (0–100) says how sure the name match is, not how precise the point i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,7 +29,7 @@ from rapidfuzz import fuzz, process
 
 from schoolbus.geocode.index import Area, GeocodeIndex, area_key, metres_between
 from schoolbus.geocode.normalize import split_street_type
-from schoolbus.geocode.parse import AddressQuery, parse_address
+from schoolbus.geocode.parse import AddressQuery, parse_address, query_from_parts
 from schoolbus.model import LOCATION_PRECISIONS
 
 __all__ = [
@@ -131,6 +132,10 @@ class Geocoder:
     def geocode_line(self, line: str) -> GeocodeResult:
         """Place one free-text address line."""
         return self.geocode(parse_address(line))
+
+    def geocode_parts(self, parts: Mapping[str, str]) -> GeocodeResult:
+        """Place one address given as a table's parts (see :func:`query_from_parts`)."""
+        return self.geocode(query_from_parts(**parts))
 
     # ---- the steps --------------------------------------------------------------------------
 

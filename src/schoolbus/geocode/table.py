@@ -21,7 +21,6 @@ from schoolbus.errors import InputError, Problem
 from schoolbus.geocode.columns import ADDRESS_COLUMNS, GEOCODE_COLUMNS
 from schoolbus.geocode.match import PRECISIONS, GeocodeResult, Geocoder
 from schoolbus.geocode.normalize import fold
-from schoolbus.geocode.parse import query_from_parts
 
 __all__ = [
     "DEFAULT_REVIEW_SCORE",
@@ -138,8 +137,8 @@ def geocode_table(
     ----------
     path : str or Path
         CSV or XLSX with address columns (:data:`~schoolbus.geocode.columns.ADDRESS_COLUMNS`).
-    geocoder : Geocoder
-        The offline geocoder of the district (or any object with ``geocode(AddressQuery)``).
+    geocoder : Geocoder or NominatimGeocoder
+        Anything with ``geocode_parts(parts)``: the offline geocoder of the district by default.
     manual : mapping of str to ManualFix, optional
         Homes placed by hand, by :func:`address_key`; they win over the geocoder.
     progress : callable, optional
@@ -195,7 +194,7 @@ def _geocode_row(row_number: int, cells: dict, geocoder: Geocoder, manual: Mappi
         fix = manual[address_key(address)]
         result = GeocodeResult(fix.lon, fix.lat, "manual", 100, f"set by hand by {fix.set_by} at {fix.set_at}")
     elif address:
-        result = geocoder.geocode(query_from_parts(**parts))
+        result = geocoder.geocode_parts(parts)
     elif has_location:
         result = GeocodeResult(lon, lat, "", 100, "")
     else:
