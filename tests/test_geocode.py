@@ -274,3 +274,23 @@ def test_helsinki_swedish_name_finds_the_finnish_street(helsinki_pbf, tmp_path):
     swedish = geocoder.geocode_line("Georgsgatan 21")
     assert finnish.precision == swedish.precision == "house"
     assert finnish.location == swedish.location
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Ulubatlı Hasan Mh. 1203. Sokka No:5",  # the type word mistyped (a swap)
+        "Ulubatlı Hasan Mh. 1203. Sikqk No:5",  # past recognition: the numbered name decides
+        "ULUBATLI HASAN MAHALESI 1203 SK NO 5",  # the mahalle word mistyped
+    ],
+)
+def test_mistyped_type_words(geocoder, line):
+    result = geocoder.geocode_line(line)
+    assert result.precision == "house"
+    assert _within(result, UH_1203["5"])
+
+
+def test_a_first_word_is_a_name_not_a_mistyped_type():
+    """Helsinki's "Bulevardi" is a street, not a typo of "Bulvarı"."""
+    assert parse_address("Bulevardi 7, Helsinki").street == "bulevardi"
+    assert parse_address("Atatürk Cadesi 10").street == "ataturk cd"

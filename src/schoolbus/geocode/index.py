@@ -13,7 +13,8 @@ What is read, in one streaming pass with osmium:
   radius by place type for points).
 
 Every name is indexed with its ``name:*`` variants (Arabic script, Latin transliterations, Swedish in
-Helsinki), ``alt_name``, ``old_name``, ``official_name`` and ``short_name``. The index is cached in
+Helsinki), ``alt_name``, ``official_name``, ``short_name`` and ``int_name``. A number mapped at
+several points (a large building's entrances) is placed at their mean. The index is cached in
 the road-network cache folder as gzip-compressed JSON (never pickle: a cache file is data, not
 code), keyed by a hash of the OSM file's bytes and :data:`INDEX_VERSION`.
 """
@@ -32,7 +33,7 @@ from schoolbus.geocode.normalize import AREA_WORDS, name_key
 
 __all__ = ["INDEX_VERSION", "Area", "GeocodeIndex", "Street", "build_index", "load_index"]
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 """Bump when the cached index changes shape, so old cache files are not read back."""
 
 INDEX_FORMAT = "schoolbus-geocode-index"
@@ -60,7 +61,9 @@ PLACE_RADIUS_M = {
 """Streets within this many metres of a ``place=*`` point count as inside it, by place type."""
 
 _DISTRICT_PLACES = {"borough", "town", "city", "municipality"}
-_NAME_TAGS = ("name", "alt_name", "old_name", "official_name", "short_name", "int_name", "loc_name")
+# Not old_name: a street's former name is usually another street's typo ("Heikinkatu" is one
+# letter from "Eerikinkatu"), and officers write current names.
+_NAME_TAGS = ("name", "alt_name", "official_name", "short_name", "int_name")
 _METRES_PER_DEGREE = 111_320.0
 
 
@@ -357,6 +360,7 @@ def _attach_houses(streets: list[Street], houses: list[tuple[str, str, str, list
     for k, street in enumerate(streets):
         for key in street.keys:
             by_key.setdefault(key, []).append(k)
+    points: dict[tuple[int, str], list[list[float]]] = {}
     orphans: dict[str, list[tuple[str, str, list[float]]]] = {}
     for key, display, number, point in houses:
         number_key = _number_key(number)
@@ -365,17 +369,17 @@ def _attach_houses(streets: list[Street], houses: list[tuple[str, str, str, list
         near = [(_distance_to_street_m(point, streets[k]), k) for k in by_key.get(key, [])]
         near = [(d, k) for d, k in near if d <= HOUSE_ATTACH_M]
         if near:
-            streets[min(near)[1]].houses.setdefault(number_key, point)
+            points.setdefault((min(near)[1], number_key), []).append(point)
         else:
             orphans.setdefault(key, []).append((display, number_key, point))
     # A street mapped only through its houses' addresses (its road is not in the extract).
     for key in sorted(orphans):
         members = orphans[key]
-        point = _mean([p for _, _, p in members])
-        street = Street(name=members[0][0], keys=[key], lines=[], point=point)
+        streets.append(Street(name=members[0][0], keys=[key], lines=[], point=_mean([p for _, _, p in members])))
         for _, number_key, p in members:
-            street.houses.setdefault(number_key, p)
-        streets.append(street)
+            points.setdefault((len(streets) - 1, number_key), []).append(p)
+    for (k, number_key), found in sorted(points.items()):
+        streets[k].houses[number_key] = _mean(found)
 
 
 def _number_key(number: str) -> str | None:

@@ -60,11 +60,20 @@ TYPE_MISMATCH_PENALTY = 10.0
 HOUSE_NOT_FOUND_PENALTY = 10.0
 """Score lost when a stated house number is neither on the street nor between two of its houses."""
 
-RIVAL_MARGIN = 4.0
+RIVAL_MARGIN = 5.0
 """A different street within this many similarity points of the best makes the match ambiguous."""
 
 SAME_NAME_APART_M = 500.0
 """Two streets of one name farther apart than this (metres) are different places."""
+
+NAME_FIRST_MIN_SIMILARITY = 85.0
+"""A street found by its name alone (its type word unreadable) needs this similarity (0-100)."""
+
+UNKNOWN_TYPE_PENALTY = 10.0
+"""Score lost when the street type could not be read."""
+
+UNKNOWN_TYPE_SCORE_CAP = 85
+"""Highest score of a street found by its name alone."""
 
 AMBIGUOUS_SCORE_CAP = 70
 """Highest score of an ambiguous match (a rival street, or one name in several places)."""
@@ -125,6 +134,12 @@ class Geocoder:
             for key in area.keys:
                 self._area_keys.setdefault(key, []).append(k)
         self._all_street_keys = sorted(self._street_keys)
+        self._name_parts: dict[str, list[int]] = {}
+        for key, ids in self._street_keys.items():
+            name, street_type = split_street_type(key)
+            if street_type is not None:
+                self._name_parts.setdefault(name, []).extend(ids)
+        self._name_part_list = sorted(self._name_parts)
         self._area_key_list = sorted(self._area_keys)
         self._choices_cache: dict[frozenset[int] | None, list[str]] = {}
         self.geocode = lru_cache(maxsize=65536)(self._geocode)
@@ -162,6 +177,11 @@ class Geocoder:
         allowed = _streets_in_all(matched)
         if street_phrase:
             found = self._match_street(street_phrase, query.house_number, allowed)
+            if found is not None:
+                return found
+        unplaced = [p for p in (street_phrase, *query.areas) if p and self._match_area(p, None) is None]
+        for phrase in dict.fromkeys(unplaced):
+            found = self._match_street_name_first(phrase, query.house_number, allowed)
             if found is not None:
                 return found
         for kind in ("neighbourhood", "district", "province"):
@@ -216,10 +236,14 @@ class Geocoder:
                 near_best = with_house
         similarity, street_id = near_best[0]
         street = self.index.streets[street_id]
+        # A rival is another street as close in name: a different name, or the same name elsewhere
+        # (one name split in pieces along one road is not a rival).
+        names = set(street.keys)
         rivals = [
             c
             for c in near_best[1:]
-            if metres_between(self.index.streets[c[1]].point, street.point) > SAME_NAME_APART_M
+            if names.isdisjoint(self.index.streets[c[1]].keys)
+            or metres_between(self.index.streets[c[1]].point, street.point) > SAME_NAME_APART_M
         ]
         score = similarity - penalty
         location, precision, number_text = self._place_on_street(street, house_number)
@@ -230,6 +254,38 @@ class Geocoder:
             score = min(score, AMBIGUOUS_SCORE_CAP)
         match = street.name + (f" {number_text}" if number_text else "")
         return GeocodeResult(location[0], location[1], precision, score, match)
+
+    def _match_street_name_first(
+        self, phrase: str, house_number: str | None, allowed: frozenset[int] | None
+    ) -> GeocodeResult | None:
+        """A street whose name (without its type) starts ``phrase``: "kiraz soakk kecioren".
+
+        For addresses whose street-type word is mistyped past recognition. Only a phrase of two
+        words or more, or with a number in the name, is tried; the score loses
+        :data:`UNKNOWN_TYPE_PENALTY` and never passes :data:`UNKNOWN_TYPE_SCORE_CAP`.
+        """
+        words = phrase.split()
+        if len(words) < 2 and not _DIGITS.search(phrase):
+            return None
+        best: tuple[float, str] | None = None
+        for n_words in range(1, min(3, len(words)) + 1):
+            window = " ".join(words[:n_words])
+            hit = process.extractOne(window, self._name_part_list, scorer=fuzz.ratio, score_cutoff=NAME_FIRST_MIN_SIMILARITY)
+            if hit is not None and _DIGITS.findall(window) == _DIGITS.findall(hit[0]):
+                if best is None or hit[1] > best[0]:
+                    best = (hit[1], hit[0])
+        if best is None:
+            return None
+        ids = [k for k in self._name_parts[best[1]] if allowed is None or k in allowed]
+        if not ids:
+            return None
+        street = self.index.streets[ids[0]]
+        location, precision, number_text = self._place_on_street(street, house_number)
+        score = min(UNKNOWN_TYPE_SCORE_CAP, round(best[0] - UNKNOWN_TYPE_PENALTY))
+        if len(ids) > 1:
+            score = min(score, AMBIGUOUS_SCORE_CAP)
+        match = street.name + (f" {number_text}" if number_text else "")
+        return GeocodeResult(location[0], location[1], precision, max(0, score), match)
 
     def _street_candidates(self, phrase: str, allowed: frozenset[int] | None) -> list[tuple[float, int]]:
         """Streets ordered by similarity to ``phrase`` (best first), at most a handful."""

@@ -80,7 +80,7 @@ def parse_address(line: str) -> AddressQuery:
     text = _POSTCODE_RE.sub(" ", text)
     # "Haliliye/Şanlıurfa": a slash between names separates places.
     text = text.replace("/", " , ")
-    segments = [name_key(s) for s in text.split(",")]
+    segments = [_fix_type_typos(name_key(s)) for s in text.split(",")]
     segments = [s for s in segments if s]
     neighbourhood = street = None
     leftovers: list[list[str]] = []
@@ -106,6 +106,9 @@ def parse_address(line: str) -> AddressQuery:
             street = " ".join(words[:k])
             if house is None:
                 house = _number_with_letter(words, k)
+            continue
+        if street is None and _NUMBER_TOKEN.fullmatch(words[0]) and len(words) > 1:
+            areas.append(" ".join(words))  # "1405 sikqk": a numbered street, its type past guessing
             continue
         if house is None and _NUMBER_TOKEN.fullmatch(words[0]) and street is not None and not areas:
             house = _number_with_letter(words, 0)
@@ -151,6 +154,35 @@ def query_from_parts(
         province=name_key(province) if province else None,
         areas=areas,
     )
+
+
+# Whole type words an officer may mistype ("Sokka", "Cadesi"); short forms are too short to guess.
+_LONG_TYPE_WORDS = {
+    word: short
+    for word, short in {**STREET_TYPES, **AREA_WORDS}.items()
+    if len(word) >= 5
+}
+
+
+def _fix_type_typos(key: str) -> str:
+    """Words a typing error or two away from a street-type or mahalle word become its short form.
+
+    One error (a swap counts as one) in words of 4-5 letters, two in longer words.
+    """
+    from rapidfuzz.distance import OSA
+
+    short_forms = set(STREET_TYPES.values()) | set(AREA_WORDS.values())
+    words = key.split()
+    # The first word is a name ("Bulevardi" in Helsinki is a street, not a mistyped "Bulvarı").
+    for k, word in enumerate(words[1:], start=1):
+        if len(word) < 4 or word in short_forms or any(ch.isdigit() for ch in word):
+            continue
+        allowed = 1 if len(word) <= 5 else 2
+        for long_word, short in _LONG_TYPE_WORDS.items():
+            if OSA.distance(word, long_word, score_cutoff=allowed) <= allowed:
+                words[k] = short
+                break
+    return " ".join(words)
 
 
 def _house_key(number: str) -> str | None:
