@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -104,8 +105,11 @@ def needs_review(result: GeocodeResult, min_score: int = DEFAULT_REVIEW_SCORE) -
 
 
 def address_key(address: str) -> str:
-    """An address folded for lookups: case, Turkish letters and punctuation do not matter."""
-    return fold(address)
+    """The key a manual location of ``address`` is kept under: SHA-256 of the folded address.
+
+    Case, Turkish letters and punctuation do not matter; the key does not hold the address.
+    """
+    return hashlib.sha256(fold(address).encode("utf-8")).hexdigest()
 
 
 def read_address_table(path: str | Path):
