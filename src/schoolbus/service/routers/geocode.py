@@ -179,9 +179,16 @@ async def put_manual_location(
 
 
 def _words(language: str):
+    """The page's ``_``: its own words, the precisions of the geocode catalogue, then the site's."""
+    from schoolbus.geocode.review import translations
+
+    precisions = set(LABELS.values())
+
     def _(text: str) -> str:
         if language == "tr" and text in PAGE_TURKISH:
             return PAGE_TURKISH[text]
+        if text in precisions:
+            return translations(language).gettext(text)
         return translate(text, language)
 
     return _

@@ -46,14 +46,11 @@
     return marker;
   }
 
-  const bounds = [];
-  for (const r of data.rows) {
-    if (r.lon === null || r.lat === null) continue;
-    markers[r.row] = addMarker(r.row, L.latLng(r.lat, r.lon));
-    bounds.push([r.lat, r.lon]);
-  }
-  if (bounds.length) map.fitBounds(bounds, { padding: [40, 40], maxZoom: 16 });
+  // The view first: Leaflet draws a marker only once its map has a view.
+  const placed = data.rows.filter((r) => r.lon !== null && r.lat !== null);
+  if (placed.length) map.fitBounds(placed.map((r) => [r.lat, r.lon]), { padding: [40, 40], maxZoom: 16 });
   else map.setView([0, 0], 2);
+  for (const r of placed) markers[r.row] = addMarker(r.row, L.latLng(r.lat, r.lon));
   map.on("click", (event) => { if (selected !== null && data.editable) place(selected, event.latlng); });
   document.querySelectorAll("#review-list button.select-row").forEach((button) => {
     button.addEventListener("click", () => {
