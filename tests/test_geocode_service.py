@@ -15,6 +15,7 @@ from schoolbus.service import auth, geocoding
 from schoolbus.service.app import create_app
 from schoolbus.service.config import ServiceConfig
 from schoolbus.service.db import AuditEntry
+from test_service_api import backend  # noqa: F401 - the SQLite / PostgreSQL fixture
 
 PASSWORD = "correct-horse-battery"
 ADDRESSES = (
@@ -29,9 +30,9 @@ MANUAL = (38.8066, 37.1641)
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory):
+def service(backend, tmp_path_factory):  # noqa: F811
     folder = tmp_path_factory.mktemp("geocode-service")
-    config = ServiceConfig(data_dir=folder, preload_demo=False, print_admin_password=lambda u, p: None)
+    config = ServiceConfig(data_dir=folder, database_url=backend, preload_demo=False, print_admin_password=lambda u, p: None)
     app = create_app(config)
     with TestClient(app, base_url="https://testserver") as client:
         with app.state.sessions.begin() as session:
