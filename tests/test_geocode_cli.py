@@ -196,3 +196,32 @@ def test_plan_geocode_on_helsinki_addresses(env, helsinki_pbf):
     assert students["ADR-029"]["reason"].startswith("location not precise enough")
     routed = [s for s in students.values() if s["status"] == "routed"]
     assert len(routed) >= 25
+
+
+@pytest.mark.slow
+def test_review_map_shows_each_placed_pupil_to_review_in_chromium(env, mahalle_osm):
+    """Render and check: the review map draws one marker per placed pupil on the list."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip(f"{chromium} is absent: apt-get install chromium")
+    playwright = pytest.importorskip("playwright.sync_api")
+    students = env / "students.csv"
+    students.write_text(STUDENTS, encoding="utf-8")
+    out = env / "nested" / "geocoded.csv"
+    assert _run("geocode", students, "--osm", mahalle_osm, "--out", out, "--language", "tr").exit_code == 0
+    review = out.with_name("geocoded.review.html")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(review.as_uri())
+        page.locator("path.leaflet-interactive").first.wait_for()
+        assert page.locator("path.leaflet-interactive").count() == 1  # s3 at the mahalle centre; s4, s5 unplaced
+        assert page.locator("#review-list tbody tr").count() == 3
+        assert page.locator("text=İncelenecek adresler").count() >= 1  # Turkish
+        page.locator("path.leaflet-interactive").first.click()
+        assert "Ulubatlı Hasan Mahallesi" in page.locator(".leaflet-popup-content").inner_text()
+        page.screenshot(path=env / "review.png", full_page=True)
+        browser.close()
+    assert errors == []

@@ -601,6 +601,8 @@ def _geocode_file(students: Path, geocoder, out: Path, review_map: Path, min_sco
 
     with _progress_bar() as progress:
         table = geocode_table(students, geocoder, progress=progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    review_map.parent.mkdir(parents=True, exist_ok=True)
     write_geocoded(table, out)
     render_review_map(table, review_map, min_score=min_score, language=language)
     summary = Table(title=f"Geocoded {len(table.rows)} pupils of {students.name}")
