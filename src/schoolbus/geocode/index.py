@@ -33,7 +33,7 @@ from schoolbus.geocode.normalize import AREA_WORDS, name_key
 
 __all__ = ["INDEX_VERSION", "Area", "GeocodeIndex", "Street", "build_index", "load_index"]
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 """Bump when the cached index changes shape, so old cache files are not read back."""
 
 INDEX_FORMAT = "schoolbus-geocode-index"
@@ -409,7 +409,8 @@ def _areas(streets, polygons, places, shapely) -> list[Area]:
         point = polygon.representative_point()
         areas.append(Area(name, _area_keys(names), kind, [point.x, point.y], inside))
     for name, names, place, point in places:
-        radius_deg = PLACE_RADIUS_M[place] / _METRES_PER_DEGREE
+        # A circle in degrees of longitude, the widest way round: the exact test follows.
+        radius_deg = PLACE_RADIUS_M[place] / _METRES_PER_DEGREE / max(0.1, math.cos(math.radians(point[1])))
         circle = shapely.Point(point).buffer(radius_deg)
         candidates = tree.query(circle, predicate="intersects")
         inside = sorted(

@@ -45,6 +45,9 @@ PRECISIONS = LOCATION_PRECISIONS
 AREA_MIN_SIMILARITY = 85.0
 """A stated mahalle/ilçe name matches an area of the index at this similarity (0-100) or more."""
 
+AREA_KIND_BONUS = 5.0
+"""Similarity points an area of the kind a column names (mahalle, ilçe) gets over another kind."""
+
 STREET_MIN_SIMILARITY = 60.0
 """Below this similarity (0-100) no street is taken; the answer falls back to the area."""
 
@@ -199,14 +202,15 @@ class Geocoder:
         hits = process.extract(
             key, self._area_key_list, scorer=fuzz.ratio, limit=5, score_cutoff=AREA_MIN_SIMILARITY
         )
-        best: tuple[float, int, int] | None = None
-        for choice, similarity, _ in hits:
-            for k in self._area_keys[choice]:
-                area = self.index.areas[k]
-                rank = (similarity + (5 if area.kind == preferred_kind else 0), -len(area.street_ids), -k)
-                if best is None or rank > best:
-                    best = rank
-        return None if best is None else self.index.areas[-best[2]]
+        # The most similar name; then the kind the column asked for; then the smaller area.
+        ranked = [
+            (similarity + (AREA_KIND_BONUS if self.index.areas[k].kind == preferred_kind else 0), -len(self.index.areas[k].street_ids), -k)
+            for choice, similarity, _ in hits
+            for k in self._area_keys[choice]
+        ]
+        if not ranked:
+            return None
+        return self.index.areas[-max(ranked)[2]]
 
     def _choices(self, allowed: frozenset[int] | None) -> list[str]:
         if allowed is None:

@@ -144,8 +144,6 @@ def query_from_parts(
     house = _house_key(house_number) if house_number else parsed_house or parsed.house_number
     mahalle = name_key(neighbourhood) if neighbourhood else parsed.neighbourhood
     areas = parsed.areas
-    if not address and street and not street_key:
-        street_key = name_key(street)
     return AddressQuery(
         street=street_key,
         house_number=house,
