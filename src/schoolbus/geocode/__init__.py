@@ -9,7 +9,7 @@ is off unless explicitly allowed.
 """
 
 from schoolbus.geocode.index import GeocodeIndex, load_index
-from schoolbus.geocode.match import PRECISIONS, GeocodeResult, Geocoder, is_precise_enough
+from schoolbus.geocode.match import PRECISIONS, Geocoder, GeocodeResult, is_precise_enough
 from schoolbus.geocode.parse import AddressQuery, parse_address
 
 __all__ = [

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from schoolbus.errors import InputError, Problem
 from schoolbus.geocode.columns import ADDRESS_COLUMNS, GEOCODE_COLUMNS
-from schoolbus.geocode.match import PRECISIONS, GeocodeResult, Geocoder
+from schoolbus.geocode.match import PRECISIONS, Geocoder, GeocodeResult
 from schoolbus.geocode.normalize import fold
 
 __all__ = [
