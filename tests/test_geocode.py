@@ -294,3 +294,32 @@ def test_a_first_word_is_a_name_not_a_mistyped_type():
     """Helsinki's "Bulevardi" is a street, not a typo of "Bulvarı"."""
     assert parse_address("Bulevardi 7, Helsinki").street == "bulevardi"
     assert parse_address("Atatürk Cadesi 10").street == "ataturk cd"
+
+
+_ADDRESS_WORDS = st.sampled_from(
+    ["Ulubatlı", "Hasan", "Mh.", "Mahallesi", "1203.", "Sk.", "Sokak", "No:5", "D:3", "Atatürk", "Cad.",
+     "Haliliye", "/", ",", "12", "A", "Kat:2", "İSTİKLAL", "شارع", "Apt.", "5/3", "Yenişehir"]
+)
+
+
+@given(st.lists(_ADDRESS_WORDS, max_size=10).map(" ".join) | st.text(max_size=60))
+def test_any_line_gets_an_answer_that_keeps_the_invariants(line):
+    """Whatever is typed: no crash, a location exactly when placed, a score from 0 to 100."""
+    result = _GEOCODER.geocode_line(line)
+    assert result.precision in ("house", "interpolated", "street", "neighbourhood", "district", "none")
+    assert (result.location is None) == (result.precision == "none")
+    assert 0 <= result.score <= 100
+    if result.location is not None:
+        w, s, e, n = 38.79, 37.15, 38.86, 37.21  # inside the extract
+        assert w <= result.lon <= e and s <= result.lat <= n
+
+
+def _mahalle_geocoder():
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        return Geocoder(build_index(write_mahalle_osm(Path(folder) / "m.osm")))
+
+
+_GEOCODER = _mahalle_geocoder()
