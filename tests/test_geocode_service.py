@@ -180,3 +180,35 @@ def test_review_page_escapes_and_requires_the_csrf_token(service):
     assert client.get("/geocode-static/review.js").status_code == 200
     assert client.get("/geocode-static/nothing.js").status_code == 404
     client.post("/logout", data={"csrf_token": csrf})
+
+
+def test_online_geocoder_only_when_an_admin_allows_it(service, monkeypatch):
+    from test_geocode_nominatim import RecordedAdapter
+
+    client, tokens, pid, app = service
+    url = "/api/v1/geocoding/settings"
+    assert client.get(url, headers=tokens["olga"]).status_code == 403
+    assert client.put(url, json={"nominatim_url": "http://nominatim.internal:8080", "allow_personal_data_transfer": True}, headers=tokens["olga"]).status_code == 403
+    assert client.get(url, headers=tokens["root"]).json()["nominatim_url"] is None  # off by default
+    refused = client.put(url, json={"nominatim_url": "http://nominatim.internal:8080"}, headers=tokens["root"])
+    assert refused.status_code == 422 and "allow_personal_data_transfer" in refused.text
+    RecordedAdapter.requests = []
+    monkeypatch.setattr(geocoding, "NOMINATIM_ADAPTER_FACTORY", RecordedAdapter)
+    enabled = client.put(
+        url, json={"nominatim_url": "http://nominatim.internal:8080", "allow_personal_data_transfer": True, "min_delay_s": 0},
+        headers=tokens["root"],
+    )
+    assert enabled.status_code == 200 and enabled.json()["set_by"] == "root"
+    try:
+        table = "id;school_id;shift;grade;adres;ilçe\nn1;SCH;sabah;3;Ulubatlı Hasan Mh. 1203. Sk. No:5;Haliliye\n"
+        response = _upload(client, tokens["olga"], pid, table.encode("utf-8"), "online.csv")
+        assert response.status_code == 200, response.text
+        assert response.json()["summary"] == {"house": 1}
+        assert len(RecordedAdapter.requests) == 1
+        assert _students(client, tokens["olga"], pid)["n1"]["lon"] == "38.804"
+    finally:
+        assert client.put(url, json={"nominatim_url": None}, headers=tokens["root"]).status_code == 200
+    assert client.get(url, headers=tokens["root"]).json()["allow_personal_data_transfer"] is False
+    with app.state.sessions() as session:
+        targets = [e.target for e in session.scalars(select(AuditEntry).where(AuditEntry.action == "geocoder_settings"))]
+    assert targets == ["online geocoder http://nominatim.internal:8080 (personal data leaves the server)", "offline geocoder only"]

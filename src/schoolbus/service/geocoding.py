@@ -12,9 +12,13 @@ table holds no address), with who set it and when: it wins over the
 geocoder for that address from then on, in this upload and in every later one. Setting one is
 audited (by row and pupil id, not by address: the audit log holds no personal data beyond ids).
 
-Two tables are added to the store (created on start like any table; no data migration needed):
-``address_uploads`` (the last address table of each project) and ``manual_locations``. Both hold
-personal data (addresses, homes) and are read only by officers and admins.
+The service geocodes offline. An admin may enable an online, Nominatim-compatible geocoder (a
+self-hosted Nominatim) for every project, only by stating explicitly that pupils' addresses may
+leave the server (:func:`set_geocoder_settings`, audited); until then none is used.
+
+Three tables are added to the store (created on start like any table; no data migration needed):
+``address_uploads`` (the last address table of each project), ``manual_locations`` (both hold
+personal data, read only by officers and admins) and ``geocoder_settings``.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from sqlalchemy import Float, ForeignKey, LargeBinary, String, UniqueConstraint, select
+from sqlalchemy import Boolean, Float, ForeignKey, LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from schoolbus.errors import InputError, Problem
 from schoolbus.geocode import Geocoder, load_index
+from schoolbus.geocode.nominatim import DEFAULT_MIN_DELAY_S, NominatimGeocoder
 from schoolbus.geocode.table import GeocodedTable, ManualFix, geocode_table, write_geocoded
 from schoolbus.service import store
 from schoolbus.service.auth import EDIT, READ_FULL
@@ -40,8 +45,11 @@ __all__ = [
     "MAX_ADDRESS_UPLOAD_BYTES",
     "AddressUpload",
     "ManualLocation",
+    "GeocoderSettings",
     "geocode_upload",
+    "geocoder_settings",
     "review",
+    "set_geocoder_settings",
     "set_manual_location",
 ]
 
@@ -79,12 +87,75 @@ class ManualLocation(Base):
     set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class GeocoderSettings(Base):
+    """The service's one online-geocoder setting, set by an admin (absent: offline only).
+
+    ``nominatim_url`` is used only while ``allow_personal_data_transfer`` is true: the admin's
+    explicit statement that pupils' addresses may be sent to that server.
+    """
+
+    __tablename__ = "geocoder_settings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nominatim_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    allow_personal_data_transfer: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_delay_s: Mapped[float] = mapped_column(Float, default=DEFAULT_MIN_DELAY_S)
+    set_by: Mapped[str] = mapped_column(String(80))
+    set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+SETTINGS_ID = 1
+NOMINATIM_ADAPTER_FACTORY = None
+"""geopy adapter for the online geocoder (``None``: geopy's default); tests set a recording one."""
+
 _geocoders: OrderedDict[str, Geocoder] = OrderedDict()
 _geocoders_lock = threading.Lock()
 
 
-def project_geocoder(project: Project, data_dir: str | Path) -> Geocoder:
-    """The offline geocoder of the project's OSM extract (built once, then from the cache)."""
+def geocoder_settings(session: Session) -> GeocoderSettings | None:
+    """The admin's online-geocoder setting, or ``None`` (offline only)."""
+    return session.get(GeocoderSettings, SETTINGS_ID)
+
+
+def set_geocoder_settings(
+    session: Session, admin: User, nominatim_url: str | None, allow_personal_data_transfer: bool, min_delay_s: float
+) -> GeocoderSettings:
+    """Enable (or, with no URL, disable) the online geocoder; audited. Admins only (the router checks).
+
+    Raises
+    ------
+    InputError
+        A URL without the explicit permission, or not http(s).
+    """
+    if nominatim_url:
+        # Checks the permission and the URL exactly as the geocoder itself will.
+        NominatimGeocoder(nominatim_url, allow_personal_data_transfer=allow_personal_data_transfer, min_delay_s=min_delay_s)
+    row = geocoder_settings(session)
+    if row is None:
+        row = GeocoderSettings(id=SETTINGS_ID, set_by=admin.username)
+        session.add(row)
+    row.nominatim_url = nominatim_url or None
+    row.allow_personal_data_transfer = bool(nominatim_url) and allow_personal_data_transfer
+    row.min_delay_s, row.set_by, row.set_at = min_delay_s, admin.username, utcnow()
+    target = f"online geocoder {row.nominatim_url} (personal data leaves the server)" if row.nominatim_url else "offline geocoder only"
+    store.audit(session, admin, "geocoder_settings", target)
+    session.flush()
+    return row
+
+
+def project_geocoder(project: Project, data_dir: str | Path, settings: GeocoderSettings | None = None):
+    """The geocoder for ``project``: the admin's online one when enabled, else the offline one.
+
+    The offline geocoder reads the project's OSM extract (built once, then from the cache).
+    """
+    if settings is not None and settings.nominatim_url and settings.allow_personal_data_transfer:
+        cache = Path(data_dir) / "cache" / "nominatim-responses.json"
+        return NominatimGeocoder(
+            settings.nominatim_url,
+            allow_personal_data_transfer=True,
+            cache_path=cache,
+            min_delay_s=settings.min_delay_s,
+            adapter_factory=NOMINATIM_ADAPTER_FACTORY,
+        )
     if project.network_kind != "osm" or not project.network_path:
         raise InputError(
             [
@@ -113,7 +184,7 @@ def _manual_fixes(session: Session, project_id: int) -> dict[str, ManualFix]:
 
 
 def _geocode(session: Session, project: Project, data_dir, filename: str, content: bytes) -> GeocodedTable:
-    geocoder = project_geocoder(project, data_dir)
+    geocoder = project_geocoder(project, data_dir, geocoder_settings(session))
     with tempfile.TemporaryDirectory(prefix="schoolbus-addresses-") as folder:
         path = Path(folder) / filename
         path.write_bytes(content)

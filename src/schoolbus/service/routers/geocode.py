@@ -7,11 +7,13 @@ pupil's home by hand. Page: ``/projects/{id}/geocode`` shows the pupils that nee
 and in a list; a marker is dragged (or the map clicked, or coordinates typed) and saved.
 
 Uploads are read with a size bound and geocoded off the event loop (``run_in_threadpool``). The
-service only ever uses the offline geocoder: pupils' addresses never leave the server.
+service geocodes offline; an online Nominatim-compatible geocoder is used only after an admin
+enables it with ``PUT /geocoding/settings``, stating that pupils' addresses may leave the server.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -26,7 +28,7 @@ from schoolbus.geocode.table import DEFAULT_REVIEW_SCORE, GeocodedTable
 from schoolbus.service import auth, geocoding, store
 from schoolbus.service.auth import EDIT, READ_FULL, SignedIn
 from schoolbus.service.db import User
-from schoolbus.service.deps import api_user, db_session
+from schoolbus.service.deps import admin_user, api_user, db_session
 from schoolbus.service.i18n import translate
 from schoolbus.service.routers.pages import active_user, check_csrf, render
 from schoolbus.service.schemas import Id
@@ -173,6 +175,52 @@ async def put_manual_location(
     data_dir = request.app.state.config.data_dir
     table = await run_in_threadpool(geocoding.set_manual_location, session, user, project_id, data_dir, body.row, body.lon, body.lat)
     return review_out(table)
+
+
+class GeocoderSettingsIn(BaseModel):
+    nominatim_url: str | None = Field(
+        default=None, max_length=500, description="A Nominatim-compatible server (self-hosted); null: offline only"
+    )
+    allow_personal_data_transfer: bool = Field(
+        default=False, description="Must be true with a URL: pupils' addresses are sent to that server"
+    )
+    min_delay_s: float = Field(default=1.0, ge=0, le=60, description="Seconds between two requests")
+
+
+class GeocoderSettingsOut(BaseModel):
+    nominatim_url: str | None
+    allow_personal_data_transfer: bool
+    min_delay_s: float
+    set_by: str | None
+    set_at: dt.datetime | None
+
+
+def _settings_out(row) -> GeocoderSettingsOut:
+    if row is None:
+        return GeocoderSettingsOut(nominatim_url=None, allow_personal_data_transfer=False, min_delay_s=1.0, set_by=None, set_at=None)
+    return GeocoderSettingsOut(
+        nominatim_url=row.nominatim_url, allow_personal_data_transfer=row.allow_personal_data_transfer,
+        min_delay_s=row.min_delay_s, set_by=row.set_by, set_at=row.set_at,
+    )
+
+
+@router.get("/geocoding/settings", response_model=GeocoderSettingsOut, summary="The online geocoder setting (admins)")
+def get_settings(_: User = Depends(admin_user), session: Session = Depends(db_session, scope="function")) -> GeocoderSettingsOut:
+    return _settings_out(geocoding.geocoder_settings(session))
+
+
+@router.put(
+    "/geocoding/settings",
+    response_model=GeocoderSettingsOut,
+    summary="Enable an online geocoder for every project (admins; sends pupils' addresses to it; audited)",
+    description="Off by default: the service geocodes offline with each project's OSM extract. A URL is refused "
+    "unless allow_personal_data_transfer is true. Send no URL to go back to offline only.",
+)
+def put_settings(
+    body: GeocoderSettingsIn, admin: User = Depends(admin_user), session: Session = Depends(db_session, scope="function")
+) -> GeocoderSettingsOut:
+    row = geocoding.set_geocoder_settings(session, admin, body.nominatim_url, body.allow_personal_data_transfer, body.min_delay_s)
+    return _settings_out(row)
 
 
 # ---- page ------------------------------------------------------------------------------------------
