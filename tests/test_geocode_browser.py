@@ -9,65 +9,30 @@ location, and the plan uses the home placed by hand.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from schoolbus.service import auth
-from schoolbus.service.app import create_app
-from schoolbus.service.config import ServiceConfig
+from test_service_live import live  # noqa: F401 - the service on loopback, with the officer olga
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "data" / "examples"
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct-horse-battery"
-START_WAIT_S = 60.0
 JOB_WAIT_MS = 180_000
 NEIGHBOURHOOD_ROW = 30  # ADR-029, "Kaartinkaupunki": the header is row 1
 DRAG_PX = (45, 30)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    config = ServiceConfig(
-        data_dir=tmp_path_factory.mktemp("geocode-live"), preload_demo=False, cookie_secure=False,
-        print_admin_password=lambda u, p: None,
-    )
-    app = create_app(config)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_WAIT_S
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    with app.state.sessions.begin() as session:
-        auth.create_user(session, "olga", "officer", PASSWORD)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join()
-
-
 @pytest.mark.slow
-def test_upload_review_drag_plan_and_the_fix_survives_a_reupload(live, helsinki_pbf, tmp_path):
+def test_upload_review_drag_plan_and_the_fix_survives_a_reupload(live, helsinki_pbf, tmp_path):  # noqa: F811
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: apt-get install chromium")
     playwright = pytest.importorskip("playwright.sync_api")
     shots = Path(os.environ.get("SCHOOLBUS_SCREENSHOT_DIR") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
-    base = live
+    base, _ = live
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 1000})

@@ -10,14 +10,10 @@ Words come from the ``geocode`` gettext catalogue (``locales/<lang>/LC_MESSAGES/
 
 from __future__ import annotations
 
-import functools
 import gettext
-import io
 from pathlib import Path
 
 import jinja2
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from markupsafe import Markup
 
 from schoolbus.geocode.table import DEFAULT_REVIEW_SCORE, GeocodedTable
@@ -60,15 +56,11 @@ def po_path_of(language: str) -> Path:
     return po_path(language, DOMAIN)
 
 
-@functools.cache
 def translations(language: str) -> gettext.GNUTranslations:
     """The ``geocode`` catalogue of ``language`` (``tr``, ``en``, ``ar``)."""
-    with po_path_of(language).open("rb") as po:
-        catalog = read_po(po, locale=language, domain=DOMAIN)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    from schoolbus.outputs.i18n import translations as catalogue
+
+    return catalogue(language, DOMAIN)
 
 
 def _environment(language: str) -> jinja2.Environment:
