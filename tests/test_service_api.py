@@ -564,6 +564,8 @@ def _get_urls(district) -> list[tuple[str, str]]:
         ("/api/v1/projects/{project_id}", f"/api/v1/projects/{p}"),
         ("/api/v1/projects/{project_id}/scenarios", f"/api/v1/projects/{p}/scenarios"),
         ("/api/v1/projects/{project_id}/jobs", f"/api/v1/projects/{p}/jobs"),
+        ("/api/v1/projects/{project_id}/geocode", f"/api/v1/projects/{p}/geocode"),  # officers/admins only
+        ("/api/v1/geocoding/settings", "/api/v1/geocoding/settings"),  # admins only
         ("/api/v1/scenarios/{scenario_id}", f"/api/v1/scenarios/{sid}"),
         ("/api/v1/scenarios/{scenario_id}/scenario.json", f"/api/v1/scenarios/{sid}/scenario.json"),
         ("/api/v1/jobs/{job_id}", f"/api/v1/jobs/{jid}"),

@@ -570,8 +570,16 @@ def plan_command(
     executor: str = typer.Option("local", help=EXECUTOR_HELP),
     scheduler: str | None = typer.Option(None, envvar="SCHOOLBUS_DASK_SCHEDULER", help=SCHEDULER_HELP),
     family_notices: bool = typer.Option(False, help=FAMILY_NOTICES_HELP),
+    geocode: bool = typer.Option(
+        False,
+        "--geocode",
+        help="The students file has addresses: place them with the --osm extract first (writes OUT/geocoded.csv and OUT/geocode_review.html).",
+    ),
+    min_score: int = typer.Option(80, min=0, max=100, help="With --geocode: pupils scored below this go on the review map."),
 ) -> None:
     """Plan routes and vehicle-days for your district and write the plan directory."""
+    import tempfile
+
     from schoolbus.executor import executor_for
     from schoolbus.ingest import load_scenario
     from schoolbus.network import load_network
@@ -579,7 +587,13 @@ def plan_command(
 
     check_language(language, source="--language")
     params = _solver_params(time_limit, seed, routing_backend)
-    scenario = load_scenario(students, schools, fleet, policy)
+    with tempfile.TemporaryDirectory(prefix="schoolbus-geocoded-") as located_dir:
+        if geocode:
+            students_name = students.stem
+            students = _geocoded_students(students, osm, out, Path(located_dir), min_score, language)
+            scenario = load_scenario(students, schools, fleet, policy, name=students_name)
+        else:
+            scenario = load_scenario(students, schools, fleet, policy)
     arguments, source = _network_source(osm, roads, place, bbox)
     with executor_for(executor, workers=workers, scheduler=scheduler) as pool:
         if scenario_file is not None:
@@ -591,6 +605,121 @@ def plan_command(
         _print_summary(result)
         outputs = _write_outputs(result, out, source, language, family_notices, pool)
     _print_outputs(outputs)
+
+
+# ---- geocoding: addresses to homes (owner: geocode) ---------------------------------------------
+
+
+def _geocoder(osm: Path | None, cache_dir: Path | None, nominatim_url: str | None, allow_transfer: bool):
+    """The offline geocoder of ``osm``, or the Nominatim-compatible one when explicitly allowed."""
+    from schoolbus.errors import InputError, Problem
+
+    if nominatim_url:
+        from schoolbus.geocode.nominatim import NominatimGeocoder
+
+        cache = (cache_dir or _default_cache_dir()) / "nominatim-responses.json"
+        return NominatimGeocoder(nominatim_url, cache_path=cache, allow_personal_data_transfer=allow_transfer)
+    if osm is None:
+        raise InputError([Problem("command line", None, "--osm", None, "the district's OSM extract (.osm.pbf, .osm, .osm.bz2)")])
+    from schoolbus.geocode import Geocoder, load_index
+
+    err_console.print(f"address index from {osm}", highlight=False)
+    return Geocoder(load_index(osm, cache_dir=cache_dir))
+
+
+def _default_cache_dir() -> Path:
+    from schoolbus.network import default_cache_dir
+
+    return default_cache_dir()
+
+
+def _geocode_file(students: Path, geocoder, out: Path, review_map: Path, min_score: int, language: str):
+    """Geocode ``students`` into ``out`` and ``review_map``; print the summary and the unplaced rows."""
+    from rich.table import Table
+
+    from schoolbus.geocode.review import LABELS, render_review_map
+    from schoolbus.geocode.table import geocode_table, write_geocoded
+
+    with _progress_bar() as progress:
+        table = geocode_table(students, geocoder, progress=progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    review_map.parent.mkdir(parents=True, exist_ok=True)
+    write_geocoded(table, out)
+    render_review_map(table, review_map, min_score=min_score, language=language)
+    summary = Table(title=f"Geocoded {len(table.rows)} pupils of {students.name}")
+    summary.add_column("precision")
+    summary.add_column("pupils", justify="right")
+    for precision, n in table.summary().items():
+        summary.add_row(LABELS[precision], str(n))
+    console.print(summary)
+    for row in table.unmatched():
+        console.print(
+            f"  not found: row {row.row}, id {escape(row.student_id or '?')}: {escape(row.address or '(no address)')}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    n_review = len(table.review(min_score))
+    console.print(f"written: {out} (home locations: keep it private)", highlight=False, soft_wrap=True)
+    console.print(f"review map: {review_map} ({n_review} pupils to look at)", highlight=False, soft_wrap=True)
+    return table
+
+
+@app.command("geocode")
+@reports_errors
+def geocode_command(
+    students: Path = typer.Argument(..., help="Students table with address columns (CSV or XLSX)."),
+    out: Path = typer.Option(..., help="Geocoded table to write (.csv or .xlsx): the same columns plus lon, lat and geocode_*."),
+    osm: Path | None = typer.Option(None, help="The district's OSM extract (.osm.pbf, .osm, .osm.bz2): the offline geocoder."),
+    review_map: Path | None = typer.Option(None, help="Review map to write (default: OUT with .review.html)."),
+    min_score: int = typer.Option(80, min=0, max=100, help="Pupils scored below this are on the review map too."),
+    language: str = typer.Option("tr", help="Language of the review map: tr, en or ar."),
+    cache_dir: Path | None = typer.Option(None, help="Cache folder (default: the road-network cache)."),
+    nominatim_url: str | None = typer.Option(
+        None, help="A Nominatim-compatible server instead of the offline geocoder (sends addresses to it)."
+    ),
+    allow_personal_data_transfer: bool = typer.Option(
+        False,
+        "--allow-personal-data-transfer",
+        help="Confirm that pupils' addresses may leave this machine (required with --nominatim-url).",
+    ),
+) -> None:
+    """Place every pupil's address on the map: write lon/lat, precision and score, and a review map."""
+    from schoolbus.outputs.i18n import check_language
+
+    from schoolbus.geocode.table import read_address_table
+
+    check_language(language, source="--language")
+    read_address_table(students)  # bad input fails fast, before the index is built
+    geocoder = _geocoder(osm, cache_dir, nominatim_url, allow_personal_data_transfer)
+    review_map = review_map or out.with_name(out.stem + ".review.html")
+    _geocode_file(students, geocoder, out, review_map, min_score, language)
+
+
+def _geocoded_students(students: Path, osm: Path | None, out: Path, work_dir: Path, min_score: int, language: str) -> Path:
+    """``plan --geocode``: geocode into OUT/, and return a students file of the pupils placed.
+
+    Pupils not found at all cannot be planned and are listed; pupils placed coarser than the
+    policy allows are kept, and planning reports them unserved ("location not precise enough").
+    """
+    from schoolbus.errors import InputError, Problem
+    from schoolbus.geocode.table import GeocodedTable, read_address_table, write_geocoded
+
+    if osm is None:
+        raise InputError([Problem("command line", None, "--geocode", "no --osm", "--osm FILE: the extract gives both the roads and the addresses")])
+    read_address_table(students)  # bad input fails fast, before the index is built
+    out.mkdir(parents=True, exist_ok=True)
+    geocoder = _geocoder(osm, None, None, False)
+    table = _geocode_file(students, geocoder, out / "geocoded.csv", out / "geocode_review.html", min_score, language)
+    placed = tuple(r for r in table.rows if r.result.precision != "none")
+    if not placed:
+        raise InputError([Problem(str(students), None, None, f"{len(table.rows)} addresses", "at least one address the geocoder can place")])
+    if len(placed) < len(table.rows):
+        err_console.print(
+            f"{len(table.rows) - len(placed)} pupil(s) not found are left out of the plan (listed above): "
+            f"place them in {out / 'geocoded.csv'} and plan that file.",
+            highlight=False,
+        )
+    return write_geocoded(GeocodedTable(table.file, table.columns, placed), work_dir / "students.csv")
 
 
 @app.command("demo")

@@ -34,7 +34,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from schoolbus.errors import InputError, Problem
+from schoolbus.geocode.columns import ADDRESS_COLUMNS, GEOCODE_COLUMNS
 from schoolbus.model import (
+    LOCATION_PRECISIONS,
     PRESCHOOL_GRADE,
     Depot,
     Fleet,
@@ -77,6 +79,9 @@ STUDENT_COLUMNS = STUDENT_REQUIRED_COLUMNS + (
     "initials",
     "max_ride_min",
     "family_id",
+    # Written by ``schoolbus geocode``: the address it started from and how precise it is.
+    *ADDRESS_COLUMNS,
+    *GEOCODE_COLUMNS,
 )
 """Every column a students file may have (the required ones first)."""
 
@@ -924,6 +929,7 @@ def _students_from_table(
         )
         if max_ride_min == 0.0:
             row.fail("max_ride_min", cells["max_ride_min"], "minutes, more than 0, or empty")
+        location_precision = _location_precision(row)
         if row.ok:
             students.append(
                 Student(
@@ -941,9 +947,29 @@ def _students_from_table(
                     if max_ride_min is None
                     else round(max_ride_min * SECONDS_PER_MINUTE),
                     family_id=family_id,
+                    location_precision=location_precision,
                 )
             )
     return tuple(students)
+
+
+def _location_precision(row: _Row) -> str | None:
+    """The ``geocode_precision`` column of a geocoded file; ``None`` when absent or empty."""
+    precision = row.text("geocode_precision", required=False)
+    if precision is None:
+        return None
+    if precision.lower() == "none":
+        row.fail(
+            "geocode_precision",
+            precision,
+            "a located home: the geocoder found no place for this address; put the home on the"
+            " review map or type lon and lat and set geocode_precision to manual",
+        )
+        return None
+    if precision.lower() not in LOCATION_PRECISIONS:
+        row.fail("geocode_precision", precision, f"one of {', '.join(LOCATION_PRECISIONS)} or empty")
+        return None
+    return precision.lower()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1282,6 +1308,7 @@ _POLICY_KEYS = (
     "max_home_school_m",
     "escort_max_grade",
     "forbidden_road_classes",
+    "min_location_precision",
     "wheelchair_door_to_door",
 )
 
@@ -1349,4 +1376,15 @@ def _policy_from_document(file: str, document: Mapping, problems: list[Problem])
         ),
         forbidden_road_classes=tuple(road_classes),
         wheelchair_door_to_door=keys.boolean("wheelchair_door_to_door", d.wheelchair_door_to_door),
+        min_location_precision=_min_location_precision(keys, d.min_location_precision),
     )
+
+
+def _min_location_precision(keys: _Keys, default: str) -> str:
+    """The coarsest geocoded home a plan accepts (``manual`` to ``district``)."""
+    precision = keys.text("min_location_precision", default)
+    accepted = LOCATION_PRECISIONS[:-1]
+    if precision not in accepted:
+        keys.fail("min_location_precision", precision, f"one of {', '.join(accepted)}")
+        return default
+    return precision

@@ -71,6 +71,11 @@ class School:
         raise KeyError(f"school {self.id} has no shift {name!r}")
 
 
+LOCATION_PRECISIONS = ("manual", "house", "interpolated", "street", "neighbourhood", "district", "none")
+"""How precisely a geocoded home is known, best first: placed by a person, at the house, between
+two numbered houses, on the street, at the mahalle centre, at the ilçe centre, not at all."""
+
+
 @dataclass(frozen=True)
 class Student:
     """A pupil who may need transport.
@@ -79,7 +84,9 @@ class Student:
     set, is the school's limit for this pupil and overrides the policy. ``initials`` (never a full
     name) and ``language`` (``tr``, ``ar``, ``en``) are for route sheets and parent notices.
     ``family_id`` groups siblings, who share it (and one language): their family gets one parent
-    notice for all of them. ``None``: the pupil is their own family.
+    notice for all of them. ``None``: the pupil is their own family. ``location_precision`` says
+    how the home was found when it was geocoded from an address (one of
+    :data:`LOCATION_PRECISIONS`; ``manual``: placed by a person); ``None``: coordinates given.
     """
 
     id: str
@@ -94,6 +101,7 @@ class Student:
     initials: str | None = None
     max_ride_s: int | None = None
     family_id: str | None = None
+    location_precision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,15 @@ class Policy:
     escort_max_grade: int = 4
     forbidden_road_classes: tuple[str, ...] = ("motorway", "motorway_link")
     wheelchair_door_to_door: bool = True  # wheelchair users are picked up at their home
+    min_location_precision: str = "street"  # coarser geocoded homes are refused, never guessed
+
+    def is_location_precise_enough(self, precision: str | None) -> bool:
+        """Whether a home found at ``precision`` may be planned (``None``: coordinates given)."""
+        if precision is None:
+            return True
+        return LOCATION_PRECISIONS.index(precision) <= LOCATION_PRECISIONS.index(
+            self.min_location_precision
+        )
 
     def walk_limit_for_grade_m(self, grade: int) -> float:
         """The walk limit for a pupil of ``grade``: the tightest grade rule that applies."""

@@ -6,7 +6,8 @@ The method, in the order :func:`select_stops` applies it:
    with the first reason that applies, when the home is farther than ``policy.snap_limit_m`` from
    that node; when the home-school distance is outside ``[policy.min_home_school_m,
    policy.max_home_school_m]``; or when the pupil uses a wheelchair and no vehicle type has a
-   wheelchair place.
+   wheelchair place. A home geocoded coarser than ``policy.min_location_precision`` (a mahalle
+   centre, say) is refused before all of these ("location not precise enough").
 2. **Door-to-door pupils** (``needs_door_to_door``, or ``needs_wheelchair`` when
    ``policy.wheelchair_door_to_door``) get a stop at the ``loaded``-graph node nearest their home
    (unserved if that is farther than ``policy.snap_limit_m``); pupils of one school and shift whose
@@ -135,6 +136,20 @@ class _Candidates:
     walk_m: np.ndarray
 
 
+def imprecise_location_reason(student: Student, policy: Policy) -> str | None:
+    """The reason a pupil whose home is known only roughly is not planned, or ``None``.
+
+    A geocoded home coarser than ``policy.min_location_precision`` (a mahalle or ilçe centre) is
+    never planned as if it were the home: the pupil is unserved until a person places it.
+    """
+    if policy.is_location_precise_enough(student.location_precision):
+        return None
+    return (
+        f"location not precise enough: home geocoded to {student.location_precision} precision,"
+        f" the policy needs {policy.min_location_precision} or better; place it on the review map"
+    )
+
+
 def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams) -> StopSelection:
     """Choose bus stops for every school and shift and assign each student to one or say why not.
 
@@ -167,6 +182,10 @@ def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams)
             unserved[s.id] = (
                 f"home is {snap_m:,.0f} m from the nearest road; limit {policy.snap_limit_m:,.0f} m"
             )
+    for s in students:
+        reason = imprecise_location_reason(s, policy)
+        if reason is not None:
+            unserved[s.id] = reason
     _screen_home_school_distance(scenario, network, home.node_ids, home.snap_m, unserved)
     if not any(f.wheelchair_places for f in fits):
         for s in students:

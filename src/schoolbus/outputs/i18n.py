@@ -73,11 +73,11 @@ def text_direction(language: str) -> str:
 
 
 @functools.cache
-def translations(language: str) -> gettext.GNUTranslations:
+def translations(language: str, domain: str = DOMAIN) -> gettext.GNUTranslations:
     """The compiled gettext catalogue of ``language`` (checked with :func:`check_language`)."""
     check_language(language)
-    with po_path(language).open("rb") as po:
-        catalog = read_po(po, locale=language, domain=DOMAIN)
+    with po_path(language, domain).open("rb") as po:
+        catalog = read_po(po, locale=language, domain=domain)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)

@@ -9,6 +9,7 @@ PAGE_LANGUAGES = ("tr", "en")
 DEFAULT_PAGE_LANGUAGE = "tr"
 
 TURKISH = {
+    "Students from addresses: geocode and review": "Adreslerden öğrenciler: konumla ve incele",
     "School transport planning": "Okul servisi planlama",
     "Sign in": "Giriş yap",
     "Sign out": "Çıkış yap",
