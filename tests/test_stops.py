@@ -419,6 +419,7 @@ def test_nearest_stop_fallback_when_the_milp_returns_nothing(monkeypatch):
 
     class NoSolution:
         x = None
+        message = "Infeasible"
 
     monkeypatch.setattr(stops_module, "milp", lambda *a, **k: NoSolution())
     sel = select_stops(scenario, net, PARAMS)
@@ -528,3 +529,22 @@ def test_helsinki_hundred_homes_near_a_school(helsinki):
     named = sum(bool(s.name) for s in sel.stops)
     assert named >= len(sel.stops) - 2  # stops take the street names of the extract
     assert select_stops(scenario, helsinki, PARAMS) == sel
+
+
+def test_a_stop_milp_cut_by_its_wall_clock_guard_says_so(monkeypatch, caplog):
+    # A slow machine, as HiGHS sees it: its time limit cut the solve short. The stops still come
+    # from the incumbent or the nearest-stop fallback, and a warning names the setting to raise.
+    scenario, net = grid_case(6, 40, seed=5, seats=4)
+    real_milp = stops_module.milp
+
+    def slow_milp(*args, **kwargs):
+        result = real_milp(*args, **kwargs)
+        result.message = "Time limit reached. (HiGHS Status 13: model_status is Time limit reached)"
+        return result
+
+    monkeypatch.setattr(stops_module, "milp", slow_milp)
+    with caplog.at_level("WARNING", logger="schoolbus.stops"):
+        sel = select_stops(scenario, net, PARAMS)
+    check_selection(scenario, net, sel)
+    assert "wall-clock guard" in caplog.text and "stop_time_limit_s" in caplog.text
+

@@ -128,8 +128,9 @@ def plan(
     report = progress or _no_progress
     executor = executor or SerialExecutor()
     report("stops", 0, 1)
-    selection = select_stops(scenario, network, params)
-    report("stops", 1, 1)
+    selection = select_stops(
+        scenario, network, params, executor=executor, progress=lambda done, total: report("stops", done, total)
+    )
     school_nodes = _snap_schools(scenario, network)
     unserved = dict(selection.unserved)
     stops = selection.stops

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +62,7 @@ from scipy.sparse.csgraph import connected_components
 
 from schoolbus.matrix import walk_distances
 from schoolbus.model import Fleet, Policy, Scenario, Stop, Student
+from schoolbus.executor import Executor, SerialExecutor
 from schoolbus.network import RoadNetwork, snap_points
 from schoolbus.params import SolverParams
 
@@ -150,7 +151,14 @@ def imprecise_location_reason(student: Student, policy: Policy) -> str | None:
     )
 
 
-def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams) -> StopSelection:
+def select_stops(
+    scenario: Scenario,
+    network: RoadNetwork,
+    params: SolverParams,
+    *,
+    executor: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> StopSelection:
     """Choose bus stops for every school and shift and assign each student to one or say why not.
 
     Parameters
@@ -161,6 +169,11 @@ def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams)
         ``walk`` carries pupils to stops; stops are nodes of ``loaded``.
     params : SolverParams
         ``stop_time_limit_s`` caps each stop MILP, seconds.
+    executor : Executor, optional
+        Where the stop MILPs (one per school and shift) run; by default in this process. Any
+        executor gives the same stops.
+    progress : callable, optional
+        ``progress(done, total)`` in schools and shifts.
 
     Returns
     -------
@@ -208,10 +221,14 @@ def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams)
     for i in shared:
         if i in candidates:
             groups[(students[i].school_id, students[i].shift)].append(i)
-    for (school_id, shift), members in sorted(groups.items()):
-        chosen = _choose_group_stops(
-            members, candidates, students, fits, params.stop_time_limit_s
-        )
+    ordered = sorted(groups.items())
+    chosen_by_group = (executor or SerialExecutor()).map(
+        _choose_group_task,
+        [(members, {i: candidates[i] for i in members}, {i: students[i] for i in members}) for _, members in ordered],
+        (fits, params.stop_time_limit_s),
+        progress=progress,
+    )
+    for ((school_id, shift), members), chosen in zip(ordered, chosen_by_group):
         for k, (node_index, riders) in enumerate(chosen, start=1):
             node_id = int(loaded_nodes[node_index])
             stops.append(
@@ -453,10 +470,20 @@ class _Pairs:
         return STOP_PENALTY_M * len(plan) + walked_m
 
 
+def _choose_group_task(
+    shared: tuple[list[_Fit], float],
+    group: tuple[list[int], dict[int, _Candidates], dict[int, Student]],
+) -> list[tuple[int, list[int]]]:
+    """:func:`_choose_group_stops` for one school and shift, as an executor task."""
+    fits, time_limit_s = shared
+    members, candidates, students = group
+    return _choose_group_stops(members, candidates, students, fits, time_limit_s)
+
+
 def _choose_group_stops(
     members: list[int],
     candidates: dict[int, _Candidates],
-    students: Sequence[Student],
+    students: Sequence[Student] | dict[int, Student],
     fits: list[_Fit],
     time_limit_s: float,
 ) -> list[tuple[int, list[int]]]:
