@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from schoolbus.errors import SchoolbusError
+from schoolbus.executor import DASK_SCHEDULER_ENV
 from schoolbus.params import DEFAULT_ROUTING_BACKEND
 
 app = typer.Typer(
@@ -568,7 +569,7 @@ def plan_command(
     language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
     workers: int | None = typer.Option(None, help=WORKERS_HELP),
     executor: str = typer.Option("local", help=EXECUTOR_HELP),
-    scheduler: str | None = typer.Option(None, envvar="SCHOOLBUS_DASK_SCHEDULER", help=SCHEDULER_HELP),
+    scheduler: str | None = typer.Option(None, envvar=DASK_SCHEDULER_ENV, help=SCHEDULER_HELP),
     family_notices: bool = typer.Option(False, help=FAMILY_NOTICES_HELP),
     geocode: bool = typer.Option(
         False,
@@ -737,7 +738,7 @@ def demo_command(
     language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
     workers: int | None = typer.Option(None, help=WORKERS_HELP),
     executor: str = typer.Option("local", help=EXECUTOR_HELP),
-    scheduler: str | None = typer.Option(None, envvar="SCHOOLBUS_DASK_SCHEDULER", help=SCHEDULER_HELP),
+    scheduler: str | None = typer.Option(None, envvar=DASK_SCHEDULER_ENV, help=SCHEDULER_HELP),
     family_notices: bool = typer.Option(False, help=FAMILY_NOTICES_HELP),
 ) -> None:
     """Plan a realistic generated district end to end and write every output."""

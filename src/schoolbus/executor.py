@@ -36,6 +36,9 @@ ProgressFn = Callable[[int, int], None]
 EXECUTORS = ("local", "dask")
 """What ``--executor`` accepts: a local process pool, or a Dask distributed cluster."""
 
+DASK_SCHEDULER_ENV = "SCHOOLBUS_DASK_SCHEDULER"
+"""Names a running Dask scheduler for the service's planning jobs and the CLI's ``--scheduler``."""
+
 MAX_TASKS_PER_WORKER = 64
 """A local worker process is replaced after this many tasks (WeasyPrint and solver caches grow)."""
 
@@ -253,3 +256,13 @@ def executor_for(kind: str = "local", *, workers: int | None = None, scheduler: 
         yield executor
     finally:
         executor.close()
+
+
+def executor_from_environment() -> Executor:
+    """The service's executor: the Dask cluster ``$SCHOOLBUS_DASK_SCHEDULER`` names, else this process.
+
+    The service already runs each planning job in a process of its own (``--max-jobs`` at once);
+    a cluster lets one large job use other machines as well.
+    """
+    scheduler = os.environ.get(DASK_SCHEDULER_ENV, "").strip()
+    return DaskExecutor(scheduler) if scheduler else SerialExecutor()

@@ -22,6 +22,7 @@ from sqlalchemy import update
 from schoolbus.errors import SchoolbusError
 from schoolbus.model import Policy, Scenario
 from schoolbus.params import SolverParams
+from schoolbus.executor import executor_from_environment
 from schoolbus.pipeline import plan
 from schoolbus.planfile import NetworkSource, dumps, plan_to_dict, scenario_to_dict
 from schoolbus.service.db import Job, PlanRecord, Project, ScenarioRecord, make_engine, session_factory, utcnow
@@ -75,7 +76,10 @@ def run_job(database_url: str, data_dir: str, job_id: int, attempt: str) -> None
         progress("road network", 0, 1)
         network = source.load(scenario.policy.forbidden_road_classes, cache_dir=cache_dir)
         progress("road network", 1, 1)
-        result = plan(scenario, network, SolverParams(time_limit_s=time_limit_s, seed=seed), progress=progress)
+        with executor_from_environment() as executor:
+            result = plan(
+                scenario, network, SolverParams(time_limit_s=time_limit_s, seed=seed), progress=progress, executor=executor
+            )
         document = dumps(plan_to_dict(result, source))
         with sessions.begin() as session:
             record = PlanRecord(
