@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench-matrix bench-park clean
+.PHONY: install demo test bench-matrix bench-park bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,14 @@ bench-park: install
 		--max-ride 2700 5400 --time-limit $(PARK_TIME) --workers 2 \
 		--out-dir benchmarks/results/park2012-$(PARK_TIME) \
 		--table benchmarks/results/park2012-$(PARK_TIME).md
+
+# Province scale: generated districts of SCALE_N pupils on the Helsinki extract and a 50,000-node
+# synthetic grid, planned with every output; wall, CPU and peak memory per stage go to
+# benchmarks/results/scale/ (scale.md, scale.png, runs.json). The four sizes take about 1.5 h.
+SCALE_N ?= 1000 5000 10000 20000
+SCALE_NETWORKS ?= helsinki grid
+bench-scale: system-deps install
+	$(BIN)/python benchmarks/scale.py --n $(SCALE_N) --network $(SCALE_NETWORKS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
