@@ -25,6 +25,8 @@ from schoolbus.model import (
     Depot,
     Direction,
     Fleet,
+    Reason,
+    ReasonCode,
     GradeWalkLimit,
     Plan,
     Policy,
@@ -174,7 +176,7 @@ ASSIGNMENTS = (
     Assignment("s3", "A", "sabah", Status.ROUTED, None, "P2", 0.0, 28369, 47076, 96, 96),
     Assignment("s4", "B", "sabah", Status.ROUTED, None, "P3", 200.0, 29000, 48828, 48, 48),
     Assignment("s5", "B", "sabah", Status.ROUTED, None, "D1", door_walk_m(), 30217, 48828, 48, 48),
-    Assignment("s6", "A", "sabah", Status.UNSERVED, "no bus stop within the walk limit of 800 m"),
+    Assignment("s6", "A", "sabah", Status.UNSERVED, Reason.make(ReasonCode.NO_ROAD_ON_FOOT, limit_m=800.0)),
 )
 
 
@@ -368,7 +370,7 @@ PLANTED = [
      "student s3: boards trip T1 at stop P2, not at the assigned stop P1"),
     # Unserved yet carried: s3 declared unserved but still rides T1 and T3.
     ("unserved_but_carried",
-     lambda p: _with_assignment(p, "s3", status=Status.UNSERVED, reason="moved away"),
+     lambda p: _with_assignment(p, "s3", status=Status.UNSERVED, reason=Reason.make(ReasonCode.TEXT, text="moved away")),
      "student s3: unserved but rides trip T1"),
 ]
 

@@ -134,7 +134,8 @@ def test_unserved_pupils_are_counted_at_their_school_with_the_reason(plan, page)
         re.S,
     )
     assert badge and badge[1] == "1"
-    reason_popup = next(t for t in popups(page) if UNSERVED_REASON in t)
+    reason_popup = next(t for t in popups(page) if "yürüme sınırı içinde durak yok" in t)
+    assert UNSERVED_REASON.code in reason_popup
     assert "st12 M.A." in reason_popup and "Ayşe Işık Ortaokulu" in reason_popup
 
 

@@ -17,6 +17,8 @@ from babel.messages.pofile import read_po
 from fixtures_plan import make_plan
 from schoolbus.errors import InputError
 from schoolbus.model import (
+    Reason,
+    ReasonCode,
     Depot,
     Fleet,
     Plan,
@@ -214,7 +216,7 @@ def test_a_plan_with_nobody_carried_still_renders(tmp_path):
         fixed,
         trips=(),
         vehicles=(),
-        assignments=tuple(replace(a, status=Status.UNSERVED, reason="r", stop_id=None, walk_m=None,
+        assignments=tuple(replace(a, status=Status.UNSERVED, reason=Reason.make(ReasonCode.TEXT, text="r"), stop_id=None, walk_m=None,
                                   pickup_s=None, dropoff_s=None, ride_to_school_s=None, ride_home_s=None)
                           for a in fixed.assignments),
         summary=Summary(0, 0, 12, 0, 12, 0.0, 0.0, 0.0, 0.0, None, None, None, None, None, None, None),

@@ -17,6 +17,8 @@ from schoolbus.model import (
     Fleet,
     GradeWalkLimit,
     Policy,
+    Reason,
+    ReasonCode,
     Scenario,
     School,
     Shift,
@@ -24,6 +26,7 @@ from schoolbus.model import (
     VehicleType,
 )
 from schoolbus.network import NetworkReport, RoadNetwork, load_network
+from schoolbus.outputs.reasons import describe_reason
 from schoolbus.params import SolverParams
 from schoolbus.stops import STOP_PENALTY_M, StopSelection, select_stops
 
@@ -152,7 +155,7 @@ def test_grade_walk_limits_apply_per_pupil():
     students = [pupil("young", 400, grade=2), pupil("older", 400, grade=7)]
     sel = select_stops(scenario_of(students, policy), net, PARAMS)
     assert sel.walk_m == pytest.approx({"older": 400.0}, abs=1e-6)
-    assert sel.unserved == {
+    assert words(sel) == {
         "young": "no bus stop within the walk limit of 300 m "
         "(nearest road a bus may use is 400 m walk)"
     }
@@ -235,6 +238,11 @@ def test_siblings_with_door_to_door_share_their_home_stop():
 # --------------------------------------------------------------------------------------------------
 
 
+def words(selection: StopSelection) -> dict[str, str]:
+    """Each unserved pupil's reason in English, as printed."""
+    return {i: describe_reason(reason) for i, reason in selection.unserved.items()}
+
+
 def test_unserved_reasons_in_plain_words():
     # A footpath runs on east of the bus street (bus roads: nodes 0-3 only).
     net = line_network(n_nodes=20, loaded={0, 1, 2, 3})
@@ -247,10 +255,10 @@ def test_unserved_reasons_in_plain_words():
         pupil("fine", 250),
     ]
     sel = select_stops(scenario_of(students, Policy(min_home_school_m=200.0)), net, PARAMS)
-    assert sel.unserved == {
+    assert words(sel) == {
         "far_from_road": "home is 450 m from the nearest road; limit 300 m",
         "beyond_walk": "no bus stop within the walk limit of 800 m "
-        "(nearest road a bus may use is 1,200 m walk)",
+        "(nearest road a bus may use is 1.2 km walk)",
         "too_close": "home is 100 m from school on foot; bused transport starts at 200 m",
         "wheelchair": "wheelchair user, but no vehicle in the fleet has a wheelchair place",
         "door_far": "door-to-door pupil's home is 700 m from the nearest road a bus may use; "
@@ -263,8 +271,8 @@ def test_homes_beyond_the_maximum_distance_are_unserved():
     net = line_network(n_nodes=30)
     students = [pupil("near", 1000), pupil("far", 2500)]
     sel = select_stops(scenario_of(students, Policy(max_home_school_m=2000.0)), net, PARAMS)
-    assert sel.unserved == {
-        "far": "home is 2,500 m from school on foot; bused transport ends at 2,000 m"
+    assert words(sel) == {
+        "far": "home is 2.5 km from school on foot; bused transport ends at 2.0 km"
     }
     assert set(sel.walk_m) == {"near"}
 
@@ -275,9 +283,9 @@ def test_the_straight_line_decides_too_far_where_no_footpath_joins_home_and_scho
     net = network_from(positions, [(0, 1), (10, 11)], loaded={0, 1, 10, 11})
     students = [pupil("hamlet", 50, 3000)]
     sel = select_stops(scenario_of(students, Policy(max_home_school_m=2000.0)), net, PARAMS)
-    assert sel.unserved == {
-        "hamlet": "home is 3,000 m from school in a straight line (no footpath joins them in the "
-        "road network); bused transport ends at 2,000 m"
+    assert words(sel) == {
+        "hamlet": "home is 3.0 km from school in a straight line (no footpath joins them in the "
+        "road network); bused transport ends at 2.0 km"
     }
     # Without the maximum the hamlet's pupil is served at the lane; too-close is never inferred.
     sel = select_stops(scenario_of(students, Policy(min_home_school_m=5000.0)), net, PARAMS)
@@ -287,7 +295,7 @@ def test_the_straight_line_decides_too_far_where_no_footpath_joins_home_and_scho
 def test_a_fleet_without_seats_serves_nobody():
     net = line_network()
     sel = select_stops(scenario_of([pupil("a", 300)], vehicles=()), net, PARAMS)
-    assert sel == StopSelection((), {}, {"a": "the fleet offers no vehicle"})
+    assert sel == StopSelection((), {}, {"a": Reason.make(ReasonCode.NO_VEHICLE)})
 
 
 def test_no_stop_reachable_on_foot_is_said_so():
@@ -295,7 +303,7 @@ def test_no_stop_reachable_on_foot_is_said_so():
     positions = {0: (0.0, 0.0), 1: (100.0, 0.0), 10: (0.0, 200.0), 11: (100.0, 200.0)}
     net = network_from(positions, [(0, 1), (10, 11)], loaded={0, 1})
     sel = select_stops(scenario_of([pupil("island", 50, 210)]), net, PARAMS)
-    assert sel.unserved == {
+    assert words(sel) == {
         "island": "no bus stop within the walk limit of 800 m "
         "(no road a bus may use can be reached on foot)"
     }
@@ -380,7 +388,8 @@ def check_selection(scenario: Scenario, net: RoadNetwork, sel: StopSelection) ->
             assert any(sel.walk_m[r.id] == pytest.approx(w, abs=0.01) for w in walks_m)
             assert sel.walk_m[r.id] <= policy.walk_limit_for_grade_m(r.grade) + 1e-6
     for s in scenario.students:
-        if not sel.unserved.get(s.id, "").startswith("no bus stop within"):
+        reason = sel.unserved.get(s.id)
+        if reason is None or reason.code is not ReasonCode.NO_STOP_WITHIN_WALK:
             continue
         homes, snap_m = nearest_nodes(net.walk, s.location)
         limit = scenario.policy.walk_limit_for_grade_m(s.grade)
@@ -524,7 +533,7 @@ def test_helsinki_hundred_homes_near_a_school(helsinki):
     check_selection(scenario, helsinki, sel)
     assert len(sel.walk_m) >= 80  # central Helsinki: nearly every home is near a bus street
     assert 3 <= len(sel.stops) <= 40
-    assert all(reason.startswith("no bus stop within") for reason in sel.unserved.values())
+    assert all(reason.code is ReasonCode.NO_STOP_WITHIN_WALK for reason in sel.unserved.values())
     named = sum(bool(s.name) for s in sel.stops)
     assert named >= len(sel.stops) - 2  # stops take the street names of the extract
     assert select_stops(scenario, helsinki, PARAMS) == sel

@@ -440,7 +440,7 @@ class _Checker:
                 continue
             if a.reason is not None:
                 self.add(
-                    f"{where}: routed but has a reason ({a.reason!r}); reasons are for unserved students"
+                    f"{where}: routed but has a reason ({a.reason.code}); reasons are for unserved students"
                 )
             if a.stop_id is None:
                 self.add(f"{where}: routed but has no stop")

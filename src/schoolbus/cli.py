@@ -463,8 +463,6 @@ def _run_plan(scenario, network, params):
 
 def _print_summary(result, out_dir: Path) -> None:
     """The headline table officers read first."""
-    from collections import Counter
-
     from rich.table import Table
 
     s = result.summary
@@ -489,10 +487,20 @@ def _print_summary(result, out_dir: Path) -> None:
     table.add_row("walk mean / max", f"{metres(s.mean_walk_m)} / {metres(s.max_walk_m)}")
     table.add_row("students routed / unserved", f"{s.n_routed} / {s.n_unserved} of {s.n_students}")
     console.print(table)
-    reasons = Counter(a.reason for a in result.assignments if a.reason)
-    for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
-        console.print(f"  unserved ×{n}: {reason}", highlight=False)
+    _print_unserved(result)
     console.print(f"plan written to [bold]{out_dir}[/] (plan.json; scenario.json holds home locations: keep it private)")
+
+
+def _print_unserved(result, n_ids: int = 5) -> None:
+    """Unserved pupils grouped by kind of reason: title, count, the first ids and one example."""
+    from schoolbus.outputs.reasons import describe_reason, group_reasons
+
+    unserved = [(a.student_id, a.reason) for a in result.assignments if a.reason is not None]
+    example = dict(unserved)
+    for title, n, ids in group_reasons(unserved, "en", n_ids):
+        more = f", … (+{n - len(ids)})" if n > len(ids) else ""
+        console.print(f"  unserved ×{n}: {title} — {', '.join(ids)}{more}", highlight=False)
+        console.print(f"      e.g. {ids[0]}: {describe_reason(example[ids[0]], 'en')}", highlight=False)
 
 
 def _print_outputs(outputs) -> None:

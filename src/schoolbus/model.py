@@ -209,6 +209,81 @@ class Scenario:
 
 
 # --------------------------------------------------------------------------------------------------
+# Outcomes as codes
+# --------------------------------------------------------------------------------------------------
+
+
+class ReasonCode(StrEnum):
+    """Why a pupil is not carried (or a stop not routed): stable codes; words are translations.
+
+    The English text and the parameters each code takes are in :mod:`schoolbus.outputs.reasons`.
+    """
+
+    NO_VEHICLE = "no_vehicle"
+    FAR_FROM_ROAD = "far_from_road"
+    ROAD_NOT_CONNECTED = "road_not_connected"
+    TOO_CLOSE_TO_SCHOOL = "too_close_to_school"
+    TOO_FAR_FROM_SCHOOL = "too_far_from_school"
+    TOO_FAR_FROM_SCHOOL_STRAIGHT = "too_far_from_school_straight"
+    NO_WHEELCHAIR_PLACE = "no_wheelchair_place"
+    DOOR_FAR_FROM_ROAD = "door_far_from_road"
+    NO_STOP_WITHIN_WALK = "no_stop_within_walk"
+    NO_ROAD_ON_FOOT = "no_road_on_foot"
+    FLEET_EMPTY = "fleet_empty"
+    FLEET_NO_ROUTES_ALLOWED = "fleet_no_routes_allowed"
+    STOP_NEEDS_SEATS = "stop_needs_seats"
+    STOP_NEEDS_WHEELCHAIR_PLACES = "stop_needs_wheelchair_places"
+    STOP_NEEDS_MORE_WHEELCHAIR_PLACES = "stop_needs_more_wheelchair_places"
+    STOP_NEEDS_SEATS_AND_PLACES = "stop_needs_seats_and_places"
+    RIDE_LIMIT_ALONE = "ride_limit_alone"
+    RIDE_LIMIT_ANY_ROUTE = "ride_limit_any_route"
+    DURATION_CAP_ALONE = "duration_cap_alone"
+    DURATION_CAP_ANY_ROUTE = "duration_cap_any_route"
+    FLEET_ROUTES_USED = "fleet_routes_used"
+    NO_ROUTE_FOUND = "no_route_found"
+    FLEET_RAN_OUT = "fleet_ran_out"
+    NO_TRIP = "no_trip"
+    FLEET_TOO_SMALL = "fleet_too_small"
+    TEXT = "text"
+    """A reason read from a plan written before reasons had codes (``text``: its words)."""
+
+
+ReasonParam = str | int | float
+"""A reason's parameter: an id or a word (``str``), a count or seconds (``int``), metres (``float``)."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    """An outcome as a code with named parameters and the reasons underneath it.
+
+    ``params`` are ``(name, value)`` pairs sorted by name (see :meth:`make`); distances are metres,
+    times seconds. ``causes`` say why in more detail (e.g. *no trip home* because *the ride limit
+    is impossible even alone*).
+    """
+
+    code: ReasonCode
+    params: tuple[tuple[str, ReasonParam], ...] = ()
+    causes: tuple[Reason, ...] = ()
+
+    @classmethod
+    def make(cls, code: ReasonCode, causes: tuple[Reason, ...] = (), **params: ReasonParam) -> Reason:
+        """A reason with ``params`` given as keywords."""
+        return cls(code, tuple(sorted(params.items())), tuple(causes))
+
+    def param(self, name: str) -> ReasonParam:
+        """The parameter called ``name`` (``KeyError`` if the code has none by that name)."""
+        for key, value in self.params:
+            if key == name:
+                return value
+        raise KeyError(name)
+
+    @property
+    def codes(self) -> tuple[ReasonCode, ...]:
+        """This code then every cause's, depth first: what a reason is grouped and matched by."""
+        return (self.code, *(code for cause in self.causes for code in cause.codes))
+
+
+# --------------------------------------------------------------------------------------------------
 # Stops and plans
 # --------------------------------------------------------------------------------------------------
 
@@ -217,7 +292,9 @@ class Scenario:
 class Stop:
     """A place on the road where a bus picks up and drops off pupils of one school and shift.
 
-    ``node_id`` is the drive-network node the bus stops at; ``name`` is the nearest street.
+    ``node_id`` is the drive-network node the bus stops at; ``name`` is what people call the place
+    (street and cross street, a landmark, or a bearing from a named street; see
+    :mod:`schoolbus.stopnames`), never an id.
     ``is_door_to_door`` marks a stop at a pupil's home (wheelchair or policy flag).
     """
 
@@ -239,7 +316,7 @@ class Assignment:
     school_id: str
     shift: str
     status: Status
-    reason: str | None = None
+    reason: Reason | None = None
     stop_id: str | None = None
     walk_m: float | None = None
     pickup_s: int | None = None

@@ -59,7 +59,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import connected_components
 
 from schoolbus.matrix import walk_distances
-from schoolbus.model import Fleet, Policy, Scenario, Stop, Student
+from schoolbus.model import Fleet, Policy, Reason, ReasonCode, Scenario, Stop, Student
 from schoolbus.network import RoadNetwork, snap_points
 from schoolbus.params import SolverParams
 
@@ -107,13 +107,13 @@ class StopSelection:
         ``<school>-<shift>-D001`` (door-to-door stops).
     walk_m : dict of str to float
         Walk from home to the assigned stop, metres (see the module docstring), per student id.
-    unserved : dict of str to str
-        Why a student has no stop, in plain words, per student id.
+    unserved : dict of str to Reason
+        Why a student has no stop, per student id.
     """
 
     stops: tuple[Stop, ...]
     walk_m: dict[str, float]
-    unserved: dict[str, str]
+    unserved: dict[str, Reason]
 
 
 @dataclass(frozen=True)
@@ -153,24 +153,22 @@ def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams)
     students = scenario.students
     fits = _vehicle_fits(scenario.fleet)
     if not fits:
-        return StopSelection((), {}, {s.id: "the fleet offers no vehicle" for s in students})
+        return StopSelection((), {}, {s.id: Reason.make(ReasonCode.NO_VEHICLE) for s in students})
     if not students:
         return StopSelection((), {}, {})
 
-    unserved: dict[str, str] = {}
+    unserved: dict[str, Reason] = {}
     home = snap_points(network.walk, [s.location for s in students])
     for s, snap_m in zip(students, home.snap_m):
         if snap_m > policy.snap_limit_m:
-            unserved[s.id] = (
-                f"home is {snap_m:,.0f} m from the nearest road; limit {policy.snap_limit_m:,.0f} m"
+            unserved[s.id] = Reason.make(
+                ReasonCode.FAR_FROM_ROAD, snap_m=round(float(snap_m), 1), limit_m=policy.snap_limit_m
             )
     _screen_home_school_distance(scenario, network, home.node_ids, home.snap_m, unserved)
     if not any(f.wheelchair_places for f in fits):
         for s in students:
             if s.needs_wheelchair and s.id not in unserved:
-                unserved[s.id] = (
-                    "wheelchair user, but no vehicle in the fleet has a wheelchair place"
-                )
+                unserved[s.id] = Reason.make(ReasonCode.NO_WHEELCHAIR_PLACE)
 
     walk_m: dict[str, float] = {}
     stops: list[Stop] = []
@@ -238,7 +236,7 @@ def _screen_home_school_distance(
     network: RoadNetwork,
     home_nodes: np.ndarray,
     home_snap_m: np.ndarray,
-    unserved: dict[str, str],
+    unserved: dict[str, Reason],
 ) -> None:
     """Mark students living too close to or too far from school (walking distance, door to door)."""
     policy = scenario.policy
@@ -264,22 +262,19 @@ def _screen_home_school_distance(
             s = scenario.students[i]
             if np.isfinite(dist_m):
                 if dist_m < min_m:
-                    unserved[s.id] = (
-                        f"home is {dist_m:,.0f} m from school on foot; "
-                        f"bused transport starts at {min_m:,.0f} m"
+                    unserved[s.id] = Reason.make(
+                        ReasonCode.TOO_CLOSE_TO_SCHOOL, distance_m=round(float(dist_m), 1), limit_m=min_m
                     )
                 elif max_m is not None and dist_m > max_m:
-                    unserved[s.id] = (
-                        f"home is {dist_m:,.0f} m from school on foot; "
-                        f"bused transport ends at {max_m:,.0f} m"
+                    unserved[s.id] = Reason.make(
+                        ReasonCode.TOO_FAR_FROM_SCHOOL, distance_m=round(float(dist_m), 1), limit_m=max_m
                     )
             elif max_m is not None:
                 (lon, lat), (school_lon, school_lat) = s.location, school.location
                 line_m = float(ox.distance.great_circle(lat, lon, school_lat, school_lon))
                 if line_m > max_m:
-                    unserved[s.id] = (
-                        f"home is {line_m:,.0f} m from school in a straight line (no footpath "
-                        f"joins them in the road network); bused transport ends at {max_m:,.0f} m"
+                    unserved[s.id] = Reason.make(
+                        ReasonCode.TOO_FAR_FROM_SCHOOL_STRAIGHT, distance_m=round(line_m, 1), limit_m=max_m
                     )
 
 
@@ -294,7 +289,7 @@ def _door_to_door_stops(
     door: list[int],
     fits: list[_Fit],
     walk_m: dict[str, float],
-    unserved: dict[str, str],
+    unserved: dict[str, Reason],
 ) -> list[Stop]:
     """A stop at the ``loaded`` node nearest each door-to-door pupil's home (shared by siblings)."""
     if not door:
@@ -306,9 +301,8 @@ def _door_to_door_stops(
     for i, node, snap_m in zip(door, snapped.node_ids, snapped.snap_m):
         s = students[i]
         if snap_m > policy.snap_limit_m:
-            unserved[s.id] = (
-                f"door-to-door pupil's home is {snap_m:,.0f} m from the nearest road a bus may "
-                f"use; limit {policy.snap_limit_m:,.0f} m"
+            unserved[s.id] = Reason.make(
+                ReasonCode.DOOR_FAR_FROM_ROAD, snap_m=round(float(snap_m), 1), limit_m=policy.snap_limit_m
             )
         else:
             at_node[(s.school_id, s.shift, int(node))].append(i)
@@ -340,7 +334,7 @@ def _candidate_stops(
     policy: Policy,
     network: RoadNetwork,
     loaded_nodes: np.ndarray,
-    unserved: dict[str, str],
+    unserved: dict[str, Reason],
 ) -> dict[int, _Candidates]:
     """Loaded-graph nodes each pupil may walk to; pupils with none become unserved.
 
@@ -375,13 +369,14 @@ def _candidate_stops(
             nearest_m.update(zip(rows, path_m.min(axis=1)))
         for i in stranded:
             nearest = nearest_m[int(home_nodes[i])] + home_snap_m[i]
-            where = (
-                f"nearest road a bus may use is {nearest:,.0f} m walk"
-                if np.isfinite(nearest)
-                else "no road a bus may use can be reached on foot"
-            )
             unserved[students[i].id] = (
-                f"no bus stop within the walk limit of {limit_m[i]:,.0f} m ({where})"
+                Reason.make(
+                    ReasonCode.NO_STOP_WITHIN_WALK,
+                    limit_m=float(limit_m[i]),
+                    nearest_m=round(float(nearest), 1),
+                )
+                if np.isfinite(nearest)
+                else Reason.make(ReasonCode.NO_ROAD_ON_FOOT, limit_m=float(limit_m[i]))
             )
     return candidates
 

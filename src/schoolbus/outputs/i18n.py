@@ -84,6 +84,26 @@ def translations(language: str) -> gettext.GNUTranslations:
     return gettext.GNUTranslations(compiled)
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's marker name, found by pybabel's extractor
+    """Mark ``message`` for the catalogue without translating it here."""
+    return message
+
+
+SHIFT_WORDS: dict[str, str] = {
+    **dict.fromkeys(("morning", "sabah", "am"), N_("morning")),
+    **dict.fromkeys(("afternoon", "öğle", "öğleden sonra", "ogle", "pm"), N_("afternoon")),
+    **dict.fromkeys(("full_day", "full day", "full-day", "tam", "tam gün", "tam gun", "tam_gun"), N_("full day")),
+    **dict.fromkeys(("evening", "akşam", "aksam"), N_("evening")),
+}
+"""Shift names the catalogue knows (lower case, as districts write them) and their word."""
+
+
+def shift_label(name: str, language: str) -> str:
+    """A shift's name in ``language`` when it is a common one (``morning``, ``sabah``…), else as given."""
+    word = SHIFT_WORDS.get(name.strip().casefold())
+    return translations(language).gettext(word) if word else name
+
+
 def clock(seconds: int | float | None) -> str:
     """``HH:MM`` for a time in seconds after midnight; the seconds are dropped, not rounded up.
 

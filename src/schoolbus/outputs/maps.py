@@ -37,10 +37,12 @@ from schoolbus.outputs.i18n import (
     font_stack,
     format_distance,
     format_money,
+    shift_label,
     template_environment,
     text_direction,
     translations,
 )
+from schoolbus.outputs.reasons import reason_title
 
 LEAFLET_DIR = STATIC_DIR / "leaflet-1.9.4"
 GROUPED_LAYERS_DIR = STATIC_DIR / "leaflet-groupedlayercontrol-0.6.1"
@@ -284,7 +286,7 @@ def render_map(
     places.append(_school_layer(plan, env, tr))
     if plan.scenario.fleet.depots:
         places.append(_depot_layer(plan, env, tr))
-    unserved = _unserved_layer(plan, env, tr, label)
+    unserved = _unserved_layer(plan, env, tr, label, language)
     if unserved is not None:
         places.append(unserved)
     orphan_stops = [s for s in plan.stops if s.id not in stop_visits]
@@ -397,7 +399,7 @@ def _depot_layer(plan: Plan, env, tr) -> folium.FeatureGroup:
     return layer
 
 
-def _unserved_layer(plan: Plan, env, tr, label) -> folium.FeatureGroup | None:
+def _unserved_layer(plan: Plan, env, tr, label, language: str) -> folium.FeatureGroup | None:
     """Unserved pupils counted at their school, with the reasons; never at their homes."""
     by_school: dict[str, list] = defaultdict(list)
     for a in plan.assignments:
@@ -411,13 +413,17 @@ def _unserved_layer(plan: Plan, env, tr, label) -> folium.FeatureGroup | None:
         school = schools.get(school_id)
         if school is None:
             continue
-        reasons = Counter((a.shift, a.reason or "") for a in assignments)
+        reasons = Counter(
+            (a.shift, reason_title(a.reason, language), a.reason.codes[-1].value)
+            for a in assignments
+            if a.reason is not None
+        )
         html = env.get_template("map_unserved_popup.html").render(
             school=school,
             n=len(assignments),
             reasons=[
-                {"shift": shift, "reason": reason, "n": n}
-                for (shift, reason), n in sorted(reasons.items())
+                {"shift": shift_label(shift, language), "reason": title, "code": code, "n": n}
+                for (shift, title, code), n in sorted(reasons.items())
             ],
             pupils=[f"{label(a.student_id)} ({a.shift})" for a in assignments],
         )
