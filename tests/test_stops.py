@@ -533,7 +533,34 @@ def test_helsinki_hundred_homes_near_a_school(helsinki):
     check_selection(scenario, helsinki, sel)
     assert len(sel.walk_m) >= 80  # central Helsinki: nearly every home is near a bus street
     assert 3 <= len(sel.stops) <= 40
-    assert all(reason.code is ReasonCode.NO_STOP_WITHIN_WALK for reason in sel.unserved.values())
+    assert {r.code for r in sel.unserved.values()} <= {ReasonCode.NO_STOP_WITHIN_WALK, ReasonCode.ROAD_NOT_CONNECTED}
     named = sum(bool(s.name) for s in sel.stops)
     assert named >= len(sel.stops) - 2  # stops take the street names of the extract
     assert select_stops(scenario, helsinki, PARAMS) == sel
+
+
+def test_a_home_beside_a_road_cut_from_the_network_says_so(helsinki):
+    # The extract's drivable ways near (24.9355, 60.1745) are cut off with the largest strongly
+    # connected component; the nearest road a bus may use is about 365 m away in a straight line.
+    cut_home = (24.93552, 60.17450)
+    served_home = (24.9440, 60.1705)
+    shift = Shift("sabah", 8 * 3600, 13 * 3600)
+    school = School("OK1", "Koulu", (24.9440, 60.1700), (shift,))
+    students = (Student("cut", cut_home, "OK1", "sabah", 5), Student("ok", served_home, "OK1", "sabah", 5))
+    policy = Policy(walk_limit_m=200)
+    sel = select_stops(Scenario("helsinki", students, (school,), Fleet((BUS,)), policy), helsinki, PARAMS)
+    assert set(sel.walk_m) == {"ok"}
+    reason = sel.unserved["cut"]
+    assert reason.code is ReasonCode.ROAD_NOT_CONNECTED
+    assert float(reason.param("road_m")) < 30 and float(reason.param("snap_m")) > 300
+    assert describe_reason(reason) == (
+        "home is 0 m from a road that is not connected to the district's road network (the edge of "
+        "the map extract or a gap in the map); the nearest connected road is 370 m away"
+    )
+
+
+def test_a_far_home_with_no_cut_road_near_keeps_its_reason():
+    # The hand-made network cuts nothing: the walk-limit reason stands.
+    net = line_network(n_nodes=20, loaded={0, 1, 2, 3})
+    sel = select_stops(scenario_of([pupil("beyond_walk", 1500)]), net, PARAMS)
+    assert sel.unserved["beyond_walk"].code is ReasonCode.NO_STOP_WITHIN_WALK

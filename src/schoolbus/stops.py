@@ -13,7 +13,10 @@ The method, in the order :func:`select_stops` applies it:
    homes share that node share the stop.
 3. **Candidates.** Every other pupil may use any ``loaded``-graph node within their grade's walk
    limit (``policy.walk_limit_for_grade_m``) along the walk graph; a pupil with none is unserved,
-   and the reason gives the walk to the nearest ``loaded`` node.
+   and the reason gives the walk to the nearest ``loaded`` node. When a drivable road that the
+   network cut off (not connected to its largest strongly connected component: the edge of an
+   extract or a gap in the map) is within the pupil's walk limit and nearer, the reason says that
+   instead (``ReasonCode.ROAD_NOT_CONNECTED``): the map needs fixing, not the policy.
 4. **Choice.** Per school and shift, a capacitated facility-location MILP (HiGHS through
    :func:`scipy.optimize.milp`) opens stops and assigns each pupil to one, minimising
    ``STOP_PENALTY_M`` per stop plus the pupils' walking metres. Pupils who share no candidate are
@@ -48,6 +51,7 @@ better of the solver's incumbent and the nearest-stop plan is kept.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -60,7 +64,7 @@ from scipy.sparse.csgraph import connected_components
 
 from schoolbus.matrix import walk_distances
 from schoolbus.model import Fleet, Policy, Reason, ReasonCode, Scenario, Stop, Student
-from schoolbus.network import RoadNetwork, snap_points
+from schoolbus.network import RoadNetwork, nearest_cut_road_m, snap_points
 from schoolbus.params import SolverParams
 
 STOP_PENALTY_M = 600.0
@@ -197,6 +201,7 @@ def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams)
             for i in riders:
                 walk_m[students[i].id] = float(_walk_to(candidates[i], node_index))
 
+    _explain_cut_roads(scenario, network, unserved)
     stops.sort(key=lambda st: (st.school_id, st.shift, st.id))
     return StopSelection(tuple(stops), walk_m, unserved)
 
@@ -204,6 +209,40 @@ def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams)
 # --------------------------------------------------------------------------------------------------
 # Screening
 # --------------------------------------------------------------------------------------------------
+
+
+NO_ROAD_CODES = {
+    ReasonCode.FAR_FROM_ROAD: "snap_m",
+    ReasonCode.DOOR_FAR_FROM_ROAD: "snap_m",
+    ReasonCode.NO_STOP_WITHIN_WALK: "nearest_m",
+    ReasonCode.NO_ROAD_ON_FOOT: "",
+}
+"""Reasons that say no usable road is near, with the parameter holding how far the nearest one is."""
+
+
+def _explain_cut_roads(scenario: Scenario, network: RoadNetwork, unserved: dict[str, Reason]) -> None:
+    """Say so when a home without a usable road is next to a drivable road the network cut off.
+
+    A road cut with the largest strongly connected component (at the edge of an extract, or
+    behind a gap in the map) is within the pupil's walk limit and nearer than the road the first
+    reason measured: the real cause is the map, not the distance, and the reason becomes
+    ``ROAD_NOT_CONNECTED``.
+    """
+    policy = scenario.policy
+    pupils = [s for s in scenario.students if s.id in unserved and unserved[s.id].code in NO_ROAD_CODES]
+    if not pupils:
+        return
+    locations = [s.location for s in pupils]
+    cut_m = nearest_cut_road_m(network, locations)
+    connected = snap_points(network.loaded, locations).snap_m
+    for s, road_m, snap_m in zip(pupils, cut_m, connected):
+        reason = unserved[s.id]
+        name = NO_ROAD_CODES[reason.code]
+        nearest = float(reason.param(name)) if name else math.inf
+        if road_m <= policy.walk_limit_for_grade_m(s.grade) and road_m < nearest:
+            unserved[s.id] = Reason.make(
+                ReasonCode.ROAD_NOT_CONNECTED, road_m=round(float(road_m), 1), snap_m=round(float(snap_m), 1)
+            )
 
 
 def _is_door_to_door(student: Student, policy: Policy) -> bool:
