@@ -28,7 +28,7 @@ from schoolbus.model import (
 from schoolbus.network import NetworkReport, RoadNetwork, load_network
 from schoolbus.outputs.reasons import describe_reason
 from schoolbus.params import SolverParams
-from schoolbus.stops import STOP_PENALTY_M, StopSelection, select_stops
+from schoolbus.stops import STOP_PENALTY_M, StopSelection, homes_outside_network, select_stops
 
 ORIGIN_LON, ORIGIN_LAT = 32.85, 39.93
 """Tiny networks sit in Keçiören, Ankara; positions are given in metres east and north of here."""
@@ -564,3 +564,15 @@ def test_a_far_home_with_no_cut_road_near_keeps_its_reason():
     net = line_network(n_nodes=20, loaded={0, 1, 2, 3})
     sel = select_stops(scenario_of([pupil("beyond_walk", 1500)]), net, PARAMS)
     assert sel.unserved["beyond_walk"].code is ReasonCode.NO_STOP_WITHIN_WALK
+
+
+def test_homes_outside_the_network_area_are_found_before_planning(helsinki):
+    shift = Shift("sabah", 8 * 3600, 13 * 3600)
+    school = School("OK1", "Koulu", (24.9440, 60.1700), (shift,))
+    students = (
+        Student("tallinn", (24.7536, 59.4370), "OK1", "sabah", 5),  # across the gulf
+        Student("centre", (24.9440, 60.1705), "OK1", "sabah", 5),
+    )
+    scenario = Scenario("helsinki", students, (school,), Fleet((BUS,)), Policy())
+    ((student_id, distance_m),) = homes_outside_network(scenario, helsinki)
+    assert student_id == "tallinn" and 75_000 < distance_m < 95_000

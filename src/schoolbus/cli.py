@@ -491,6 +491,23 @@ def _print_summary(result, out_dir: Path) -> None:
     console.print(f"plan written to [bold]{out_dir}[/] (plan.json; scenario.json holds home locations: keep it private)")
 
 
+def _warn_homes_outside(scenario, network, n_ids: int = 5) -> None:
+    """Before planning: homes outside the road network's area (they would all be unserved)."""
+    from schoolbus.stops import homes_outside_network
+
+    outside = homes_outside_network(scenario, network)
+    if not outside:
+        return
+    shown = ", ".join(f"{student_id} ({distance_m / 1000:,.1f} km)" for student_id, distance_m in outside[:n_ids])
+    more = f", … (+{len(outside) - n_ids})" if len(outside) > n_ids else ""
+    console.print(
+        f"[yellow]warning[/]: {len(outside)} home(s) lie outside the road network's area "
+        f"(distance to its nearest road): {escape(shown)}{more}. They will be unserved; use a larger "
+        "extract or check their coordinates.",
+        highlight=False,
+    )
+
+
 def _print_unserved(result, n_ids: int = 5) -> None:
     """Unserved pupils grouped by kind of reason: title, count, the first ids and one example."""
     from schoolbus.outputs.reasons import describe_reason, group_reasons
@@ -499,8 +516,8 @@ def _print_unserved(result, n_ids: int = 5) -> None:
     example = dict(unserved)
     for title, n, ids in group_reasons(unserved, "en", n_ids):
         more = f", … (+{n - len(ids)})" if n > len(ids) else ""
-        console.print(f"  unserved ×{n}: {title} — {', '.join(ids)}{more}", highlight=False)
-        console.print(f"      e.g. {ids[0]}: {describe_reason(example[ids[0]], 'en')}", highlight=False)
+        console.print(f"  unserved ×{n}: {escape(title)} — {escape(', '.join(ids))}{more}", highlight=False)
+        console.print(f"      e.g. {escape(ids[0])}: {escape(describe_reason(example[ids[0]], 'en'))}", highlight=False)
 
 
 def _print_outputs(outputs) -> None:
@@ -554,6 +571,7 @@ def plan_command(
         _plan_scenarios(scenario, scenario_file, arguments, source, out, params, report_language)
         return
     network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
+    _warn_homes_outside(scenario, network)
     result = _run_plan(scenario, network, params)
     outputs = write_outputs(result, out, source, language=language)
     _print_summary(result, out)

@@ -168,6 +168,9 @@ class Policy:
     escort_max_grade: int = 4
     forbidden_road_classes: tuple[str, ...] = ("motorway", "motorway_link")
     wheelchair_door_to_door: bool = True  # wheelchair users are picked up at their home
+    max_plausible_home_school_m: float = 50_000.0
+    """A home farther than this from its school (straight line) is an input error: a typo or
+    swapped coordinates, not a pupil to plan for."""
 
     def walk_limit_for_grade_m(self, grade: int) -> float:
         """The walk limit for a pupil of ``grade``: the tightest grade rule that applies."""

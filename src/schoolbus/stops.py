@@ -211,6 +211,37 @@ def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams)
 # --------------------------------------------------------------------------------------------------
 
 
+def homes_outside_network(scenario: Scenario, network: RoadNetwork) -> list[tuple[str, float]]:
+    """Pupils whose home lies outside the road network's area, with the distance to its nearest road.
+
+    Outside means beyond the bounding box of the walk graph (every road and path read) widened by
+    ``policy.snap_limit_m``: such a home would be unserved, and is worth reporting before planning
+    (a wrong extract, or a wrong coordinate). Distances are great-circle metres to the nearest
+    walk-graph node. In the scenario's order.
+    """
+    if not scenario.students or network.walk.number_of_nodes() == 0:
+        return []
+    xy = np.array([(d["x"], d["y"]) for _, d in network.walk.nodes(data=True)], dtype=float)
+    (west, south), (east, north) = xy.min(axis=0), xy.max(axis=0)
+    margin_m = scenario.policy.snap_limit_m
+    margin_lat = margin_m / M_PER_DEG_LAT
+    margin_lon = margin_m / (M_PER_DEG_LAT * max(0.01, math.cos(math.radians((south + north) / 2))))
+    outside = [
+        s
+        for s in scenario.students
+        if not (west - margin_lon <= s.location[0] <= east + margin_lon
+                and south - margin_lat <= s.location[1] <= north + margin_lat)
+    ]
+    if not outside:
+        return []
+    snapped = snap_points(network.walk, [s.location for s in outside])
+    return [(s.id, float(m)) for s, m in zip(outside, snapped.snap_m)]
+
+
+M_PER_DEG_LAT = 111_195.0
+"""Metres per degree of latitude on the mean Earth (for a margin around a bounding box)."""
+
+
 NO_ROAD_CODES = {
     ReasonCode.FAR_FROM_ROAD: "snap_m",
     ReasonCode.DOOR_FAR_FROM_ROAD: "snap_m",
