@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from schoolbus.errors import InputError
 from schoolbus.outputs.i18n import clock
+from schoolbus.stopnames import coordinates_text
 from schoolbus.outputs.sheets import (
     Arrival,
     Manoeuvre,
@@ -215,9 +216,15 @@ def test_sheet_has_vehicle_facts_blank_fields_directions_and_totals(sheets_tr):
 
 def test_sheets_never_show_home_locations(plan, sheets_tr):
     html = "".join(p.read_text(encoding="utf-8") for p in sheets_tr if p.suffix == ".html")
+    # Stops print their coordinates (lat, lon): a home's never appears, in any order or precision
+    # that could place it (single numbers may coincide with a stop's, e.g. a shared latitude).
     for student in STUDENTS:
-        assert str(student.location[0]) not in html, student.id
-        assert str(student.location[1]) not in html, student.id
+        lon, lat = student.location
+        for text in (f"{lat:.5f}, {lon:.5f}", f"{lat}, {lon}", f"{lon}, {lat}", f"{lat:.6f},{lon:.6f}"):
+            assert text not in html, (student.id, text)
+    # Door-to-door stops sit at a home: they get no coordinates or QR code.
+    door = next(s for s in plan.stops if s.is_door_to_door)
+    assert coordinates_text(door.location) not in html
 
 
 def test_arabic_sheet_is_right_to_left_and_arabic(sheets_ar):
@@ -272,9 +279,9 @@ def test_notice_pdf_has_a_page_per_family_with_stop_walk_and_times(plan, notices
     pages = PdfReader(next(p for p in notices if p.name == "notices.pdf")).pages
     assert len(pages) == len(NOTICE_KEYS)
     texts = [" ".join(page.extract_text().split()) for page in pages]
-    assert "Ilgaz Sokak üzerindeki durağa yürüyün (yaklaşık 120 m)." in texts[0]
+    assert "Ilgaz Sokak durağına yürüyün (yaklaşık 120 m)." in texts[0]
     assert "07:00" in texts[0] and "12:37" in texts[0]
-    assert "Walk to the stop on Kuşçağız Sokak, about 240 m." in texts[2]
+    assert "Walk to the stop at Kuşçağız Sokak, about 240 m." in texts[2]
     assert "Servis kapınızın önünde durur." in texts[8]
     assert "لم نتمكن من تأمين مكان لطفلكم" in texts[10]
     for key, text in zip(NOTICE_KEYS, texts):
@@ -300,7 +307,7 @@ def test_siblings_at_two_schools_get_one_arabic_slip_with_both_stops_and_times(p
         for expected in (student_id, school, street, clock(a.pickup_s), clock(a.dropoff_s)):
             assert expected in text, (student_id, expected)
         assert html.count(f">{student_id} (") == 1
-    assert text.count("امشوا إلى المحطة في") == 2
+    assert text.count("امشوا إلى المحطة عند") == 2
     # The siblings' home is printed nowhere.
     home = next(s.location for s in STUDENTS if s.id == "st05")
     assert str(home[0]) not in html and str(home[1]) not in html
@@ -331,7 +338,7 @@ def test_large_family_fits_one_page_and_lists_an_unserved_child(plan, tmp_path):
     for student_id in sorted(family):
         assert student_id in first, student_id
     assert "Bu dönem çocuğunuza okul servisinde yer ayrılamadı." in first
-    assert first.count("durağa yürüyün") == 3
+    assert first.count("durağına yürüyün") == 3
     lone = (tmp_path / "notice_st07-2.html").read_text(encoding="utf-8")
     assert "st07" in lone and "st01" not in lone
 

@@ -40,6 +40,8 @@ from schoolbus.model import (
     Shift,
     Status,
     Stop,
+    StopName,
+    StopNameKind,
     Student,
     Summary,
     Trip,
@@ -66,7 +68,8 @@ REGENERATE = os.environ.get("SCHOOLBUS_REGENERATE_GOLDEN") == "1"
 HOME_1 = (32.8561234, 39.9655678)
 HOME_2 = (32.8712345, 39.9723456)
 SCHOOL = School("S1", "Etlik İlkokulu", (32.8560, 39.9700), (Shift("sabah", 26400, 43200),))
-STOP = Stop("S1-sabah-S001", (32.856, 39.967), 1001, "S1", "sabah", ("st1",), name="Kuşçağız Sokak")
+STOP = Stop("S1-sabah-S001", (32.856, 39.967), 1001, "S1", "sabah", ("st1",), name="Kuşçağız Sokak / Ilgaz Sokak",
+            where=StopName(StopNameKind.CORNER, street="Kuşçağız Sokak", cross="Ilgaz Sokak"))
 SCENARIO = Scenario(
     name="golden",
     students=(

@@ -291,6 +291,39 @@ class Reason:
 # --------------------------------------------------------------------------------------------------
 
 
+class StopNameKind(StrEnum):
+    """How a stop's name was found (see :class:`StopName`)."""
+
+    CORNER = "corner"
+    NEAR_CORNER = "near_corner"
+    PLACE = "place"
+    STREET = "street"
+    BEARING = "bearing"
+    ROAD = "road"
+
+
+@dataclass(frozen=True)
+class StopName:
+    """What people call the place of a stop, in parts a renderer words in the reader's language.
+
+    * ``CORNER``: at the corner of ``street`` and ``cross``;
+    * ``NEAR_CORNER``: on ``street``, ``distance_m`` from the corner with ``cross``;
+    * ``PLACE``: outside a named place (``place``: a school, a mosque, a shop), ``distance_m`` away;
+    * ``STREET``: on ``street``, with no cross street near;
+    * ``BEARING``: ``distance_m`` towards ``bearing`` (a compass point) from the nearest named
+      street ``street``;
+    * ``ROAD``: on an unnamed road of OSM class ``road_class`` with nothing named near.
+    """
+
+    kind: StopNameKind
+    street: str = ""
+    cross: str = ""
+    place: str = ""
+    distance_m: float = 0.0
+    bearing: str = ""
+    road_class: str = ""
+
+
 @dataclass(frozen=True)
 class Stop:
     """A place on the road where a bus picks up and drops off pupils of one school and shift.
@@ -309,6 +342,9 @@ class Stop:
     student_ids: tuple[str, ...]
     name: str = ""
     is_door_to_door: bool = False
+    where: StopName | None = None
+    """The name's parts, for renderers that word it in the reader's language (``None`` in
+    plans written before stops had them: then ``name`` is the street)."""
 
 
 @dataclass(frozen=True)
@@ -330,11 +366,16 @@ class Assignment:
 
 @dataclass(frozen=True)
 class RoadStep:
-    """A stretch of a trip's road path along one street, for maps and turn-by-turn directions."""
+    """A stretch of a trip's road path along one street, for maps and turn-by-turn directions.
+
+    ``road_class`` is the OSM ``highway`` class of an unnamed stretch (``service``…), so directions
+    can say "service road" where there is no name; empty on named streets.
+    """
 
     street: str
     distance_m: float
     coords: tuple[Location, ...]
+    road_class: str = ""
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ from schoolbus.matrix import walk_distances
 from schoolbus.model import Fleet, Policy, Reason, ReasonCode, Scenario, Stop, Student
 from schoolbus.network import RoadNetwork, nearest_cut_road_m, snap_points
 from schoolbus.params import SolverParams
+from schoolbus.stopnames import name_stops
 
 STOP_PENALTY_M = 600.0
 """Cost of opening one stop, in metres of pupils' walking (summed over pupils).
@@ -203,7 +204,8 @@ def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams)
 
     _explain_cut_roads(scenario, network, unserved)
     stops.sort(key=lambda st: (st.school_id, st.shift, st.id))
-    return StopSelection(tuple(stops), walk_m, unserved)
+    places = [(school.name, school.location) for school in scenario.schools]
+    return StopSelection(name_stops(stops, network, places), walk_m, unserved)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -735,16 +737,8 @@ def _make_stop(
     *,
     is_door_to_door: bool,
 ) -> Stop:
-    """A ``Stop`` at a ``loaded`` node, named after the street most of its roads carry."""
-    graph = network.loaded
-    names = Counter(
-        name
-        for edges in (graph.in_edges(node_id, data="name"), graph.out_edges(node_id, data="name"))
-        for _, _, name in edges
-        if name
-    )
-    street = min(names.items(), key=lambda kv: (-kv[1], kv[0]))[0] if names else ""
-    data = graph.nodes[node_id]
+    """A ``Stop`` at a ``loaded`` node (named later, by :func:`schoolbus.stopnames.name_stops`)."""
+    data = network.loaded.nodes[node_id]
     return Stop(
         id=stop_id,
         location=(float(data["x"]), float(data["y"])),
@@ -752,6 +746,5 @@ def _make_stop(
         school_id=school_id,
         shift=shift,
         student_ids=student_ids,
-        name=street,
         is_door_to_door=is_door_to_door,
     )

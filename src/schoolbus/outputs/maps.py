@@ -38,6 +38,7 @@ from schoolbus.outputs.i18n import (
     format_distance,
     format_money,
     shift_label,
+    stop_label,
     template_environment,
     text_direction,
     translations,
@@ -238,7 +239,7 @@ def render_map(
     for layer in layers:
         colour, dash = colours[layer.vehicle.id]
         school = schools.get(layer.school_id)
-        group_name = f"{school.name if school else layer.school_id} · {layer.shift}"
+        group_name = f"{school.name if school else layer.school_id} · {shift_label(layer.shift, language)}"
         feature = folium.FeatureGroup(name=_layer_name(layer.vehicle, colour, tr), show=True)
         for trip in layer.trips:
             path = path_from_steps(trip)
@@ -265,6 +266,7 @@ def render_map(
                 stop = stops[visit.stop_id]
                 html = env.get_template("map_stop_popup.html").render(
                     stop=stop,
+                    name=stop_label(stop, language),
                     visits=[
                         {
                             "trip": t,
@@ -277,7 +279,7 @@ def render_map(
                     ],
                     pupils=[label(s) for s in stop.student_ids],
                 )
-                _stop_marker(stop, colour, html).add_to(feature)
+                _stop_marker(stop, colour, html, stop_label(stop, language)).add_to(feature)
         feature.add_to(fmap)
         groups.setdefault(group_name, []).append(feature)
 
@@ -291,7 +293,7 @@ def render_map(
         places.append(unserved)
     orphan_stops = [s for s in plan.stops if s.id not in stop_visits]
     if orphan_stops:
-        places.append(_orphan_stop_layer(orphan_stops, env, tr, label))
+        places.append(_orphan_stop_layer(orphan_stops, env, tr, label, language))
     if show_walk_lines:
         places.append(_walk_layer(plan, stops, students, tr))
     for feature in places:
@@ -356,7 +358,7 @@ def _tooltip(text: str) -> str:
     return str(escape(text)).replace("`", "&#96;").replace("${", "&#36;{")
 
 
-def _stop_marker(stop: Stop, colour: str, popup_html: str) -> folium.CircleMarker:
+def _stop_marker(stop: Stop, colour: str, popup_html: str, name: str) -> folium.CircleMarker:
     n = max(len(stop.student_ids), 1)
     return folium.CircleMarker(
         location=(stop.location[1], stop.location[0]),
@@ -366,7 +368,7 @@ def _stop_marker(stop: Stop, colour: str, popup_html: str) -> folium.CircleMarke
         fill=True,
         fill_color=colour,
         fill_opacity=0.95,
-        tooltip=_tooltip(f"{stop.name or stop.id} ({len(stop.student_ids)})"),
+        tooltip=_tooltip(f"{name} ({len(stop.student_ids)})"),
     ).add_child(_HtmlPopup(popup_html))
 
 
@@ -447,14 +449,15 @@ def _unserved_layer(plan: Plan, env, tr, label, language: str) -> folium.Feature
     return layer
 
 
-def _orphan_stop_layer(stops: list[Stop], env, tr, label) -> folium.FeatureGroup:
+def _orphan_stop_layer(stops: list[Stop], env, tr, label, language: str) -> folium.FeatureGroup:
     """Stops no trip visits: shown grey so a planner sees them rather than losing them."""
     layer = folium.FeatureGroup(name=tr.gettext("Stops without a trip"), show=True)
     for stop in stops:
+        name = stop_label(stop, language)
         html = env.get_template("map_stop_popup.html").render(
-            stop=stop, visits=[], pupils=[label(s) for s in stop.student_ids]
+            stop=stop, name=name, visits=[], pupils=[label(s) for s in stop.student_ids]
         )
-        _stop_marker(stop, "#9e9e9e", html).add_to(layer)
+        _stop_marker(stop, "#9e9e9e", html, name).add_to(layer)
     return layer
 
 

@@ -39,8 +39,15 @@ from schoolbus.outputs.i18n import (
     font_stack,
     format_distance,
     format_duration,
+    COMPASS_WORDS,
+    coordinates_text,
+    geo_qr_svg,
+    geo_uri,
     isolate,
     language_or_default,
+    road_class_word,
+    shift_label,
+    stop_label,
     template_environment,
     text_direction,
     translations,
@@ -88,14 +95,16 @@ class Manoeuvre:
     """Drive ``distance_m`` along ``street`` after doing ``action`` at its start.
 
     ``action`` is one of ``depart``, ``continue`` (same street, after a stop), ``straight``,
-    ``slight_left``, ``slight_right``, ``left``, ``right``, ``uturn``; ``compass`` is the heading
-    when driving off (one of :data:`COMPASS_POINTS`).
+    ``slight_left``, ``slight_right``, ``left``, ``right``, ``uturn`` (turn around and drive back,
+    e.g. out of a dead end); ``compass`` is the heading when driving off (one of
+    :data:`COMPASS_POINTS`). ``road_class`` (OSM ``highway``) names an unnamed road.
     """
 
     action: str
     street: str
     distance_m: float
     compass: str
+    road_class: str = ""
 
 
 @dataclass(frozen=True)
@@ -203,8 +212,11 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
     for j, step in enumerate(steps):
         coords = [tuple(p) for p in step.coords]
         step_cuts = sorted(cuts.get(j, []))
+        turnarounds = _turnarounds(coords)
         bounds = (
-            [0] + sorted({k for k, _ in step_cuts if 0 < k < len(coords) - 1}) + [len(coords) - 1]
+            [0]
+            + sorted({k for k, _ in step_cuts if 0 < k < len(coords) - 1} | turnarounds)
+            + [len(coords) - 1]
         )
         total_geo_m = _geometric_length_m(coords)
         for k, visit_index in step_cuts:
@@ -221,7 +233,9 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
             if heading is None:
                 heading = previous_heading if previous_heading is not None else 0.0
             if piece > 0:
-                action = "continue"
+                # Past a stop or a dead end on the same street: drive on, or turn back.
+                reverses = previous_heading is not None and abs(turn_deg(previous_heading, heading)) >= U_TURN_FROM_DEG
+                action = "uturn" if reverses else "continue"
             elif previous_heading is None:
                 action = "depart"
             else:
@@ -230,16 +244,25 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
                 )
             distance = step.distance_m * share
             previous = items[-1] if items else None
+            is_unnamed_on = (
+                not step.street
+                and isinstance(previous, Manoeuvre)
+                and not previous.street
+                and action in ("continue", "straight")
+            )
             if (
                 action == "continue"
                 and isinstance(previous, Manoeuvre)
                 and previous.street == step.street
-            ):
-                # A street the road data splits into several steps reads as one line.
+            ) or is_unnamed_on:
+                # A street the road data splits into several steps reads as one line, and so do
+                # unnamed stretches driven straight on (one "service road", not three lines).
                 items[-1] = dataclasses.replace(previous, distance_m=previous.distance_m + distance)
             else:
                 items.append(
-                    Manoeuvre(action, step.street, distance, compass_from_bearing(heading))
+                    Manoeuvre(
+                        action, step.street, distance, compass_from_bearing(heading), step.road_class
+                    )
                 )
             for k, visit_index in step_cuts:
                 if k == end and k > 0:
@@ -253,9 +276,40 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
     return items
 
 
-def describe(manoeuvre: Manoeuvre, tr) -> Markup:
-    """One direction as translated text, the street name isolated for right-to-left pages."""
-    street = isolate(manoeuvre.street or tr.gettext("unnamed road"))
+def _turnarounds(coords: list[Location]) -> set[int]:
+    """Interior points of a path where it turns back on itself (the end of a dead end)."""
+    found = set()
+    for k in range(1, len(coords) - 1):
+        before = _heading(coords[: k + 1], at_end=True)
+        after = _heading(coords[k:], at_end=False)
+        if before is not None and after is not None and abs(turn_deg(before, after)) >= U_TURN_FROM_DEG:
+            found.add(k)
+    return found
+
+
+def describe(manoeuvre: Manoeuvre, tr, language: str = DEFAULT_LANGUAGE) -> Markup:
+    """One direction as translated text, the street name isolated for right-to-left pages.
+
+    An unnamed road is called by its class ("service road") and the turn is said on its own, so
+    a run of unnamed roads never reads "onto unnamed road" line after line.
+    """
+    if not manoeuvre.street:
+        road = road_class_word(manoeuvre.road_class, language)
+        unnamed = {
+            "continue": tr.gettext("Continue along the %(road)s"),
+            "straight": tr.gettext("Go straight on along the %(road)s"),
+            "slight_left": tr.gettext("Bear left (%(road)s)"),
+            "slight_right": tr.gettext("Bear right (%(road)s)"),
+            "left": tr.gettext("Turn left (%(road)s)"),
+            "right": tr.gettext("Turn right (%(road)s)"),
+            "uturn": tr.gettext("Turn around and drive back along the %(road)s"),
+            "depart": tr.gettext("Head %(compass)s on the %(road)s"),
+        }
+        return Markup(unnamed[manoeuvre.action]) % {
+            "road": road,
+            "compass": _compass_word(manoeuvre.compass, tr),
+        }
+    street = isolate(manoeuvre.street)
     texts = {
         "continue": tr.gettext("Continue on %(street)s"),
         "straight": tr.gettext("Go straight on to %(street)s"),
@@ -263,7 +317,7 @@ def describe(manoeuvre: Manoeuvre, tr) -> Markup:
         "slight_right": tr.gettext("Bear right onto %(street)s"),
         "left": tr.gettext("Turn left onto %(street)s"),
         "right": tr.gettext("Turn right onto %(street)s"),
-        "uturn": tr.gettext("Make a U-turn onto %(street)s"),
+        "uturn": tr.gettext("Turn around and drive back along %(street)s"),
     }
     if manoeuvre.action == "depart":
         return Markup(tr.gettext("Head %(compass)s on %(street)s")) % {
@@ -274,17 +328,7 @@ def describe(manoeuvre: Manoeuvre, tr) -> Markup:
 
 
 def _compass_word(point: str, tr) -> str:
-    words = {
-        "north": tr.gettext("north"),
-        "northeast": tr.gettext("northeast"),
-        "east": tr.gettext("east"),
-        "southeast": tr.gettext("southeast"),
-        "south": tr.gettext("south"),
-        "southwest": tr.gettext("southwest"),
-        "west": tr.gettext("west"),
-        "northwest": tr.gettext("northwest"),
-    }
-    return words[point]
+    return tr.gettext(COMPASS_WORDS[point])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -383,9 +427,10 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
     places = _places(trip, stops, schools)
     rows = []
     for i, visit in enumerate(trip.visits):
+        where = places.get(i)
         if visit.stop_id is not None:
             stop = stops.get(visit.stop_id)
-            name = (stop.name or stop.id) if stop else visit.stop_id
+            name = stop_label(stop, language) if stop else tr.gettext("stop")
             kind = "door" if stop is not None and stop.is_door_to_door else "stop"
         else:
             school = schools.get(visit.school_id)
@@ -395,6 +440,11 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
             {
                 "seq": i + 1,
                 "name": name,
+                # A shared stop's place, to find it; schools are known, and a door-to-door stop's
+                # point is a pupil's home, which sheets never print.
+                "coordinates": coordinates_text(where) if where and kind == "stop" else "",
+                "geo": geo_uri(where) if where and kind == "stop" else "",
+                "qr": geo_qr_svg(where) if where and kind == "stop" else "",
                 "place_id": visit.stop_id or visit.school_id,
                 "kind": kind,
                 "arrive": clock(visit.arrive_s),
@@ -412,7 +462,7 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
             lines.append(
                 {
                     "arrival": False,
-                    "text": describe(item, tr),
+                    "text": describe(item, tr, language),
                     "distance": format_distance(item.distance_m, language),
                 }
             )
@@ -420,6 +470,7 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
     return {
         "trip": trip,
         "school_name": school.name if school else trip.school_id,
+        "shift_name": shift_label(trip.shift, language),
         "is_to_school": trip.direction is Direction.TO_SCHOOL,
         "rows": rows,
         "start_row": rows[0] if rows else None,
@@ -566,9 +617,14 @@ def _child_view(assignment: Assignment, language: str, lookups) -> dict:
         "student_id": assignment.student_id,
         "initials": student.initials if student else None,
         "school_name": school.name if school else assignment.school_id,
-        "shift_name": assignment.shift,
+        "shift_name": shift_label(assignment.shift, language),
         "shift": shift,
         "stop": stop,
+        "stop_name": stop_label(stop, language) if stop else "",
+        # The bus comes to the door of a door-to-door pupil: no map of the home is printed.
+        "coordinates": coordinates_text(stop.location) if stop and not stop.is_door_to_door else "",
+        "geo": geo_uri(stop.location) if stop and not stop.is_door_to_door else "",
+        "qr": geo_qr_svg(stop.location) if stop and not stop.is_door_to_door else "",
         "is_routed": assignment.status is Status.ROUTED and stop is not None,
         "walk": format_distance(assignment.walk_m, language),
         "pickup_s": assignment.pickup_s,
