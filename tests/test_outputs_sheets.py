@@ -14,13 +14,15 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from schoolbus.errors import InputError
-from schoolbus.outputs.i18n import clock
+from schoolbus.model import Direction, RoadStep, Trip, Visit
+from schoolbus.outputs.i18n import clock, translations
 from schoolbus.stopnames import coordinates_text
 from schoolbus.outputs.sheets import (
     Arrival,
     Manoeuvre,
     action_from_turn,
     compass_from_bearing,
+    describe,
     directions,
     render_parent_notices,
     render_route_sheets,
@@ -354,3 +356,58 @@ def test_family_without_a_catalogue_gets_turkish(plan, tmp_path):
     )
     assert [p.name for p in paths] == ["notice_st01.html", "notices.pdf"]
     assert '<html lang="tr" dir="ltr">' in paths[0].read_text(encoding="utf-8")
+
+
+# --- directions on unnamed roads and dead ends ------------------------------------------------
+
+EAST, NORTH = 0.0013, 0.0009  # about 110 m and 100 m at Keçiören's latitude
+
+
+def _trip_along(steps, n_visits: int = 2):
+    visits = tuple(Visit(0, 0, stop_id=f"P{k}") for k in range(n_visits))
+    return Trip("X", "V", "van", "S", "sabah", Direction.TO_SCHOOL, visits, 0.0, 0, tuple(steps))
+
+
+def test_unnamed_roads_are_named_by_class_and_merged_when_driven_straight_on():
+    o = (32.85, 39.96)
+    a, b, c, d = ((o[0] + k * EAST, o[1]) for k in (1, 2, 3, 3))
+    d = (d[0], d[1] + NORTH)
+    steps = (
+        RoadStep("Etlik Caddesi", 110.0, (o, a)),
+        RoadStep("", 110.0, (a, b), "service"),
+        RoadStep("", 110.0, (b, c), "residential"),  # straight on: the same line
+        RoadStep("", 100.0, (c, d), "service"),  # a left turn: its own line
+    )
+    trip = _trip_along(steps)
+    items = directions(trip, {0: o, 1: d})
+    manoeuvres = [i for i in items if isinstance(i, Manoeuvre)]
+    assert [(m.action, m.street, m.road_class, round(m.distance_m)) for m in manoeuvres] == [
+        ("depart", "Etlik Caddesi", "", 110),
+        ("straight", "", "service", 220),
+        ("left", "", "service", 100),
+    ]
+    tr = translations("tr")
+    texts = [str(describe(m, tr, "tr")) for m in manoeuvres]
+    assert texts[1:] == ["Düz devam edin (servis yolu)", "Sola dönün (servis yolu)"]
+    assert not any("adsız yol" in t for t in texts)
+
+
+def test_an_out_and_back_along_one_road_says_turn_around():
+    # A dead-end service road: out 200 m to the stop, then back the same way.
+    o = (32.85, 39.96)
+    end = (o[0] + 2 * EAST, o[1])
+    mid = (o[0] + EAST, o[1])
+    steps = (RoadStep("", 440.0, (o, mid, end, mid, o), "service"),)
+    trip = _trip_along(steps, 3)
+    items = directions(trip, {0: o, 1: end, 2: o})
+    kinds = [(i.action, round(i.distance_m)) if isinstance(i, Manoeuvre) else i.visit_index for i in items]
+    assert kinds == [("depart", 220), 1, ("uturn", 220), 2]
+    assert str(describe(items[2], translations("tr"), "tr")) == "Geri dönün ve servis yolu üzerinden geri gelin"
+
+
+def test_a_turnaround_without_a_stop_is_said_too():
+    o = (32.85, 39.96)
+    end = (o[0] + 2 * EAST, o[1])
+    steps = (RoadStep("Çıkmaz Sokak", 440.0, (o, end, o)),)
+    items = directions(_trip_along(steps), {0: o, 1: o})
+    assert [i.action for i in items if isinstance(i, Manoeuvre)] == ["depart", "uturn"]
