@@ -150,3 +150,72 @@ def test_reason_sentences_are_all_catalogued():
     for code, sentence in SENTENCES.items():
         if code is not ReasonCode.TEXT:
             assert catalog.get(sentence) is not None, code
+
+
+# --- the map ---------------------------------------------------------------------------------
+
+
+def route_styles(html: str) -> dict[str, set[tuple[str, str | None]]]:
+    """(colour, dash) of each vehicle's trips to school (home runs are dashed on top of them)."""
+    found: dict[str, set] = {}
+    pattern = r"L\.polyline\(\s*\[\[.*?\]\],\s*(\{.*?\})\s*\)\.addTo\(\w+\);\s*\w+\.bindTooltip\(\s*`<div>\s*(\S+) ·"
+    for options, vehicle_id in re.findall(pattern, html, re.S):
+        style = json.loads(options)
+        if style["weight"] == 6:
+            found.setdefault(vehicle_id, set()).add((style["color"], style["dashArray"]))
+    return found
+
+
+def test_touching_routes_never_share_a_colour(result, documents):
+    from schoolbus.outputs.maps import route_neighbours
+
+    styles = route_styles(documents["map.tr"])
+    assert set(styles) == {v.id for v in result.vehicles}
+    assert all(len(s) == 1 for s in styles.values())
+    neighbours = route_neighbours(result)
+    pairs = [(a, b) for a in neighbours for b in neighbours[a] if a < b]
+    assert pairs, "central Helsinki routes should touch"
+    for a, b in pairs:
+        assert styles[a] != styles[b], (a, b)
+
+
+def test_the_map_has_a_title_a_legend_clusters_and_reason_codes(result, documents):
+    html = documents["map.tr"]
+    assert f"<title>{result.scenario.name} · Okul servisi planı</title>" in html
+    for symbol in ("Okula gidiş güzergâhı", "Okuldan dönüş güzergâhı", "Durak (büyüklük: öğrenci sayısı)",
+                   "Kapıdan kapıya durak", "Okul", "Garaj", "Birbirine yakın birkaç durak"):
+        assert symbol in html, symbol
+    assert "L.markerClusterGroup(" in html
+    assert not re.search(r"<script[^>]+src=|<link[^>]+href=\"http", html)  # the plugin is inlined
+    if any(a.status is Status.UNSERVED for a in result.assignments):
+        popups = map_texts(html)
+        codes = {a.reason.codes[-1].value for a in result.assignments if a.reason}
+        assert any(code in popups for code in codes)
+
+
+def test_with_many_vehicle_days_only_the_first_group_is_on_at_first(result, tmp_path, monkeypatch):
+    from schoolbus.outputs import maps
+
+    monkeypatch.setattr(maps, "SHOW_ONE_GROUP_ABOVE", 0)
+    html = render_map(result, tmp_path / "map.html").read_text("utf-8")
+    block = re.search(r"L\.control\.groupedLayers\(\s*null,\s*\{(.*?)\n\s*\},\s*\{", html, re.S)[1]
+    groups = re.findall(rf"({JSON_STRING})\s*:\s*\{{(.*?)\}},", block, re.S)
+    route_groups = [(json.loads(h), re.findall(r"feature_group_\w+", body)) for h, body in groups if json.loads(h) != "Yerler"]
+    assert len(route_groups) >= 2
+    shown = set(re.findall(r"(feature_group_\w+)\.addTo\(map_\w+\)", html))
+    first, *rest = route_groups
+    assert set(first[1]) <= shown
+    assert not any(set(features) & shown for _, features in rest)
+    assert "Başta yalnızca ilk okul ve vardiya gösterilir" in html
+
+
+def test_schools_standing_together_are_fanned_out():
+    from schoolbus.model import School, Shift
+    from schoolbus.outputs.maps import _school_offsets_px
+
+    shift = (Shift("sabah", 8 * 3600, 13 * 3600),)
+    schools = [School("A", "A", (32.85, 39.96), shift), School("B", "B", (32.8501, 39.96), shift),
+               School("C", "C", (32.90, 39.96), shift)]
+    offsets = _school_offsets_px(schools)
+    assert offsets["C"] == (0, 0)
+    assert offsets["A"] != offsets["B"]
