@@ -42,12 +42,15 @@ def result(helsinki, helsinki_pbf):
 
 
 @pytest.fixture(scope="module")
-def documents(result, tmp_path_factory) -> dict[str, str]:
-    """Every written document's text, by ``<kind>.<language>`` (sheets and map) or ``notices``."""
+def documents(result, helsinki, tmp_path_factory) -> dict[str, str]:
+    """Every written document's text, by ``<kind>.<language>`` (sheets and map) or ``notices``.
+
+    Turkish sheets are drawn with the road graph (streets under the maps, stop insets)."""
     out = tmp_path_factory.mktemp("docs")
     texts = {}
     for language in ("tr", "ar"):
-        sheets = render_route_sheets(result, out / f"sheets_{language}", language=language)
+        roads = helsinki.drive if language == "tr" else None
+        sheets = render_route_sheets(result, out / f"sheets_{language}", language=language, roads=roads)
         texts[f"sheets.{language}"] = "".join(p.read_text("utf-8") for p in sheets if p.suffix == ".html")
         texts[f"map.{language}"] = render_map(result, out / f"map_{language}.html", language=language).read_text(
             "utf-8"
@@ -94,6 +97,16 @@ def test_sheets_and_notices_give_stop_coordinates_and_a_geo_qr_code(result, docu
     assert f'href="geo:{lat:.6f},{lon:.6f}"' in documents["sheets.tr"]
     assert documents["sheets.tr"].count('class="segno"') >= len([s for s in result.stops if not s.is_door_to_door])
     assert 'href="geo:' in documents["notices"] and 'class="segno"' in documents["notices"]
+
+
+def test_sheet_maps_show_the_streets_around_and_each_stop_gets_an_inset(result, documents):
+    tr, ar = documents["sheets.tr"], documents["sheets.ar"]
+    shared_visits = sum(
+        1 for t in result.trips for v in t.visits if v.stop_id and not next(s for s in result.stops if s.id == v.stop_id).is_door_to_door
+    )
+    assert tr.count('class="stop-inset"') == shared_visits
+    assert tr.count('stroke="#c4c4c4"') > 10 * len(result.trips)  # streets under every trip map
+    assert 'class="stop-inset"' not in ar and 'stroke="#c4c4c4"' not in ar  # drawn only with roads
 
 
 def _english_only_messages(language: str) -> set[str]:

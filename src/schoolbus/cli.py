@@ -573,7 +573,7 @@ def plan_command(
     network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
     _warn_homes_outside(scenario, network)
     result = _run_plan(scenario, network, params)
-    outputs = write_outputs(result, out, source, language=language)
+    outputs = write_outputs(result, out, source, language=language, roads=network.drive)
     _print_summary(result, out)
     _print_outputs(outputs)
 
@@ -623,7 +623,7 @@ def demo_command(
         f"{len(scenario.schools)} schools, {len(scenario.students)} generated students. {DEMO_POLICY_NOTE}"
     )
     result = _run_plan(scenario, network, params)
-    outputs = write_outputs(result, out, source, language=language)
+    outputs = write_outputs(result, out, source, language=language, roads=network.drive)
     _print_summary(result, out)
     _print_outputs(outputs)
     # A manager's question the demo answers too: what would longer walks save?

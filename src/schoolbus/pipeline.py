@@ -409,13 +409,16 @@ class Outputs:
     exports: dict[str, Path]
 
 
-def write_outputs(result: Plan, out_dir: str | Path, network_source=None, *, language: str = "tr") -> Outputs:
+def write_outputs(
+    result: Plan, out_dir: str | Path, network_source=None, *, language: str = "tr", roads=None
+) -> Outputs:
     """Write a checked plan and everything people use from it into ``out_dir``.
 
     ``plan.json`` and ``scenario.json`` (the latter holds home locations: keep it private),
     ``map.html`` (works offline), ``sheets/`` (route sheets per vehicle-day, HTML and PDF, in
     ``language``), ``notices/`` (parent notices in each family's language) and ``exports/`` (CSV,
-    XLSX, GeoJSON). Renderers take the finished plan; nothing is recomputed.
+    XLSX, GeoJSON). Renderers take the finished plan; nothing is recomputed. ``roads`` (the road
+    graph, optional) lets route sheets draw the streets around each trip and stop.
     """
     from schoolbus.outputs.export import export_tables
     from schoolbus.outputs.maps import render_map
@@ -428,7 +431,7 @@ def write_outputs(result: Plan, out_dir: str | Path, network_source=None, *, lan
         plan_json=plan_json,
         scenario_json=out / SCENARIO_FILE,
         map_html=render_map(result, out / "map.html", language=language),
-        route_sheets=tuple(render_route_sheets(result, out / "sheets", language=language)),
+        route_sheets=tuple(render_route_sheets(result, out / "sheets", language=language, roads=roads)),
         parent_notices=tuple(render_parent_notices(result, out / "notices")),
         exports=export_tables(result, out / "exports", language=language),
     )

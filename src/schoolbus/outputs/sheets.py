@@ -336,11 +336,64 @@ def _compass_word(point: str, tr) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def route_svg(trip: Trip, places: dict[int, Location], language: str) -> Markup:
+class StreetLines:
+    """The roads around a plan, for drawing under a trip's map (no tiles needed).
+
+    Built once from a road graph (its edges' geometry, each two-way street once) and queried by
+    bounding box, so every sheet of a district draws its own neighbourhood quickly.
+    """
+
+    def __init__(self, graph) -> None:
+        lines: list[tuple[tuple[Location, ...], str]] = []
+        seen: set[tuple[int, int]] = set()
+        for u, v, data in graph.edges(data=True):
+            if (v, u) in seen or (u, v) in seen:
+                continue
+            seen.add((u, v))
+            geometry = data.get("geometry")
+            coords = (
+                tuple((float(x), float(y)) for x, y in geometry.coords)
+                if geometry is not None
+                else (
+                    (float(graph.nodes[u]["x"]), float(graph.nodes[u]["y"])),
+                    (float(graph.nodes[v]["x"]), float(graph.nodes[v]["y"])),
+                )
+            )
+            name = data.get("name") or ""
+            lines.append((coords, name[0] if isinstance(name, list) else str(name)))
+        self.lines = lines
+        boxes = [
+            (min(p[0] for p in c), min(p[1] for p in c), max(p[0] for p in c), max(p[1] for p in c))
+            for c, _ in lines
+        ]
+        self._west, self._south, self._east, self._north = (
+            [b[k] for b in boxes] for k in range(4)
+        )
+
+    def within(self, west: float, south: float, east: float, north: float) -> list[tuple[Location, ...]]:
+        """The lines whose bounding box meets the given box (degrees)."""
+        return [
+            coords
+            for (coords, _), w, s, e, n in zip(self.lines, self._west, self._south, self._east, self._north)
+            if w <= east and e >= west and s <= north and n >= south
+        ]
+
+
+STREET_MARGIN_SHARE = 0.15
+"""Streets are drawn this share beyond the trip's own extent on each side."""
+INSET_HALF_WIDTH_M = 120.0
+"""A stop-area inset shows this many metres either side of the stop."""
+INSET_SIZE_PX = 110.0
+
+
+def route_svg(
+    trip: Trip, places: dict[int, Location], language: str, streets: StreetLines | None = None
+) -> Markup:
     """An inline SVG of the trip's road path with numbered visits, a scale bar and a north arrow.
 
     Drawn in an equirectangular projection around the trip's mean latitude (distortion well under
-    1 % across a town), which is all a printed thumbnail needs.
+    1 % across a town), which is all a printed thumbnail needs. With ``streets`` the surrounding
+    roads are drawn in grey beneath the route, so the thumbnail reads as a map.
     """
     path = path_from_steps(trip)
     points = path + list(places.values())
@@ -378,6 +431,15 @@ def route_svg(trip: Trip, places: dict[int, Location], language: str) -> Markup:
         }
         for index, place in sorted(places.items())
     ]
+    background = []
+    if streets is not None:
+        lons, lats = [p[0] for p in points], [p[1] for p in points]
+        pad_lon = (max(lons) - min(lons)) * STREET_MARGIN_SHARE + 1e-4
+        pad_lat = (max(lats) - min(lats)) * STREET_MARGIN_SHARE + 1e-4
+        background = [
+            " ".join(f"{x},{y}" for x, y in map(to_svg, line))
+            for line in streets.within(min(lons) - pad_lon, min(lats) - pad_lat, max(lons) + pad_lon, max(lats) + pad_lat)
+        ]
     svg = (
         template_environment(language)
         .get_template("route_map.svg")
@@ -385,6 +447,7 @@ def route_svg(trip: Trip, places: dict[int, Location], language: str) -> Markup:
             width=round(SVG_WIDTH),
             height=round(SVG_HEIGHT),
             padding=round(SVG_PADDING),
+            streets=background,
             path=" ".join(f"{x},{y}" for x, y in map(to_svg, path)) if len(path) >= 2 else "",
             markers=markers,
             bar_px=round(bar_m * scale, 1),
@@ -392,6 +455,44 @@ def route_svg(trip: Trip, places: dict[int, Location], language: str) -> Markup:
         )
     )
     return Markup(svg)
+
+
+def stop_inset_svg(location: Location, path: list[Location], streets: StreetLines) -> Markup:
+    """A small square map of the streets around a stop, the trip's path through it and the stop.
+
+    ``INSET_HALF_WIDTH_M`` either side of the stop, north up; drawn from the local road graph.
+    """
+    lon0, lat0 = location
+    m_per_deg = math.pi * EARTH_RADIUS_M / 180.0
+    half_lat = INSET_HALF_WIDTH_M / m_per_deg
+    half_lon = half_lat / max(0.01, math.cos(math.radians(lat0)))
+    scale = INSET_SIZE_PX / 2
+
+    def to_svg(p: Location) -> str:
+        x = scale + (p[0] - lon0) / half_lon * scale
+        y = scale - (p[1] - lat0) / half_lat * scale
+        return f"{x:.1f},{y:.1f}"
+
+    lines = streets.within(lon0 - half_lon, lat0 - half_lat, lon0 + half_lon, lat0 + half_lat)
+    size = round(INSET_SIZE_PX)
+    parts = [
+        f'<svg class="stop-inset" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
+        f'width="{size}" height="{size}" direction="ltr">',
+        f'<rect x="0" y="0" width="{size}" height="{size}" fill="#f7f6f2" stroke="#999"/>',
+    ]
+    parts += [
+        f'<polyline points="{" ".join(to_svg(p) for p in line)}" fill="none" stroke="#b8b8b8" stroke-width="3"/>'
+        for line in lines
+    ]
+    if len(path) >= 2:
+        parts.append(
+            f'<polyline points="{" ".join(to_svg(p) for p in path)}" fill="none" stroke="#1f5fa8" '
+            'stroke-width="2.5" stroke-linejoin="round"/>'
+        )
+    parts.append(f'<circle cx="{scale:.1f}" cy="{scale:.1f}" r="5" fill="#d62728" stroke="#fff" stroke-width="1.5"/>')
+    parts.append("</svg>")
+    # Only numbers and fixed markup: nothing here comes from user text.
+    return Markup("".join(parts))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -422,8 +523,9 @@ def _student_label(students: dict[str, Student], student_id: str, tr) -> str:
     return text
 
 
-def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
+def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups, streets: StreetLines | None = None) -> dict:
     stops, schools, students = lookups
+    path = path_from_steps(trip)
     places = _places(trip, stops, schools)
     rows = []
     for i, visit in enumerate(trip.visits):
@@ -445,6 +547,7 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
                 "coordinates": coordinates_text(where) if where and kind == "stop" else "",
                 "geo": geo_uri(where) if where and kind == "stop" else "",
                 "qr": geo_qr_svg(where) if where and kind == "stop" else "",
+                "inset": stop_inset_svg(where, path, streets) if where and kind == "stop" and streets else "",
                 "place_id": visit.stop_id or visit.school_id,
                 "kind": kind,
                 "arrive": clock(visit.arrive_s),
@@ -475,7 +578,7 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
         "rows": rows,
         "start_row": rows[0] if rows else None,
         "directions": lines,
-        "svg": route_svg(trip, places, language),
+        "svg": route_svg(trip, places, language, streets),
         "distance": format_distance(trip.distance_m, language),
         "duration": format_duration(trip.duration_s),
         "n_pupils": len({s for v in trip.visits for s in (*v.board, *v.alight)}),
@@ -487,7 +590,12 @@ def _safe_name(text: str) -> str:
 
 
 def render_route_sheets(
-    plan: Plan, out_dir: str | Path, *, language: str = DEFAULT_LANGUAGE, contractor: str = ""
+    plan: Plan,
+    out_dir: str | Path,
+    *,
+    language: str = DEFAULT_LANGUAGE,
+    contractor: str = "",
+    roads=None,
 ) -> list[Path]:
     """Write one printable A4 route sheet per vehicle-day, as HTML and as PDF.
 
@@ -501,6 +609,9 @@ def render_route_sheets(
         ``tr`` (default), ``en`` or ``ar`` (laid out right to left).
     contractor
         The transport contractor's name, printed in the header; blank leaves a line to fill in.
+    roads
+        Optionally the road graph (e.g. ``network.drive``): trip maps then show the surrounding
+        streets and each stop gets a small inset of its area.
 
     Returns
     -------
@@ -528,10 +639,11 @@ def render_route_sheets(
     )
     trips = {t.id: t for t in trips_in_order(plan)}
     depots = {d.id: d for d in plan.scenario.fleet.depots}
+    streets = StreetLines(roads) if roads is not None else None
     written: list[Path] = []
     for vehicle in plan.vehicles:
         trip_views = [
-            _trip_view(trips[t], plan, language, tr, lookups)
+            _trip_view(trips[t], plan, language, tr, lookups, streets)
             for t in vehicle.trip_ids
             if t in trips
         ]
