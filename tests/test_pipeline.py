@@ -22,7 +22,6 @@ from schoolbus.model import (
     Depot,
     Fleet,
     Policy,
-    Reason,
     ReasonCode,
     Prices,
     Scenario,

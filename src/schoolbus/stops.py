@@ -258,8 +258,8 @@ def _explain_cut_roads(scenario: Scenario, network: RoadNetwork, unserved: dict[
 
     A road cut with the largest strongly connected component (at the edge of an extract, or
     behind a gap in the map) is within the pupil's walk limit and nearer than the road the first
-    reason measured: the real cause is the map, not the distance, and the reason becomes
-    ``ROAD_NOT_CONNECTED``.
+    reason measured and than every connected road in a straight line: the real cause is the
+    map, not the distance, and the reason becomes ``ROAD_NOT_CONNECTED``.
     """
     policy = scenario.policy
     pupils = [s for s in scenario.students if s.id in unserved and unserved[s.id].code in NO_ROAD_CODES]
@@ -272,7 +272,9 @@ def _explain_cut_roads(scenario: Scenario, network: RoadNetwork, unserved: dict[
         reason = unserved[s.id]
         name = NO_ROAD_CODES[reason.code]
         nearest = float(reason.param(name)) if name else math.inf
-        if road_m <= policy.walk_limit_for_grade_m(s.grade) and road_m < nearest:
+        # The cut road must be nearer than any connected road, by the walk measured and in a
+        # straight line: a connected road just across a fence is a walking problem, not the map's.
+        if road_m <= policy.walk_limit_for_grade_m(s.grade) and road_m < min(nearest, snap_m):
             unserved[s.id] = Reason.make(
                 ReasonCode.ROAD_NOT_CONNECTED, road_m=round(float(road_m), 1), snap_m=round(float(snap_m), 1)
             )
