@@ -23,12 +23,15 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
 
 from schoolbus.model import Location, Stop, StopName, StopNameKind
-from schoolbus.network import RoadNetwork
+
+if TYPE_CHECKING:  # the renderers import coordinates_text without loading the road stack
+    from schoolbus.network import RoadNetwork
 
 CROSS_SEARCH_M = 150.0
 """How far along the roads a cross street may be to name a stop's corner."""

@@ -33,14 +33,14 @@ from schoolbus.model import (
 )
 from schoolbus.outputs.export import path_from_steps, trips_in_order
 from schoolbus.outputs.i18n import (
+    COMPASS_WORDS,
     DEFAULT_LANGUAGE,
     check_language,
     clock,
+    coordinates_text,
     font_stack,
     format_distance,
     format_duration,
-    COMPASS_WORDS,
-    coordinates_text,
     geo_qr_svg,
     geo_uri,
     isolate,
@@ -277,14 +277,29 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
 
 
 def _turnarounds(coords: list[Location]) -> set[int]:
-    """Interior points of a path where it turns back on itself (the end of a dead end)."""
-    found = set()
-    for k in range(1, len(coords) - 1):
-        before = _heading(coords[: k + 1], at_end=True)
-        after = _heading(coords[k:], at_end=False)
-        if before is not None and after is not None and abs(turn_deg(before, after)) >= U_TURN_FROM_DEG:
-            found.add(k)
-    return found
+    """Interior points of a path where it turns back on itself (the end of a dead end).
+
+    Headings come from the nearest segments long enough to have one (``MIN_SEGMENT_M``), found in
+    one pass each way, so a long street costs linear time.
+    """
+    n = len(coords)
+    segment = [
+        bearing_deg(a, b) if distance_m(a, b) >= MIN_SEGMENT_M else None
+        for a, b in zip(coords, coords[1:])
+    ]
+    arriving: list[float | None] = [None] * n  # heading of the last usable segment ending at k
+    for k in range(1, n):
+        arriving[k] = segment[k - 1] if segment[k - 1] is not None else arriving[k - 1]
+    leaving: list[float | None] = [None] * n  # heading of the first usable segment from k on
+    for k in range(n - 2, -1, -1):
+        leaving[k] = segment[k] if segment[k] is not None else leaving[k + 1]
+    return {
+        k
+        for k in range(1, n - 1)
+        if arriving[k] is not None
+        and leaving[k] is not None
+        and abs(turn_deg(arriving[k], leaving[k])) >= U_TURN_FROM_DEG
+    }
 
 
 def describe(manoeuvre: Manoeuvre, tr, language: str = DEFAULT_LANGUAGE) -> Markup:
