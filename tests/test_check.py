@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from schoolbus.check import check_plan
 from schoolbus.costing import cost_plan
 from schoolbus.model import (
+    ViolationCode,
     Assignment,
     Depot,
     Direction,
@@ -384,6 +385,26 @@ def test_planted_violation_is_caught(network, plant, expected):
     assert any(expected in v for v in violations), "\n".join(violations)
 
 
+PLANTED_CODES = {
+    "walk_too_long": ViolationCode.WALK_LIMIT_EXCEEDED,
+    "walk_mismatch": ViolationCode.WALK_MISMATCH,
+    "student_missing": ViolationCode.NO_ASSIGNMENT,
+    "student_twice": ViolationCode.SEVERAL_ASSIGNMENTS,
+    "routed_without_trip": ViolationCode.RIDES_NO_TRIP,
+    "unserved_without_reason": ViolationCode.UNSERVED_WITHOUT_REASON,
+    "wrong_school_stop": ViolationCode.STOP_OF_OTHER_GROUP,
+    "unserved_but_carried": ViolationCode.UNSERVED_RIDES,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANTED_CODES))
+def test_violations_carry_a_code_and_their_subject(network, name):
+    plant, expected = next((plant, expected) for n, plant, expected in PLANTED if n == name)
+    (violation,) = [v for v in check_plan(plant(VALID), network) if expected in v]
+    assert violation.code is PLANTED_CODES[name]
+    assert violation.subject == expected.split(": ", 1)[0]
+
+
 def test_a_plan_timed_on_drive_roads_fails_on_loaded_roads(network):
     """Trips must use the ``loaded`` graph: make the P1-P2 street loaded-forbidden and see."""
     loaded = network.loaded.copy()
@@ -508,6 +529,7 @@ def test_validate_command_on_a_real_network(helsinki_pbf, tmp_path, monkeypatch)
     assert result.exit_code == 5
     assert "trip M1: reaches school H1" in result.output
     assert "faster than the" in result.output
+    assert "faster_than_road ×1: trip M1" in result.output  # grouped by code, with subjects
 
 
 # ---- robustness: a broken plan gets messages, never a traceback -----------------------------------

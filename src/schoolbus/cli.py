@@ -262,6 +262,12 @@ def validate_command(
     if violations:
         for violation in violations:
             console.print(f"- {violation}", markup=False, highlight=False, soft_wrap=True)
+        by_code: dict[str, list[str]] = {}
+        for violation in violations:
+            by_code.setdefault(violation.code.value, []).append(violation.subject)
+        for code, subjects in sorted(by_code.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            shown = ", ".join(subjects[:5]) + (f", … (+{len(subjects) - 5})" if len(subjects) > 5 else "")
+            console.print(f"  {code} ×{len(subjects)}: {shown}", markup=False, highlight=False)
         err_console.print(
             f"[bold red]error[/] ({PlanCheckError.code}): {len(violations)} violation(s) in {plan_dir}",
             highlight=False,
