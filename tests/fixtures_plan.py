@@ -27,6 +27,8 @@ import math
 from collections.abc import Sequence
 
 from schoolbus.model import (
+    Reason,
+    ReasonCode,
     Assignment,
     CostLine,
     Depot,
@@ -176,7 +178,9 @@ STUDENTS = (
     _student("st11", "G", "S2", "tam", 8, "Ç.B."),
     _student("st12", None, "S2", "tam", 5, "M.A.", language="ar"),
 )
-UNSERVED_REASON = "no stop within the walk limit: nearest road 1240 m from home, limit 1000 m"
+UNSERVED_REASON = Reason.make(ReasonCode.NO_STOP_WITHIN_WALK, limit_m=1000.0, nearest_m=1240.0)
+UNSERVED_WORDS = "no bus stop within the walk limit of 1,000 m (nearest road a bus may use is 1,240 m walk)"
+UNSERVED_TITLE = "no bus stop within the walk limit"
 WALK_M = {"st01": 120.0, "st02": 185.0, "st03": 240.0, "st04": 95.0, "st05": 310.0, "st06": 310.0,
           "st07": 150.0, "st08": 200.0, "st09": 265.0, "st10": 0.0, "st11": 175.0}  # fmt: skip
 

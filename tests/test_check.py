@@ -21,10 +21,13 @@ from hypothesis import strategies as st
 from schoolbus.check import check_plan
 from schoolbus.costing import cost_plan
 from schoolbus.model import (
+    ViolationCode,
     Assignment,
     Depot,
     Direction,
     Fleet,
+    Reason,
+    ReasonCode,
     GradeWalkLimit,
     Plan,
     Policy,
@@ -174,7 +177,7 @@ ASSIGNMENTS = (
     Assignment("s3", "A", "sabah", Status.ROUTED, None, "P2", 0.0, 28369, 47076, 96, 96),
     Assignment("s4", "B", "sabah", Status.ROUTED, None, "P3", 200.0, 29000, 48828, 48, 48),
     Assignment("s5", "B", "sabah", Status.ROUTED, None, "D1", door_walk_m(), 30217, 48828, 48, 48),
-    Assignment("s6", "A", "sabah", Status.UNSERVED, "no bus stop within the walk limit of 800 m"),
+    Assignment("s6", "A", "sabah", Status.UNSERVED, Reason.make(ReasonCode.NO_ROAD_ON_FOOT, limit_m=800.0)),
 )
 
 
@@ -368,7 +371,7 @@ PLANTED = [
      "student s3: boards trip T1 at stop P2, not at the assigned stop P1"),
     # Unserved yet carried: s3 declared unserved but still rides T1 and T3.
     ("unserved_but_carried",
-     lambda p: _with_assignment(p, "s3", status=Status.UNSERVED, reason="moved away"),
+     lambda p: _with_assignment(p, "s3", status=Status.UNSERVED, reason=Reason.make(ReasonCode.TEXT, text="moved away")),
      "student s3: unserved but rides trip T1"),
 ]
 
@@ -380,6 +383,26 @@ PLANTED = [
 def test_planted_violation_is_caught(network, plant, expected):
     violations = check_plan(plant(VALID), network)
     assert any(expected in v for v in violations), "\n".join(violations)
+
+
+PLANTED_CODES = {
+    "walk_too_long": ViolationCode.WALK_LIMIT_EXCEEDED,
+    "walk_mismatch": ViolationCode.WALK_MISMATCH,
+    "student_missing": ViolationCode.NO_ASSIGNMENT,
+    "student_twice": ViolationCode.SEVERAL_ASSIGNMENTS,
+    "routed_without_trip": ViolationCode.RIDES_NO_TRIP,
+    "unserved_without_reason": ViolationCode.UNSERVED_WITHOUT_REASON,
+    "wrong_school_stop": ViolationCode.STOP_OF_OTHER_GROUP,
+    "unserved_but_carried": ViolationCode.UNSERVED_RIDES,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANTED_CODES))
+def test_violations_carry_a_code_and_their_subject(network, name):
+    plant, expected = next((plant, expected) for n, plant, expected in PLANTED if n == name)
+    (violation,) = [v for v in check_plan(plant(VALID), network) if expected in v]
+    assert violation.code is PLANTED_CODES[name]
+    assert violation.subject == expected.split(": ", 1)[0]
 
 
 def test_a_plan_timed_on_drive_roads_fails_on_loaded_roads(network):
@@ -506,6 +529,7 @@ def test_validate_command_on_a_real_network(helsinki_pbf, tmp_path, monkeypatch)
     assert result.exit_code == 5
     assert "trip M1: reaches school H1" in result.output
     assert "faster than the" in result.output
+    assert "faster_than_road ×1: trip M1" in result.output  # grouped by code, with subjects
 
 
 # ---- robustness: a broken plan gets messages, never a traceback -----------------------------------

@@ -15,6 +15,8 @@ from schoolbus.costing import (
     vehicle_day_cost,
 )
 from schoolbus.model import (
+    Reason,
+    ReasonCode,
     Assignment,
     Direction,
     Fleet,
@@ -101,7 +103,7 @@ ASSIGNMENTS = tuple(
     )
     for s in STUDENTS
     if s.id in RIDES
-) + (Assignment("u1", "B", "sabah", Status.UNSERVED, reason="no stop within the walk limit"),)
+) + (Assignment("u1", "B", "sabah", Status.UNSERVED, reason=Reason.make(ReasonCode.NO_STOP_WITHIN_WALK, limit_m=800.0, nearest_m=900.0)),)
 
 
 @pytest.fixture(scope="module")

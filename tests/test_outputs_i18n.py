@@ -26,7 +26,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
 # The files whose words live in the ``schoolbus`` catalogue (the comparison report has its own).
-PYTHON_SOURCES = ("maps.py", "sheets.py", "export.py", "i18n.py")
+PYTHON_SOURCES = ("maps.py", "sheets.py", "export.py", "i18n.py", "reasons.py")
 TEMPLATES = (
     "route_sheet.html",
     "parent_notice.html",

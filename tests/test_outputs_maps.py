@@ -12,6 +12,7 @@ from fixtures_plan import STUDENTS, UNSERVED_REASON, make_plan
 
 from schoolbus.errors import InputError
 from schoolbus.outputs.export import path_from_steps
+from schoolbus.outputs.i18n import shift_label
 from schoolbus.outputs.maps import render_map
 
 JSON_STRING = r'"(?:[^"\\]|\\.)*"'
@@ -56,7 +57,7 @@ def test_one_layer_per_vehicle_grouped_by_school_and_shift(plan, page):
     schools = {s.id: s.name for s in plan.scenario.schools}
     expected: dict[str, set[str]] = {}
     for trip in plan.trips:
-        expected.setdefault(f"{schools[trip.school_id]} · {trip.shift}", set()).add(trip.vehicle_id)
+        expected.setdefault(f"{schools[trip.school_id]} · {shift_label(trip.shift, 'tr')}", set()).add(trip.vehicle_id)
     assert set(groups) == set(expected) | {"Yerler"}
     for heading, vehicles in expected.items():
         labels = groups[heading]
@@ -134,7 +135,8 @@ def test_unserved_pupils_are_counted_at_their_school_with_the_reason(plan, page)
         re.S,
     )
     assert badge and badge[1] == "1"
-    reason_popup = next(t for t in popups(page) if UNSERVED_REASON in t)
+    reason_popup = next(t for t in popups(page) if "yürüme sınırı içinde durak yok" in t)
+    assert UNSERVED_REASON.code in reason_popup
     assert "st12 M.A." in reason_popup and "Ayşe Işık Ortaokulu" in reason_popup
 
 

@@ -15,13 +15,16 @@ from pypdf import PdfReader
 
 from schoolbus.errors import InputError
 from schoolbus.executor import ProcessExecutor
+from schoolbus.model import Direction, RoadStep, Trip, Visit
 from schoolbus.outputs import sheets as sheets_module
-from schoolbus.outputs.i18n import clock
+from schoolbus.outputs.i18n import clock, translations
+from schoolbus.stopnames import coordinates_text
 from schoolbus.outputs.sheets import (
     Arrival,
     Manoeuvre,
     action_from_turn,
     compass_from_bearing,
+    describe,
     directions,
     render_parent_notices,
     render_route_sheets,
@@ -221,9 +224,15 @@ def test_sheet_has_vehicle_facts_blank_fields_directions_and_totals(sheets_tr):
 
 def test_sheets_never_show_home_locations(plan, sheets_tr):
     html = "".join(p.read_text(encoding="utf-8") for p in sheets_tr if p.suffix == ".html")
+    # Stops print their coordinates (lat, lon): a home's never appears, in any order or precision
+    # that could place it (single numbers may coincide with a stop's, e.g. a shared latitude).
     for student in STUDENTS:
-        assert str(student.location[0]) not in html, student.id
-        assert str(student.location[1]) not in html, student.id
+        lon, lat = student.location
+        for text in (f"{lat:.5f}, {lon:.5f}", f"{lat}, {lon}", f"{lon}, {lat}", f"{lat:.6f},{lon:.6f}"):
+            assert text not in html, (student.id, text)
+    # Door-to-door stops sit at a home: they get no coordinates or QR code.
+    door = next(s for s in plan.stops if s.is_door_to_door)
+    assert coordinates_text(door.location) not in html
 
 
 def test_arabic_sheet_is_right_to_left_and_arabic(sheets_ar):
@@ -309,9 +318,9 @@ def test_notices_come_in_a_booklet_per_school_and_shift_in_plan_order(plan, noti
 
 def test_notice_pdf_has_a_page_per_family_with_stop_walk_and_times(plan, notices):
     pages = notice_pages(next(p for p in notices if p.name == "notices.pdf"))
-    assert "Ilgaz Sokak üzerindeki durağa yürüyün (yaklaşık 120 m)." in pages["st01"]
+    assert "Ilgaz Sokak durağına yürüyün (yaklaşık 120 m)." in pages["st01"]
     assert "07:00" in pages["st01"] and "12:37" in pages["st01"]
-    assert "Walk to the stop on Kuşçağız Sokak, about 240 m." in pages["st03"]
+    assert "Walk to the stop at Kuşçağız Sokak, about 240 m." in pages["st03"]
     assert "Servis kapınızın önünde durur." in pages["st10"]
     assert "لم نتمكن من تأمين مكان لطفلكم" in pages["st12"]
     # One pupil per notice except the siblings' one.
@@ -334,7 +343,7 @@ def test_siblings_at_two_schools_get_one_arabic_slip_with_both_stops_and_times(p
         for expected in (student_id, school, street, clock(a.pickup_s), clock(a.dropoff_s)):
             assert expected in text, (student_id, expected)
         assert html.count(f">{student_id} (") == 1
-    assert text.count("امشوا إلى المحطة في") == 2
+    assert text.count("امشوا إلى المحطة عند") == 2
     # The siblings' home is printed nowhere.
     home = next(s.location for s in STUDENTS if s.id == "st05")
     assert str(home[0]) not in html and str(home[1]) not in html
@@ -368,7 +377,7 @@ def test_large_family_fits_one_page_and_lists_an_unserved_child(plan, tmp_path):
     for student_id in sorted(family):
         assert student_id in first, student_id
     assert "Bu dönem çocuğunuza okul servisinde yer ayrılamadı." in first
-    assert first.count("durağa yürüyün") == 3
+    assert first.count("durağına yürüyün") == 3
     lone = (tmp_path / "notice_st07-2.html").read_text(encoding="utf-8")
     assert "st07" in lone and "st01" not in lone
 
@@ -422,3 +431,58 @@ def test_any_executor_writes_the_same_sheets_and_notices(plan, sheets_tr, notice
     for ours, theirs in zip(booklets, notices):
         if ours.suffix == ".pdf":
             assert pdf_page_texts(ours) == pdf_page_texts(theirs), ours.name
+
+
+# --- directions on unnamed roads and dead ends ------------------------------------------------
+
+EAST, NORTH = 0.0013, 0.0009  # about 110 m and 100 m at Keçiören's latitude
+
+
+def _trip_along(steps, n_visits: int = 2):
+    visits = tuple(Visit(0, 0, stop_id=f"P{k}") for k in range(n_visits))
+    return Trip("X", "V", "van", "S", "sabah", Direction.TO_SCHOOL, visits, 0.0, 0, tuple(steps))
+
+
+def test_unnamed_roads_are_named_by_class_and_merged_when_driven_straight_on():
+    o = (32.85, 39.96)
+    a, b, c, d = ((o[0] + k * EAST, o[1]) for k in (1, 2, 3, 3))
+    d = (d[0], d[1] + NORTH)
+    steps = (
+        RoadStep("Etlik Caddesi", 110.0, (o, a)),
+        RoadStep("", 110.0, (a, b), "service"),
+        RoadStep("", 110.0, (b, c), "residential"),  # straight on: the same line
+        RoadStep("", 100.0, (c, d), "service"),  # a left turn: its own line
+    )
+    trip = _trip_along(steps)
+    items = directions(trip, {0: o, 1: d})
+    manoeuvres = [i for i in items if isinstance(i, Manoeuvre)]
+    assert [(m.action, m.street, m.road_class, round(m.distance_m)) for m in manoeuvres] == [
+        ("depart", "Etlik Caddesi", "", 110),
+        ("straight", "", "service", 220),
+        ("left", "", "service", 100),
+    ]
+    tr = translations("tr")
+    texts = [str(describe(m, tr, "tr")) for m in manoeuvres]
+    assert texts[1:] == ["Düz devam edin (servis yolu)", "Sola dönün (servis yolu)"]
+    assert not any("adsız yol" in t for t in texts)
+
+
+def test_an_out_and_back_along_one_road_says_turn_around():
+    # A dead-end service road: out 200 m to the stop, then back the same way.
+    o = (32.85, 39.96)
+    end = (o[0] + 2 * EAST, o[1])
+    mid = (o[0] + EAST, o[1])
+    steps = (RoadStep("", 440.0, (o, mid, end, mid, o), "service"),)
+    trip = _trip_along(steps, 3)
+    items = directions(trip, {0: o, 1: end, 2: o})
+    kinds = [(i.action, round(i.distance_m)) if isinstance(i, Manoeuvre) else i.visit_index for i in items]
+    assert kinds == [("depart", 220), 1, ("uturn", 220), 2]
+    assert str(describe(items[2], translations("tr"), "tr")) == "Geri dönün ve servis yolu üzerinden geri gelin"
+
+
+def test_a_turnaround_without_a_stop_is_said_too():
+    o = (32.85, 39.96)
+    end = (o[0] + 2 * EAST, o[1])
+    steps = (RoadStep("Çıkmaz Sokak", 440.0, (o, end, o)),)
+    items = directions(_trip_along(steps), {0: o, 1: o})
+    assert [i.action for i in items if isinstance(i, Manoeuvre)] == ["depart", "uturn"]

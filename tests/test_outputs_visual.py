@@ -131,7 +131,8 @@ def test_sheet_pages_read_left_to_right_in_turkish_and_right_to_left_in_arabic(p
         for page in pages:
             w, h = page.size
             assert 1.40 < h / w < 1.43  # A4 portrait
-            assert dark_pixels(page, 200).sum() > 0.01 * w * h, "a blank page"
+            # More than the running head and page number alone (a trip's tail may be short).
+            assert dark_pixels(page, 200).sum() > 0.004 * w * h, "a blank page"
         # The title line sits at the start of the line: left in Turkish, right in Arabic.
         centres[language] = ink_centre_x(pages[0], 0.05, 0.09)
     assert centres["tr"] < 0.45 < 0.55 < centres["ar"], centres

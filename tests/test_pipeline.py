@@ -22,6 +22,7 @@ from schoolbus.model import (
     Depot,
     Fleet,
     Policy,
+    ReasonCode,
     Prices,
     Scenario,
     School,
@@ -32,6 +33,7 @@ from schoolbus.model import (
 )
 from schoolbus.network import load_network
 from schoolbus.params import ROUTING_BACKENDS, SolverParams
+from schoolbus.outputs.reasons import describe_reason
 from schoolbus.pipeline import plan
 from schoolbus.planfile import plan_to_dict
 
@@ -148,7 +150,15 @@ def test_fleet_too_small_reports_school_shift_and_shortfall(grid):
     assert result.summary.n_vehicles == 1
     assert result.summary.n_unserved == 14
     reasons = {a.reason for a in result.assignments if a.reason}
-    assert any("fleet ran out" in r and "school S" in r and "shift tam" in r and "short by" in r for r in reasons)
+    assert {r.code for r in reasons} == {ReasonCode.FLEET_RAN_OUT}
+    reason = reasons.pop()
+    assert (reason.param("school_id"), reason.param("shift"), reason.param("seats")) == ("S", "tam", 14)
+    assert describe_reason(reason) == (
+        "fleet ran out at school S, shift tam, morning trip to school: short by 14 seats: "
+        "fleet ran out: every vehicle class with room for this stop runs all the routes it may (mini 1/1) "
+        "and none of those routes can take it within seats, wheelchair places, ride limits and the "
+        "route-duration cap"
+    )
 
 
 def test_ride_limit_binds_in_both_directions(grid):
@@ -163,7 +173,8 @@ def test_ride_limit_binds_in_both_directions(grid):
     status = {a.student_id: a for a in result.assignments}
     assert all(status[f"N0-{k}"].status is Status.ROUTED for k in range(3))
     assert all(status[f"F0-{k}"].status is Status.UNSERVED for k in range(3))
-    assert all("impossible even alone" in status[f"F0-{k}"].reason for k in range(3))
+    assert all(ReasonCode.RIDE_LIMIT_ALONE in status[f"F0-{k}"].reason.codes for k in range(3))
+    assert status["F0-0"].reason.code is ReasonCode.NO_TRIP
     routed = [a for a in result.assignments if a.status is Status.ROUTED]
     assert max(a.ride_to_school_s for a in routed) <= 100
     assert max(a.ride_home_s for a in routed) <= 100

@@ -32,12 +32,16 @@ from schoolbus.model import (
     Plan,
     Policy,
     Prices,
+    Reason,
+    ReasonCode,
     RoadStep,
     Scenario,
     School,
     Shift,
     Status,
     Stop,
+    StopName,
+    StopNameKind,
     Student,
     Summary,
     Trip,
@@ -64,7 +68,8 @@ REGENERATE = os.environ.get("SCHOOLBUS_REGENERATE_GOLDEN") == "1"
 HOME_1 = (32.8561234, 39.9655678)
 HOME_2 = (32.8712345, 39.9723456)
 SCHOOL = School("S1", "Etlik İlkokulu", (32.8560, 39.9700), (Shift("sabah", 26400, 43200),))
-STOP = Stop("S1-sabah-S001", (32.856, 39.967), 1001, "S1", "sabah", ("st1",), name="Kuşçağız Sokak")
+STOP = Stop("S1-sabah-S001", (32.856, 39.967), 1001, "S1", "sabah", ("st1",), name="Kuşçağız Sokak / Ilgaz Sokak",
+            where=StopName(StopNameKind.CORNER, street="Kuşçağız Sokak", cross="Ilgaz Sokak"))
 SCENARIO = Scenario(
     name="golden",
     students=(
@@ -95,7 +100,9 @@ TRIPS = (
 ASSIGNMENTS = (
     Assignment("st1", "S1", "sabah", Status.ROUTED, None, "S1-sabah-S001", 212.5, 25990, 43455, 75, 75),
     Assignment("st2", "S1", "sabah", Status.UNSERVED,
-               "wheelchair user, but no vehicle in the fleet has a wheelchair place"),
+               Reason.make(ReasonCode.NO_TRIP,
+                           (Reason.make(ReasonCode.RIDE_LIMIT_ALONE, ride_s=2460, limit_s=2400),),
+                           school_id="S1", shift="sabah", direction="from_school")),
 )
 VEHICLES = (VehicleDay("V001", "minibus", 16, 0, True, ("T001", "T002"), "G1", 1517.2, 2184.0, 0.0),)
 NETWORK = NetworkSource("roads", "/data/osm/ankara_etlik_roads_subset.geojson", "0f" * 32)
@@ -276,6 +283,17 @@ def _visits():
     return st.lists(st.one_of(at_stop, at_school), min_size=1, max_size=4).map(tuple)
 
 
+def reasons(depth: int = 2):
+    """Any reason: a code, parameters of every kind a code may take, and causes."""
+    params = st.dictionaries(
+        st.from_regex(r"[a-z_]{1,8}", fullmatch=True),
+        st.one_of(st.text(max_size=8), st.integers(-(2**40), 2**40), numbers),
+        max_size=3,
+    )
+    causes = st.lists(reasons(depth - 1), max_size=2).map(tuple) if depth else st.just(())
+    return st.builds(lambda code, p, c: Reason.make(code, c, **p), st.sampled_from(ReasonCode), params, causes)
+
+
 @st.composite
 def plans(draw) -> Plan:
     shifts = st.lists(st.builds(Shift, ids, seconds, seconds), min_size=1, max_size=2).map(tuple)
@@ -299,7 +317,7 @@ def plans(draw) -> Plan:
                                     st.lists(ids, max_size=3).map(tuple), st.text(max_size=10),
                                     st.booleans()), max_size=2))
     assignments = draw(st.lists(st.builds(
-        Assignment, ids, ids, ids, st.sampled_from(Status), maybe(st.text()), maybe(ids), maybe(numbers),
+        Assignment, ids, ids, ids, st.sampled_from(Status), maybe(reasons()), maybe(ids), maybe(numbers),
         maybe(seconds), maybe(seconds), maybe(seconds), maybe(seconds)), max_size=3))
     steps = st.lists(st.builds(RoadStep, st.text(max_size=10), numbers,
                                st.lists(locations, max_size=3).map(tuple)), max_size=2).map(tuple)
@@ -358,3 +376,41 @@ def test_a_plan_written_before_the_backend_choice_reads_as_ortools(tmp_path):
     del document["routing_backend"]
     (tmp_path / PLAN_FILE).write_text(json.dumps(document))
     assert read_plan(tmp_path) == dataclasses.replace(GOLDEN, routing_backend="ortools")
+
+
+def test_reasons_are_written_as_codes_and_as_english_words(tmp_path):
+    write_plan(GOLDEN, tmp_path, NETWORK)
+    student = json.loads((tmp_path / PLAN_FILE).read_text())["students"][1]
+    assert student["reason_code"] == {
+        "code": "no_trip",
+        "params": {"direction": "from_school", "school_id": "S1", "shift": "sabah"},
+        "causes": [{"code": "ride_limit_alone", "params": {"limit_s": 2400, "ride_s": 2460}, "causes": []}],
+    }
+    assert student["reason"] == (
+        "no trip home (school S1, shift sabah): ride limit impossible even alone (direct drive 41 min > limit 40 min)"
+    )
+
+
+def test_a_plan_written_before_reason_codes_reads_its_words(tmp_path):
+    write_plan(GOLDEN, tmp_path, NETWORK)
+    document = json.loads((tmp_path / PLAN_FILE).read_text())
+    document["format_version"] = "1.1"
+    for student in document["students"]:
+        del student["reason_code"]
+    document["students"][1]["reason"] = "wheelchair user, but no vehicle in the fleet has a wheelchair place"
+    (tmp_path / PLAN_FILE).write_text(json.dumps(document))
+    read = read_plan(tmp_path)
+    assert read.assignments[1].reason == Reason.make(
+        ReasonCode.TEXT, text="wheelchair user, but no vehicle in the fleet has a wheelchair place"
+    )
+    assert read.assignments[0].reason is None
+
+
+def test_a_malformed_reason_code_is_reported(tmp_path):
+    write_plan(GOLDEN, tmp_path, NETWORK)
+    document = json.loads((tmp_path / PLAN_FILE).read_text())
+    document["students"][1]["reason_code"] = {"code": "lost in the woods"}
+    (tmp_path / PLAN_FILE).write_text(json.dumps(document))
+    with pytest.raises(InputError) as caught:
+        read_plan(tmp_path)
+    assert [p.column for p in caught.value.problems] == ["students[1].reason_code"]

@@ -17,6 +17,8 @@ from babel.messages.pofile import read_po
 from fixtures_plan import make_plan
 from schoolbus.errors import InputError
 from schoolbus.model import (
+    Reason,
+    ReasonCode,
     Depot,
     Fleet,
     Plan,
@@ -197,7 +199,9 @@ def test_the_same_plans_give_the_same_bytes(two_plans, tmp_path):
 def test_changes_name_what_differs_from_the_first_scenario(two_plans, tmp_path):
     html = render_comparison(two_plans, tmp_path, language="en").read_text(encoding="utf-8")
     assert "What each scenario changes, compared with minibuses" in html
-    assert "fleet.vehicle_types: mini-25 (25 seats, 3000/day) → bus-45 (45 seats, 5000/day)" in html
+    assert "fleet.vehicle_types: mini-25 (25 seats, 3000 per day) → bus-45 (45 seats, 5000 per day)" in html
+    turkish = render_comparison(two_plans, tmp_path / "tr", language="tr").read_text(encoding="utf-8")
+    assert "mini-25 (25 koltuk, günlük 3000) → bus-45 (45 koltuk, günlük 5000)" in turkish
 
 
 def test_languages(two_plans, tmp_path):
@@ -214,7 +218,7 @@ def test_a_plan_with_nobody_carried_still_renders(tmp_path):
         fixed,
         trips=(),
         vehicles=(),
-        assignments=tuple(replace(a, status=Status.UNSERVED, reason="r", stop_id=None, walk_m=None,
+        assignments=tuple(replace(a, status=Status.UNSERVED, reason=Reason.make(ReasonCode.TEXT, text="r"), stop_id=None, walk_m=None,
                                   pickup_s=None, dropoff_s=None, ride_to_school_s=None, ride_home_s=None)
                           for a in fixed.assignments),
         summary=Summary(0, 0, 12, 0, 12, 0.0, 0.0, 0.0, 0.0, None, None, None, None, None, None, None),

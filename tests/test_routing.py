@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schoolbus.errors import SolverError
-from schoolbus.model import Direction
+from schoolbus.model import Direction, Reason, ReasonCode
+from schoolbus.outputs.reasons import describe_reason
 from schoolbus.params import ROUTING_BACKENDS, SolverParams
 from schoolbus.routing import ortools_backend
 from schoolbus.routing import solve as solve_module
@@ -139,7 +140,7 @@ def check_solution(problem: RoutingProblem, solution: RoutingSolution) -> None:
     served = [k for route in solution.routes for k in route.stops]
     unrouted = [u.stop for u in solution.unrouted]
     assert sorted(served + unrouted) == list(range(1, problem.n_stops + 1))
-    assert all(u.reason.strip() for u in solution.unrouted)
+    assert all(u.reasons for u in solution.unrouted)
     for type_id, vc in classes.items():
         n_routes = sum(r.vehicle_class == type_id for r in solution.routes)
         assert vc.max_routes is None or n_routes <= vc.max_routes
@@ -367,12 +368,13 @@ def test_screened_stops_say_why(backend: str) -> None:
         classes=classes,
     )
     solution = solve(problem, backend)
-    reasons = {u.stop: u.reason for u in solution.unrouted}
+    reasons = {u.stop: u.reasons for u in solution.unrouted}
     assert reasons == {
-        1: "needs 30 seats, largest vehicle has 16",
-        2: "needs wheelchair places but no vehicle has any",
-        3: "ride limit impossible even alone (direct drive 900 s > limit 600 s)",
+        1: (Reason.make(ReasonCode.STOP_NEEDS_SEATS, seats=30, max_seats=16),),
+        2: (Reason.make(ReasonCode.STOP_NEEDS_WHEELCHAIR_PLACES),),
+        3: (Reason.make(ReasonCode.RIDE_LIMIT_ALONE, ride_s=900, limit_s=600),),
     }
+    assert describe_reason(reasons[3][0]) == "ride limit impossible even alone (direct drive 15 min > limit 10 min)"
     assert [r.stops for r in solution.routes] == [(4,)]
 
 
@@ -383,8 +385,8 @@ def test_a_stop_impossible_even_alone_is_reported(backend: str, direction: Direc
     )
     solution = solve(problem, backend)
     assert [r.stops for r in solution.routes] == [(1,)]
-    assert [(u.stop, u.reason) for u in solution.unrouted] == [
-        (2, "ride limit impossible even alone (direct drive 900 s > limit 600 s)")
+    assert [(u.stop, u.reasons) for u in solution.unrouted] == [
+        (2, (Reason.make(ReasonCode.RIDE_LIMIT_ALONE, ride_s=900, limit_s=600),))
     ]
 
 
@@ -406,9 +408,9 @@ def test_a_faster_way_through_another_stop_counts(
         assert [morning_order(problem, r.stops) for r in solution.routes] == [(1, 2)]
     else:
         (unrouted,) = solution.unrouted
-        assert unrouted.reason == (
-            "ride limit impossible on any route (fastest ride, through other stops, "
-            "230 s > limit 229 s)"
+        assert unrouted.reasons == (Reason.make(ReasonCode.RIDE_LIMIT_ANY_ROUTE, ride_s=230, limit_s=229),)
+        assert describe_reason(unrouted.reasons[0]) == (
+            "ride limit impossible on any route (fastest ride, through other stops, 230 s > limit 229 s)"
         )
 
 
@@ -426,9 +428,10 @@ def test_a_stop_that_needs_a_full_route_is_reported(backend: str, direction: Dir
     solution = solve(problem, backend)
     assert [r.stops for r in solution.routes] == [(2,)]
     (unrouted,) = solution.unrouted
-    assert unrouted.reason == (
-        "no route found within its limits: alone it would ride 900 s > limit 300 s, and the "
-        "search found no route through other stops that fits it"
+    assert unrouted.reasons == (
+        Reason.make(
+            ReasonCode.NO_ROUTE_FOUND, (Reason.make(ReasonCode.RIDE_LIMIT_ALONE, ride_s=900, limit_s=300),)
+        ),
     )
 
 
@@ -438,8 +441,8 @@ def test_duration_cap_impossible_alone_is_reported(backend: str, direction: Dire
         [[0, 100], [100, 0]], direction=direction, service_s=30, max_duration_s=129
     )
     (unrouted,) = solve(problem, backend).unrouted
-    assert "route duration cap impossible even alone" in unrouted.reason
-    assert "130 s > cap 129 s" in unrouted.reason
+    assert unrouted.reasons == (Reason.make(ReasonCode.DURATION_CAP_ALONE, duration_s=130, cap_s=129),)
+    assert "130 s > cap 129 s" in describe_reason(unrouted.reasons[0])
 
 
 def test_seats_and_wheelchair_places_must_fit_one_vehicle(backend: str) -> None:
@@ -449,9 +452,7 @@ def test_seats_and_wheelchair_places_must_fit_one_vehicle(backend: str) -> None:
     )
     problem = make_problem([[0, 100], [100, 0]], demand=[10], wheelchair=[1], classes=classes)
     (unrouted,) = solve(problem, backend).unrouted
-    assert unrouted.reason == (
-        "needs 10 seats and 1 wheelchair places in one vehicle, no vehicle has both"
-    )
+    assert unrouted.reasons == (Reason.make(ReasonCode.STOP_NEEDS_SEATS_AND_PLACES, seats=10, places=1),)
 
 
 @BOTH_DIRECTIONS
@@ -464,8 +465,7 @@ def test_fleet_running_out_keeps_the_most_pupils(backend: str, direction: Direct
     assert groups(solution) == {(2, 3)}
     (unrouted,) = solution.unrouted
     assert unrouted.stop == 1
-    assert unrouted.reason.startswith("fleet ran out")
-    assert "van: 1 of at most 1 routes" in unrouted.reason
+    assert unrouted.reasons == (Reason.make(ReasonCode.FLEET_ROUTES_USED, types="van 1/1"),)
 
 
 @BOTH_DIRECTIONS
@@ -479,25 +479,25 @@ def test_max_routes_too_small_leaves_whole_pairs_unrouted(
     assert len(solution.routes) == 1
     assert len(solution.routes[0].stops) == 2
     assert len(solution.unrouted) == 2
-    assert all(u.reason.startswith("fleet ran out") for u in solution.unrouted)
+    assert all(u.reasons[0].code is ReasonCode.FLEET_ROUTES_USED for u in solution.unrouted)
 
 
 @pytest.mark.parametrize(
     ("classes", "reason"),
     [
-        ((), "fleet ran out: the fleet has no vehicles"),
+        ((), Reason.make(ReasonCode.FLEET_EMPTY)),
         (
             (VehicleClass("van", 10, 0, 1000, max_routes=0),),
-            "fleet ran out: no vehicle class may run a route (van: at most 0 routes)",
+            Reason.make(ReasonCode.FLEET_NO_ROUTES_ALLOWED, types="van"),
         ),
     ],
 )
 def test_no_fleet_leaves_every_stop_unrouted_with_a_reason(
-    backend: str, classes: tuple[VehicleClass, ...], reason: str
+    backend: str, classes: tuple[VehicleClass, ...], reason: Reason
 ) -> None:
     solution = solve(make_problem(pairs_matrix(), classes=classes), backend)
     assert not solution.routes
-    assert [(u.stop, u.reason) for u in solution.unrouted] == [(k, reason) for k in range(1, 5)]
+    assert [(u.stop, u.reasons) for u in solution.unrouted] == [(k, (reason,)) for k in range(1, 5)]
 
 
 def test_classes_that_run_out_of_modelled_vehicles_get_more(

@@ -17,6 +17,8 @@ from schoolbus.model import (
     Fleet,
     GradeWalkLimit,
     Policy,
+    Reason,
+    ReasonCode,
     Scenario,
     School,
     Shift,
@@ -24,8 +26,9 @@ from schoolbus.model import (
     VehicleType,
 )
 from schoolbus.network import NetworkReport, RoadNetwork, load_network
+from schoolbus.outputs.reasons import describe_reason
 from schoolbus.params import SolverParams
-from schoolbus.stops import STOP_PENALTY_M, StopSelection, select_stops
+from schoolbus.stops import STOP_PENALTY_M, StopSelection, homes_outside_network, select_stops
 
 ORIGIN_LON, ORIGIN_LAT = 32.85, 39.93
 """Tiny networks sit in Keçiören, Ankara; positions are given in metres east and north of here."""
@@ -152,7 +155,7 @@ def test_grade_walk_limits_apply_per_pupil():
     students = [pupil("young", 400, grade=2), pupil("older", 400, grade=7)]
     sel = select_stops(scenario_of(students, policy), net, PARAMS)
     assert sel.walk_m == pytest.approx({"older": 400.0}, abs=1e-6)
-    assert sel.unserved == {
+    assert words(sel) == {
         "young": "no bus stop within the walk limit of 300 m "
         "(nearest road a bus may use is 400 m walk)"
     }
@@ -235,6 +238,11 @@ def test_siblings_with_door_to_door_share_their_home_stop():
 # --------------------------------------------------------------------------------------------------
 
 
+def words(selection: StopSelection) -> dict[str, str]:
+    """Each unserved pupil's reason in English, as printed."""
+    return {i: describe_reason(reason) for i, reason in selection.unserved.items()}
+
+
 def test_unserved_reasons_in_plain_words():
     # A footpath runs on east of the bus street (bus roads: nodes 0-3 only).
     net = line_network(n_nodes=20, loaded={0, 1, 2, 3})
@@ -247,10 +255,10 @@ def test_unserved_reasons_in_plain_words():
         pupil("fine", 250),
     ]
     sel = select_stops(scenario_of(students, Policy(min_home_school_m=200.0)), net, PARAMS)
-    assert sel.unserved == {
+    assert words(sel) == {
         "far_from_road": "home is 450 m from the nearest road; limit 300 m",
         "beyond_walk": "no bus stop within the walk limit of 800 m "
-        "(nearest road a bus may use is 1,200 m walk)",
+        "(nearest road a bus may use is 1.2 km walk)",
         "too_close": "home is 100 m from school on foot; bused transport starts at 200 m",
         "wheelchair": "wheelchair user, but no vehicle in the fleet has a wheelchair place",
         "door_far": "door-to-door pupil's home is 700 m from the nearest road a bus may use; "
@@ -263,8 +271,8 @@ def test_homes_beyond_the_maximum_distance_are_unserved():
     net = line_network(n_nodes=30)
     students = [pupil("near", 1000), pupil("far", 2500)]
     sel = select_stops(scenario_of(students, Policy(max_home_school_m=2000.0)), net, PARAMS)
-    assert sel.unserved == {
-        "far": "home is 2,500 m from school on foot; bused transport ends at 2,000 m"
+    assert words(sel) == {
+        "far": "home is 2.5 km from school on foot; bused transport ends at 2.0 km"
     }
     assert set(sel.walk_m) == {"near"}
 
@@ -275,9 +283,9 @@ def test_the_straight_line_decides_too_far_where_no_footpath_joins_home_and_scho
     net = network_from(positions, [(0, 1), (10, 11)], loaded={0, 1, 10, 11})
     students = [pupil("hamlet", 50, 3000)]
     sel = select_stops(scenario_of(students, Policy(max_home_school_m=2000.0)), net, PARAMS)
-    assert sel.unserved == {
-        "hamlet": "home is 3,000 m from school in a straight line (no footpath joins them in the "
-        "road network); bused transport ends at 2,000 m"
+    assert words(sel) == {
+        "hamlet": "home is 3.0 km from school in a straight line (no footpath joins them in the "
+        "road network); bused transport ends at 2.0 km"
     }
     # Without the maximum the hamlet's pupil is served at the lane; too-close is never inferred.
     sel = select_stops(scenario_of(students, Policy(min_home_school_m=5000.0)), net, PARAMS)
@@ -287,7 +295,7 @@ def test_the_straight_line_decides_too_far_where_no_footpath_joins_home_and_scho
 def test_a_fleet_without_seats_serves_nobody():
     net = line_network()
     sel = select_stops(scenario_of([pupil("a", 300)], vehicles=()), net, PARAMS)
-    assert sel == StopSelection((), {}, {"a": "the fleet offers no vehicle"})
+    assert sel == StopSelection((), {}, {"a": Reason.make(ReasonCode.NO_VEHICLE)})
 
 
 def test_no_stop_reachable_on_foot_is_said_so():
@@ -295,7 +303,7 @@ def test_no_stop_reachable_on_foot_is_said_so():
     positions = {0: (0.0, 0.0), 1: (100.0, 0.0), 10: (0.0, 200.0), 11: (100.0, 200.0)}
     net = network_from(positions, [(0, 1), (10, 11)], loaded={0, 1})
     sel = select_stops(scenario_of([pupil("island", 50, 210)]), net, PARAMS)
-    assert sel.unserved == {
+    assert words(sel) == {
         "island": "no bus stop within the walk limit of 800 m "
         "(no road a bus may use can be reached on foot)"
     }
@@ -380,7 +388,8 @@ def check_selection(scenario: Scenario, net: RoadNetwork, sel: StopSelection) ->
             assert any(sel.walk_m[r.id] == pytest.approx(w, abs=0.01) for w in walks_m)
             assert sel.walk_m[r.id] <= policy.walk_limit_for_grade_m(r.grade) + 1e-6
     for s in scenario.students:
-        if not sel.unserved.get(s.id, "").startswith("no bus stop within"):
+        reason = sel.unserved.get(s.id)
+        if reason is None or reason.code is not ReasonCode.NO_STOP_WITHIN_WALK:
             continue
         homes, snap_m = nearest_nodes(net.walk, s.location)
         limit = scenario.policy.walk_limit_for_grade_m(s.grade)
@@ -525,7 +534,7 @@ def test_helsinki_hundred_homes_near_a_school(helsinki):
     check_selection(scenario, helsinki, sel)
     assert len(sel.walk_m) >= 80  # central Helsinki: nearly every home is near a bus street
     assert 3 <= len(sel.stops) <= 40
-    assert all(reason.startswith("no bus stop within") for reason in sel.unserved.values())
+    assert {r.code for r in sel.unserved.values()} <= {ReasonCode.NO_STOP_WITHIN_WALK, ReasonCode.ROAD_NOT_CONNECTED}
     named = sum(bool(s.name) for s in sel.stops)
     assert named >= len(sel.stops) - 2  # stops take the street names of the extract
     assert select_stops(scenario, helsinki, PARAMS) == sel
@@ -548,3 +557,41 @@ def test_a_stop_milp_cut_by_its_wall_clock_guard_says_so(monkeypatch, caplog):
     check_selection(scenario, net, sel)
     assert "wall-clock guard" in caplog.text and "stop_time_limit_s" in caplog.text
 
+
+def test_a_home_beside_a_road_cut_from_the_network_says_so(helsinki):
+    # The extract's drivable ways near (24.9355, 60.1745) are cut off with the largest strongly
+    # connected component; the nearest road a bus may use is about 365 m away in a straight line.
+    cut_home = (24.93552, 60.17450)
+    served_home = (24.9440, 60.1705)
+    shift = Shift("sabah", 8 * 3600, 13 * 3600)
+    school = School("OK1", "Koulu", (24.9440, 60.1700), (shift,))
+    students = (Student("cut", cut_home, "OK1", "sabah", 5), Student("ok", served_home, "OK1", "sabah", 5))
+    policy = Policy(walk_limit_m=200)
+    sel = select_stops(Scenario("helsinki", students, (school,), Fleet((BUS,)), policy), helsinki, PARAMS)
+    assert set(sel.walk_m) == {"ok"}
+    reason = sel.unserved["cut"]
+    assert reason.code is ReasonCode.ROAD_NOT_CONNECTED
+    assert float(reason.param("road_m")) < 30 and float(reason.param("snap_m")) > 300
+    assert describe_reason(reason) == (
+        "home is 0 m from a road that is not connected to the district's road network (the edge of "
+        "the map extract or a gap in the map); the nearest connected road is 370 m away"
+    )
+
+
+def test_a_far_home_with_no_cut_road_near_keeps_its_reason():
+    # The hand-made network cuts nothing: the walk-limit reason stands.
+    net = line_network(n_nodes=20, loaded={0, 1, 2, 3})
+    sel = select_stops(scenario_of([pupil("beyond_walk", 1500)]), net, PARAMS)
+    assert sel.unserved["beyond_walk"].code is ReasonCode.NO_STOP_WITHIN_WALK
+
+
+def test_homes_outside_the_network_area_are_found_before_planning(helsinki):
+    shift = Shift("sabah", 8 * 3600, 13 * 3600)
+    school = School("OK1", "Koulu", (24.9440, 60.1700), (shift,))
+    students = (
+        Student("tallinn", (24.7536, 59.4370), "OK1", "sabah", 5),  # across the gulf
+        Student("centre", (24.9440, 60.1705), "OK1", "sabah", 5),
+    )
+    scenario = Scenario("helsinki", students, (school,), Fleet((BUS,)), Policy())
+    ((student_id, distance_m),) = homes_outside_network(scenario, helsinki)
+    assert student_id == "tallinn" and 75_000 < distance_m < 95_000

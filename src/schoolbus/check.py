@@ -57,6 +57,7 @@ from schoolbus.model import (
     Trip,
     VehicleDay,
     VehicleType,
+    ViolationCode,
     Visit,
 )
 from schoolbus.network import RoadNetwork, snap_points
@@ -101,7 +102,25 @@ class _Boarding:
     alight: int | None
 
 
-def check_plan(plan: Plan, network: RoadNetwork) -> list[str]:
+class Violation(str):
+    """One broken rule: the English sentence (it *is* the string), its ``code`` and its ``subject``.
+
+    A ``str`` so every reader of violations as text keeps working; tools match on ``code``
+    (a :class:`~schoolbus.model.ViolationCode`) and group by it. ``subject`` is what the sentence
+    is about ("trip T003", "student s6", "vehicle type midi"), the part before its first colon.
+    """
+
+    code: ViolationCode
+    subject: str
+
+    def __new__(cls, text: str, code: ViolationCode) -> Violation:
+        violation = super().__new__(cls, text)
+        violation.code = code
+        violation.subject = text.split(": ", 1)[0] if ": " in text else ""
+        return violation
+
+
+def check_plan(plan: Plan, network: RoadNetwork) -> list[Violation]:
     """Every way ``plan`` breaks the rules of its scenario, in plain words.
 
     Parameters
@@ -114,9 +133,10 @@ def check_plan(plan: Plan, network: RoadNetwork) -> list[str]:
 
     Returns
     -------
-    list of str
-        One message per violation, naming the trip, vehicle, student or stop; empty when the plan
-        keeps every rule listed in the module docstring. The order is deterministic.
+    list of Violation
+        One message per violation (a ``str`` with a ``code`` and a ``subject``), naming the trip,
+        vehicle, student or stop; empty when the plan keeps every rule listed in the module
+        docstring. The order is deterministic.
     """
     return _Checker(plan, network).run()
 
@@ -129,7 +149,7 @@ class _Checker:
         self.network = network
         self.scenario = plan.scenario
         self.policy = plan.scenario.policy
-        self.violations: list[str] = []
+        self.violations: list[Violation] = []
         self.students = {s.id: s for s in self.scenario.students}
         self.schools = {s.id: s for s in self.scenario.schools}
         self.types = {v.id: v for v in self.scenario.fleet.vehicle_types}
@@ -143,7 +163,7 @@ class _Checker:
             d: defaultdict(list) for d in Direction
         }
 
-    def run(self) -> list[str]:
+    def run(self) -> list[Violation]:
         self._check_trips()
         self._check_students()
         self._check_stops()
@@ -152,14 +172,14 @@ class _Checker:
         self._check_costs()
         return self.violations
 
-    def add(self, message: str) -> None:
-        self.violations.append(message)
+    def add(self, code: ViolationCode, message: str) -> None:
+        self.violations.append(Violation(message, code))
 
     def _unique(self, noun: str, items: Sequence) -> dict:
         by_id = {}
         for item_id, n in Counter(item.id for item in items).items():
             if n > 1:
-                self.add(f"{noun} {item_id}: the id is used {n} times")
+                self.add(ViolationCode.DUPLICATE_ID, f"{noun} {item_id}: the id is used {n} times")
         for item in items:
             by_id.setdefault(item.id, item)
         return by_id
@@ -179,11 +199,11 @@ class _Checker:
             where = f"trip {trip.id}"
             school = self.schools.get(trip.school_id)
             if school is None:
-                self.add(f"{where}: school {trip.school_id} is not in the scenario")
+                self.add(ViolationCode.TRIP_UNKNOWN_SCHOOL, f"{where}: school {trip.school_id} is not in the scenario")
                 continue
             shift = next((s for s in school.shifts if s.name == trip.shift), None)
             if shift is None:
-                self.add(f"{where}: school {school.id} has no shift {trip.shift!r}")
+                self.add(ViolationCode.TRIP_UNKNOWN_SHIFT, f"{where}: school {school.id} has no shift {trip.shift!r}")
                 continue
             if not self._trip_shape_ok(trip):
                 continue
@@ -195,7 +215,7 @@ class _Checker:
             if trip.direction is Direction.TO_SCHOOL:
                 latest_s = shift.bell_s - self.policy.arrival_buffer_s
                 if school_visit.arrive_s > latest_s:
-                    self.add(
+                    self.add(ViolationCode.LATE_AT_SCHOOL,
                         f"{where}: arrives at school {school.id} at {_clock(school_visit.arrive_s)}, "
                         f"late: the {shift.name} bell is {_clock(shift.bell_s)} and buses must "
                         f"arrive by {_clock(latest_s)}"
@@ -203,7 +223,7 @@ class _Checker:
             else:
                 earliest_s = shift.dismissal_s + self.policy.school_dwell_s
                 if school_visit.depart_s < earliest_s:
-                    self.add(
+                    self.add(ViolationCode.EARLY_FROM_SCHOOL,
                         f"{where}: leaves school {school.id} at {_clock(school_visit.depart_s)}, "
                         f"too early: dismissal is {_clock(shift.dismissal_s)} and buses may leave "
                         f"from {_clock(earliest_s)}"
@@ -233,19 +253,19 @@ class _Checker:
                 problems.append(
                     f"{where}: visit {k + 1} names stop {visit.stop_id}, which is not in the plan"
                 )
-        self.violations.extend(problems)
+        self.violations.extend(Violation(text, ViolationCode.TRIP_SHAPE) for text in problems)
         return not problems
 
     def _check_trip_vehicle(self, trip: Trip) -> None:
         where = f"trip {trip.id}"
         vehicle = self.vehicles.get(trip.vehicle_id)
         if vehicle is None:
-            self.add(f"{where}: vehicle {trip.vehicle_id} is not in the plan")
+            self.add(ViolationCode.TRIP_UNKNOWN_VEHICLE, f"{where}: vehicle {trip.vehicle_id} is not in the plan")
             return
         if trip.id not in vehicle.trip_ids:
-            self.add(f"{where}: says it is driven by vehicle {vehicle.id}, whose trip list lacks it")
+            self.add(ViolationCode.TRIP_NOT_LISTED_BY_VEHICLE, f"{where}: says it is driven by vehicle {vehicle.id}, whose trip list lacks it")
         if trip.vehicle_type != vehicle.vehicle_type:
-            self.add(
+            self.add(ViolationCode.TRIP_VEHICLE_TYPE_MISMATCH,
                 f"{where}: vehicle type {trip.vehicle_type} differs from its vehicle "
                 f"{vehicle.id}'s type {vehicle.vehicle_type}"
             )
@@ -258,14 +278,14 @@ class _Checker:
                 continue
             stop = self.stops[visit.stop_id]
             if (stop.school_id, stop.shift) != (trip.school_id, trip.shift):
-                self.add(
+                self.add(ViolationCode.STOP_OF_OTHER_GROUP,
                     f"{where}: visits stop {stop.id} of school {stop.school_id} shift {stop.shift}, "
                     f"but the trip serves school {trip.school_id} shift {trip.shift}"
                 )
             wrong = visit.alight if trip.direction is Direction.TO_SCHOOL else visit.board
             if wrong:
                 verb = "alight" if trip.direction is Direction.TO_SCHOOL else "board"
-                self.add(
+                self.add(ViolationCode.BOARD_ALIGHT_WRONG_WAY_AT_STOP,
                     f"{where}: pupils {', '.join(wrong)} {verb} at stop {stop.id}, but a "
                     f"{trip.direction.value} trip only lets pupils "
                     f"{'board' if verb == 'alight' else 'alight'} at stops"
@@ -273,14 +293,14 @@ class _Checker:
         school_visit = trip.visits[-1] if trip.direction is Direction.TO_SCHOOL else trip.visits[0]
         wrong = school_visit.board if trip.direction is Direction.TO_SCHOOL else school_visit.alight
         if wrong:
-            self.add(f"{where}: pupils {', '.join(wrong)} board or alight at the school the wrong way")
+            self.add(ViolationCode.BOARD_ALIGHT_WRONG_WAY_AT_SCHOOL, f"{where}: pupils {', '.join(wrong)} board or alight at the school the wrong way")
 
     def _check_trip_times(self, trip: Trip, legs: dict[tuple[Hashable, Hashable], _Leg]) -> None:
         where = f"trip {trip.id}"
         for visit in trip.visits:
             needed_s = self._service_s(visit)
             if visit.depart_s - visit.arrive_s < needed_s:
-                self.add(
+                self.add(ViolationCode.SERVICE_TOO_SHORT,
                     f"{where}: stands {visit.depart_s - visit.arrive_s} s at {_place(visit)}, "
                     f"less than the {needed_s} s its service needs"
                 )
@@ -291,29 +311,29 @@ class _Checker:
                 return
             time_s, leg_m = legs[(u, v)]
             if not math.isfinite(time_s):
-                self.add(f"{where}: no road a loaded bus may use leads from {_place(a)} to {_place(b)}")
+                self.add(ViolationCode.NO_LOADED_ROAD, f"{where}: no road a loaded bus may use leads from {_place(a)} to {_place(b)}")
                 return
             distance_m += leg_m
             gap_s = b.arrive_s - a.depart_s
             if gap_s < time_s - TIME_TOLERANCE_S:
-                self.add(
+                self.add(ViolationCode.FASTER_THAN_ROAD,
                     f"{where}: reaches {_place(b)} {gap_s} s after leaving {_place(a)}, faster than "
                     f"the {time_s:.0f} s the loaded road takes"
                 )
             elif gap_s > time_s + TIME_TOLERANCE_S:
-                self.add(
+                self.add(ViolationCode.WAITS_BETWEEN_VISITS,
                     f"{where}: reaches {_place(b)} {gap_s} s after leaving {_place(a)}, but the "
                     f"loaded road takes {time_s:.0f} s; waiting is only allowed at a visit "
                     f"(depart_s later than arrive_s plus service)"
                 )
         n_legs = len(trip.visits) - 1
         if abs(trip.distance_m - distance_m) > DISTANCE_TOLERANCE_M * n_legs + LIMIT_EPSILON:
-            self.add(
+            self.add(ViolationCode.TRIP_DISTANCE_MISMATCH,
                 f"{where}: distance_m is {trip.distance_m:.1f} but its legs on the loaded road "
                 f"add up to {distance_m:.1f} m"
             )
         if trip.duration_s != trip.end_s - trip.start_s:
-            self.add(
+            self.add(ViolationCode.TRIP_DURATION_MISMATCH,
                 f"{where}: duration_s is {trip.duration_s} but it runs from "
                 f"{_clock(trip.start_s)} to {_clock(trip.end_s)} ({trip.end_s - trip.start_s} s)"
             )
@@ -326,19 +346,19 @@ class _Checker:
         for k, visit in enumerate(trip.visits):
             for sid in visit.alight:
                 if sid not in aboard:
-                    self.add(f"{where}: student {sid} alights at {_place(visit)} without having boarded")
+                    self.add(ViolationCode.ALIGHTS_WITHOUT_BOARDING, f"{where}: student {sid} alights at {_place(visit)} without having boarded")
                     continue
                 self.boardings[trip.direction][sid][-1] = _Boarding(trip, aboard.pop(sid), k)
             for sid in visit.board:
                 student = self.students.get(sid)
                 if student is None:
-                    self.add(f"{where}: boards student {sid}, who is not in the scenario")
+                    self.add(ViolationCode.BOARDS_UNKNOWN_STUDENT, f"{where}: boards student {sid}, who is not in the scenario")
                     continue
                 if sid in aboard:
-                    self.add(f"{where}: student {sid} boards twice")
+                    self.add(ViolationCode.BOARDS_TWICE, f"{where}: student {sid} boards twice")
                     continue
                 if (student.school_id, student.shift) != (trip.school_id, trip.shift):
-                    self.add(
+                    self.add(ViolationCode.CARRIES_OTHER_GROUP,
                         f"{where}: carries student {sid} of school {student.school_id} shift "
                         f"{student.shift}, but the trip serves school {trip.school_id} shift {trip.shift}"
                     )
@@ -349,18 +369,18 @@ class _Checker:
             n_wheelchair = sum(self.students[sid].needs_wheelchair for sid in aboard)
             n_seated = len(aboard) - n_wheelchair
             if n_seated > vehicle_type.seats:
-                self.add(
+                self.add(ViolationCode.OVER_CAPACITY,
                     f"{where}: over capacity after {_place(visit)}: {n_seated} pupils seated, "
                     f"vehicle type {vehicle_type.id} has {vehicle_type.seats} seats"
                 )
             if n_wheelchair > vehicle_type.wheelchair_places:
-                self.add(
+                self.add(ViolationCode.OVER_WHEELCHAIR_CAPACITY,
                     f"{where}: over wheelchair capacity after {_place(visit)}: {n_wheelchair} "
                     f"wheelchair users, vehicle type {vehicle_type.id} has "
                     f"{vehicle_type.wheelchair_places} wheelchair places"
                 )
         if aboard:
-            self.add(f"{where}: students {', '.join(sorted(aboard))} never alight")
+            self.add(ViolationCode.NEVER_ALIGHTS, f"{where}: students {', '.join(sorted(aboard))} never alight")
 
     def _service_s(self, visit: Visit) -> int:
         if visit.school_id is not None:
@@ -384,7 +404,7 @@ class _Checker:
         """
         for stop in self.plan.stops:
             if stop.node_id not in self.network.loaded:
-                self.add(f"stop {stop.id}: node {stop.node_id} is not on the roads a loaded bus may use")
+                self.add(ViolationCode.STOP_NOT_ON_LOADED_ROADS, f"stop {stop.id}: node {stop.node_id} is not on the roads a loaded bus may use")
         nodes_by_group: dict[tuple[str, str], dict[Hashable, None]] = defaultdict(dict)
         pairs_by_group: dict[tuple[str, str], set[tuple[Hashable, Hashable]]] = defaultdict(set)
         for trip in self.plan.trips:
@@ -414,48 +434,48 @@ class _Checker:
             by_student[a.student_id].append(a)
         for sid in by_student:
             if sid not in self.students:
-                self.add(f"student {sid}: has an assignment but is not in the scenario")
+                self.add(ViolationCode.ASSIGNMENT_UNKNOWN_STUDENT, f"student {sid}: has an assignment but is not in the scenario")
         for student in self.scenario.students:
             found = by_student.get(student.id, [])
             if not found:
-                self.add(f"student {student.id}: has no assignment")
+                self.add(ViolationCode.NO_ASSIGNMENT, f"student {student.id}: has no assignment")
                 continue
             if len(found) > 1:
-                self.add(f"student {student.id}: has {len(found)} assignments")
+                self.add(ViolationCode.SEVERAL_ASSIGNMENTS, f"student {student.id}: has {len(found)} assignments")
                 continue
             a = found[0]
             where = f"student {student.id}"
             if (a.school_id, a.shift) != (student.school_id, student.shift):
-                self.add(
+                self.add(ViolationCode.ASSIGNMENT_GROUP_MISMATCH,
                     f"{where}: assignment says school {a.school_id} shift {a.shift}, but the "
                     f"student attends school {student.school_id} shift {student.shift}"
                 )
             rides = {d: self.boardings[d].get(student.id, []) for d in Direction}
             if a.status is Status.UNSERVED:
                 if not a.reason:
-                    self.add(f"{where}: unserved without a reason")
+                    self.add(ViolationCode.UNSERVED_WITHOUT_REASON, f"{where}: unserved without a reason")
                 for trips in rides.values():
                     for boarding in trips:
-                        self.add(f"{where}: unserved but rides trip {boarding.trip.id}")
+                        self.add(ViolationCode.UNSERVED_RIDES, f"{where}: unserved but rides trip {boarding.trip.id}")
                 continue
             if a.reason is not None:
-                self.add(
-                    f"{where}: routed but has a reason ({a.reason!r}); reasons are for unserved students"
+                self.add(ViolationCode.ROUTED_WITH_REASON,
+                    f"{where}: routed but has a reason ({a.reason.code}); reasons are for unserved students"
                 )
             if a.stop_id is None:
-                self.add(f"{where}: routed but has no stop")
+                self.add(ViolationCode.ROUTED_WITHOUT_STOP, f"{where}: routed but has no stop")
                 continue
             stop = self.stops.get(a.stop_id)
             if stop is None:
-                self.add(f"{where}: routed but its stop {a.stop_id} is not in the plan")
+                self.add(ViolationCode.ROUTED_STOP_MISSING, f"{where}: routed but its stop {a.stop_id} is not in the plan")
                 continue
             if (stop.school_id, stop.shift) != (student.school_id, student.shift):
-                self.add(
+                self.add(ViolationCode.STOP_GROUP_MISMATCH,
                     f"{where}: assigned to stop {stop.id} of school {stop.school_id} shift "
                     f"{stop.shift}, but attends school {student.school_id} shift {student.shift}"
                 )
             if student.id not in stop.student_ids:
-                self.add(f"{where}: assigned to stop {stop.id}, which does not list the student")
+                self.add(ViolationCode.STOP_DOES_NOT_LIST_STUDENT, f"{where}: assigned to stop {stop.id}, which does not list the student")
             limit_s = student.max_ride_s if student.max_ride_s is not None else self.policy.max_ride_s
             self._check_ride(a, stop, rides[Direction.TO_SCHOOL], Direction.TO_SCHOOL, limit_s)
             self._check_ride(a, stop, rides[Direction.FROM_SCHOOL], Direction.FROM_SCHOOL, limit_s)
@@ -466,10 +486,10 @@ class _Checker:
         """One direction of a routed pupil: one ride, from/to the right stop, timed as recorded."""
         where = f"student {a.student_id}"
         if not rides:
-            self.add(f"{where}: routed but rides no {direction.value} trip")
+            self.add(ViolationCode.RIDES_NO_TRIP, f"{where}: routed but rides no {direction.value} trip")
             return
         if len(rides) > 1:
-            self.add(
+            self.add(ViolationCode.RIDES_SEVERAL_TRIPS,
                 f"{where}: rides {len(rides)} {direction.value} trips "
                 f"({', '.join(r.trip.id for r in rides)}); expected exactly one"
             )
@@ -486,15 +506,15 @@ class _Checker:
             at_stop, verb, label, recorded = alight, "alights from", "ride_home_s", a.ride_home_s
             time_label, recorded_time, way = "dropoff_s", a.dropoff_s, "home"
         if at_stop.stop_id != stop.id:
-            self.add(
+            self.add(ViolationCode.RIDES_FROM_OTHER_STOP,
                 f"{where}: {verb} trip {trip.id} at {_place(at_stop)}, not at the assigned stop {stop.id}"
             )
         if recorded != ride_s:
-            self.add(f"{where}: {label} is {recorded} but trip {trip.id} gives {ride_s} s")
+            self.add(ViolationCode.RIDE_TIME_MISMATCH, f"{where}: {label} is {recorded} but trip {trip.id} gives {ride_s} s")
         if ride_s > limit_s:
-            self.add(f"{where}: ride {way} of {ride_s} s on trip {trip.id} exceeds the limit of {limit_s} s")
+            self.add(ViolationCode.RIDE_LIMIT_EXCEEDED, f"{where}: ride {way} of {ride_s} s on trip {trip.id} exceeds the limit of {limit_s} s")
         if recorded_time != at_stop.arrive_s:
-            self.add(
+            self.add(ViolationCode.STOP_TIME_MISMATCH,
                 f"{where}: {time_label} is {_clock(recorded_time)} but trip {trip.id} reaches "
                 f"{_place(at_stop)} at {_clock(at_stop.arrive_s)}"
             )
@@ -505,13 +525,13 @@ class _Checker:
             for sid in stop.student_ids:
                 student = self.students.get(sid)
                 if student is None:
-                    self.add(f"stop {stop.id}: lists student {sid}, who is not in the scenario")
+                    self.add(ViolationCode.STOP_LISTS_UNKNOWN_STUDENT, f"stop {stop.id}: lists student {sid}, who is not in the scenario")
                     continue
                 a = assigned.get(sid)
                 if a is None or a.status is not Status.ROUTED or a.stop_id != stop.id:
-                    self.add(f"stop {stop.id}: lists student {sid}, who is not routed to this stop")
+                    self.add(ViolationCode.STOP_LISTS_UNROUTED_STUDENT, f"stop {stop.id}: lists student {sid}, who is not routed to this stop")
                 if (student.school_id, student.shift) != (stop.school_id, stop.shift):
-                    self.add(
+                    self.add(ViolationCode.STOP_SERVES_OTHER_GROUP,
                         f"stop {stop.id}: serves school {stop.school_id} shift {stop.shift}, but "
                         f"lists student {sid} of school {student.school_id} shift {student.shift}"
                     )
@@ -538,7 +558,7 @@ class _Checker:
                 data = self.network.loaded.nodes[stop.node_id]
                 walk_m = _great_circle_m(student.location, (float(data["x"]), float(data["y"])))
                 if walk_m > float(nearest_m) + WALK_TOLERANCE_M:
-                    self.add(
+                    self.add(ViolationCode.DOOR_STOP_TOO_FAR,
                         f"student {student.id}: door-to-door stop {stop.id} is {walk_m:.0f} m from "
                         f"home, but a road the bus may use passes {float(nearest_m):.0f} m away"
                     )
@@ -549,7 +569,7 @@ class _Checker:
                 student.needs_wheelchair and self.policy.wheelchair_door_to_door
             )
             if needs_door:
-                self.add(
+                self.add(ViolationCode.DOOR_PUPIL_AT_SHARED_STOP,
                     f"student {student.id}: needs door-to-door pickup but stop {stop.id} is a shared stop"
                 )
 
@@ -559,13 +579,13 @@ class _Checker:
         """Compare a recomputed walk with ``walk_m`` and hold it to ``limit_m`` (``rule`` names it)."""
         where = f"student {student.id}"
         if not math.isfinite(walk_m):
-            self.add(f"{where}: cannot walk from home to stop {stop.id} on the walk network")
+            self.add(ViolationCode.NO_WALK_PATH, f"{where}: cannot walk from home to stop {stop.id} on the walk network")
             return
         if a.walk_m is None or not abs(a.walk_m - walk_m) <= WALK_TOLERANCE_M:
             shown = "missing" if a.walk_m is None else f"{a.walk_m:.1f}"
-            self.add(f"{where}: walk_m is {shown} but the walk to stop {stop.id} is {walk_m:.1f} m")
+            self.add(ViolationCode.WALK_MISMATCH, f"{where}: walk_m is {shown} but the walk to stop {stop.id} is {walk_m:.1f} m")
         if walk_m > limit_m + LIMIT_EPSILON:
-            self.add(f"{where}: walk of {walk_m:.0f} m to stop {stop.id} exceeds {rule} of {limit_m:.0f} m")
+            self.add(ViolationCode.WALK_LIMIT_EXCEEDED, f"{where}: walk of {walk_m:.0f} m to stop {stop.id} exceeds {rule} of {limit_m:.0f} m")
 
     def _shared_walks_m(self, shared: list[tuple[Student, Assignment, Stop]]) -> list[float]:
         """Home snap plus walk-graph path to the stop's node, metres (``inf`` if unreachable)."""
@@ -579,7 +599,7 @@ class _Checker:
             if stop.node_id in walk:
                 by_group[(stop.school_id, stop.shift)].append(i)
             else:
-                self.add(f"stop {stop.id}: node {stop.node_id} is not on the walk network")
+                self.add(ViolationCode.STOP_NOT_ON_WALK_NETWORK, f"stop {stop.id}: node {stop.node_id} is not on the walk network")
         # A search bound well past every limit and every claimed walk keeps searches short while
         # still measuring walks that are too long or misreported.
         bound_m = 2.0 * max(
@@ -605,35 +625,35 @@ class _Checker:
         on_vehicles: Counter[str] = Counter(tid for v in self.plan.vehicles for tid in v.trip_ids)
         for trip in self.plan.trips:
             if on_vehicles[trip.id] == 0:
-                self.add(f"trip {trip.id}: no vehicle drives it")
+                self.add(ViolationCode.TRIP_WITHOUT_VEHICLE, f"trip {trip.id}: no vehicle drives it")
             elif on_vehicles[trip.id] > 1:
-                self.add(f"trip {trip.id}: listed by {on_vehicles[trip.id]} vehicles")
+                self.add(ViolationCode.TRIP_ON_SEVERAL_VEHICLES, f"trip {trip.id}: listed by {on_vehicles[trip.id]} vehicles")
         days = []
         for vehicle in self.plan.vehicles:
             where = f"vehicle {vehicle.id}"
             vehicle_type = self.types.get(vehicle.vehicle_type)
             if vehicle_type is None:
-                self.add(f"{where}: vehicle type {vehicle.vehicle_type} is not in the fleet")
+                self.add(ViolationCode.VEHICLE_UNKNOWN_TYPE, f"{where}: vehicle type {vehicle.vehicle_type} is not in the fleet")
                 continue
             capacity = (vehicle_type.seats, vehicle_type.wheelchair_places)
             if (vehicle.seats, vehicle.wheelchair_places) != capacity:
-                self.add(
+                self.add(ViolationCode.VEHICLE_CAPACITY_MISMATCH,
                     f"{where}: says {vehicle.seats} seats and {vehicle.wheelchair_places} wheelchair "
                     f"places, but type {vehicle_type.id} has {vehicle_type.seats} and "
                     f"{vehicle_type.wheelchair_places}"
                 )
             missing = [tid for tid in vehicle.trip_ids if tid not in self.trips]
             if missing:
-                self.add(f"{where}: trips {', '.join(missing)} are not in the plan")
+                self.add(ViolationCode.VEHICLE_TRIPS_MISSING, f"{where}: trips {', '.join(missing)} are not in the plan")
                 continue
             trips = [self.trips[tid] for tid in vehicle.trip_ids]
             for trip in trips:
                 if trip.vehicle_id != vehicle.id:
-                    self.add(f"{where}: lists trip {trip.id}, which says vehicle {trip.vehicle_id} drives it")
+                    self.add(ViolationCode.VEHICLE_TRIP_NAMES_OTHER_VEHICLE, f"{where}: lists trip {trip.id}, which says vehicle {trip.vehicle_id} drives it")
             self._check_escort(vehicle, vehicle_type, trips)
             trips_m = sum(t.distance_m for t in trips)
             if abs(vehicle.distance_m - (trips_m + vehicle.deadhead_m)) > DISTANCE_TOLERANCE_M:
-                self.add(
+                self.add(ViolationCode.VEHICLE_DISTANCE_MISMATCH,
                     f"{where}: distance_m is {vehicle.distance_m:.1f} but its trips and deadhead "
                     f"add up to {trips_m + vehicle.deadhead_m:.1f} m"
                 )
@@ -648,7 +668,7 @@ class _Checker:
         for type_id, n in sorted(used.items()):
             vehicle_type = self.types.get(type_id)
             if vehicle_type is not None and vehicle_type.count is not None and n > vehicle_type.count:
-                self.add(
+                self.add(ViolationCode.FLEET_COUNT_EXCEEDED,
                     f"vehicle type {type_id}: the plan uses {n} vehicle(s), only "
                     f"{vehicle_type.count} are available"
                 )
@@ -660,23 +680,23 @@ class _Checker:
         for u, v, before, after in runs:
             time_s, leg_m = deadheads[(u, v)]
             if not math.isfinite(time_s):
-                self.add(f"{where}: cannot drive from node {u} to node {v} (deadhead)")
+                self.add(ViolationCode.NO_DEADHEAD_ROAD, f"{where}: cannot drive from node {u} to node {v} (deadhead)")
                 return
             deadhead_m += leg_m
             if before is None or after is None:
                 continue  # depot runs never constrain time: a vehicle leaves its depot at will
             if after.start_s < before.start_s:
-                self.add(
+                self.add(ViolationCode.TRIPS_OUT_OF_ORDER,
                     f"{where}: trip {after.id} starts before trip {before.id}; trips must be in time order"
                 )
             elif before.end_s + time_s > after.start_s + TIME_TOLERANCE_S:
-                self.add(
+                self.add(ViolationCode.CANNOT_REACH_NEXT_TRIP,
                     f"{where}: trip {before.id} ends at {_clock(before.end_s)} and the drive to "
                     f"trip {after.id} takes {time_s:.0f} s, but {after.id} starts at "
                     f"{_clock(after.start_s)}: the gap between chained trips is too small"
                 )
         if abs(vehicle.deadhead_m - deadhead_m) > DISTANCE_TOLERANCE_M * max(1, len(runs)) + LIMIT_EPSILON:
-            self.add(
+            self.add(ViolationCode.DEADHEAD_MISMATCH,
                 f"{where}: deadhead_m is {vehicle.deadhead_m:.1f} but the empty runs on the drive "
                 f"network add up to {deadhead_m:.1f} m"
             )
@@ -690,7 +710,7 @@ class _Checker:
         if vehicle.depot_id is not None:
             depot_node = self.depot_nodes.get(vehicle.depot_id)
             if depot_node is None:
-                self.add(f"vehicle {vehicle.id}: depot {vehicle.depot_id} is not in the fleet")
+                self.add(ViolationCode.VEHICLE_UNKNOWN_DEPOT, f"vehicle {vehicle.id}: depot {vehicle.depot_id} is not in the fleet")
                 return None
             if trips:
                 pull_out = (depot_node, ends[0][0], None, trips[0])
@@ -729,7 +749,7 @@ class _Checker:
             return
         where = f"vehicle {vehicle.id}"
         if vehicle_type.always_escort:
-            self.add(f"{where}: type {vehicle_type.id} always carries an escort, but the vehicle has none")
+            self.add(ViolationCode.ESCORT_MISSING_ALWAYS, f"{where}: type {vehicle_type.id} always carries an escort, but the vehicle has none")
             return
         young = sorted(
             {
@@ -741,7 +761,7 @@ class _Checker:
         )
         if young:
             grades = ", ".join(f"{sid} (grade {self.students[sid].grade})" for sid in young)
-            self.add(
+            self.add(ViolationCode.ESCORT_MISSING_FOR_GRADE,
                 f"{where}: has no escort but carries pupils up to grade "
                 f"{self.policy.escort_max_grade}, who need one: {grades}"
             )
@@ -755,7 +775,7 @@ class _Checker:
             for v in self.plan.vehicles
         )
         if not resolvable:
-            self.add("costs: not recomputed, because vehicles name unknown trips or vehicle types")
+            self.add(ViolationCode.COSTS_NOT_RECOMPUTED, "costs: not recomputed, because vehicles name unknown trips or vehicle types")
             return
         costs = cost_plan(self.scenario, self.plan.trips, self.plan.vehicles, self.plan.assignments)
         self._compare_costs(costs)
@@ -763,7 +783,7 @@ class _Checker:
     def _compare_costs(self, costs: PlanCosts) -> None:
         for given, recomputed in zip(self.plan.vehicles, costs.vehicles, strict=True):
             if not _money_equal(given.cost_per_day, recomputed.cost_per_day):
-                self.add(
+                self.add(ViolationCode.VEHICLE_COST_MISMATCH,
                     f"vehicle {given.id}: cost_per_day is {given.cost_per_day:.2f} but its prices "
                     f"give {recomputed.cost_per_day:.2f}"
                 )
@@ -771,7 +791,7 @@ class _Checker:
             given, recomputed = getattr(self.plan.summary, f.name), getattr(costs.summary, f.name)
             is_money = f.name.startswith("cost")
             if not _figure_equal(given, recomputed, is_money):
-                self.add(
+                self.add(ViolationCode.SUMMARY_MISMATCH,
                     f"summary: {f.name} is {_figure(given)} but the plan's trips, vehicles and "
                     f"students give {_figure(recomputed)}"
                 )
@@ -781,15 +801,15 @@ class _Checker:
             given, recomputed = given_lines.get(key), recomputed_lines.get(key)
             label = f"costs: {key[0]} {key[1]}"
             if given is None:
-                self.add(f"{label}: missing from the plan (recomputed {recomputed.cost_per_day:.2f} a day)")
+                self.add(ViolationCode.COST_LINE_MISSING, f"{label}: missing from the plan (recomputed {recomputed.cost_per_day:.2f} a day)")
             elif recomputed is None:
-                self.add(f"{label}: in the plan but nothing costs there")
+                self.add(ViolationCode.COST_LINE_EXTRA, f"{label}: in the plan but nothing costs there")
             elif not (
                 given.n_students == recomputed.n_students
                 and _money_equal(given.cost_per_day, recomputed.cost_per_day)
                 and _money_equal(given.cost_per_year, recomputed.cost_per_year)
             ):
-                self.add(
+                self.add(ViolationCode.COST_LINE_MISMATCH,
                     f"{label}: plan says {given.n_students} students, {given.cost_per_day:.2f} a day, "
                     f"{given.cost_per_year:.2f} a year; recomputed {recomputed.n_students}, "
                     f"{recomputed.cost_per_day:.2f}, {recomputed.cost_per_year:.2f}"

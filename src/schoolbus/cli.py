@@ -264,6 +264,12 @@ def validate_command(
     if violations:
         for violation in violations:
             console.print(f"- {violation}", markup=False, highlight=False, soft_wrap=True)
+        by_code: dict[str, list[str]] = {}
+        for violation in violations:
+            by_code.setdefault(violation.code.value, []).append(violation.subject)
+        for code, subjects in sorted(by_code.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            shown = ", ".join(subjects[:5]) + (f", … (+{len(subjects) - 5})" if len(subjects) > 5 else "")
+            console.print(f"  {code} ×{len(subjects)}: {shown}", markup=False, highlight=False)
         err_console.print(
             f"[bold red]error[/] ({PlanCheckError.code}): {len(violations)} violation(s) in {plan_dir}",
             highlight=False,
@@ -329,8 +335,13 @@ def check_inputs(
     policy: str | None = typer.Option(
         None, "--policy", help="Policy .yaml/.toml (default: the built-in policy)."
     ),
+    osm: Path | None = typer.Option(None, help="OSM file to check the homes against (optional)."),
+    roads: Path | None = typer.Option(None, help="Road line layer to check the homes against (optional)."),
 ) -> None:
-    """Validate the input files: summarise them, or list every problem and exit with status 2."""
+    """Validate the input files: summarise them, or list every problem and exit with status 2.
+
+    With ``--osm`` or ``--roads`` it also warns of homes outside the road network's area.
+    """
     from collections import Counter
 
     from rich.markup import escape
@@ -382,6 +393,13 @@ def check_inputs(
         console.print("No --fleet given: the default example fleet, with ILLUSTRATIVE prices.")
     if policy is None:
         console.print("No --policy given: the built-in default policy.")
+    if osm is not None or roads is not None:
+        from schoolbus.network import load_network
+
+        arguments, _ = _network_source(osm, roads, None, None)
+        network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
+        if not _warn_homes_outside(scenario, network):
+            console.print("Every home lies within the road network's area.")
 
 
 # ---- planning ------------------------------------------------------------------------------------
@@ -463,13 +481,20 @@ def _run_plan(scenario, network, params, executor):
         return plan(scenario, network, params, progress=progress, executor=executor)
 
 
-def _write_outputs(result, out: Path, source, language: str, family_notices: bool, executor):
+def _write_outputs(result, out: Path, source, language: str, family_notices: bool, executor, roads):
     """Write every output with a progress bar per stage (documents done / total)."""
     from schoolbus.pipeline import write_outputs
 
     with _progress_bar() as progress:
         return write_outputs(
-            result, out, source, language=language, family_notices=family_notices, executor=executor, progress=progress
+            result,
+            out,
+            source,
+            language=language,
+            family_notices=family_notices,
+            executor=executor,
+            progress=progress,
+            roads=roads,
         )
 
 
@@ -495,8 +520,6 @@ def _announce(scenario, executor) -> None:
 
 def _print_summary(result) -> None:
     """The headline table officers read first."""
-    from collections import Counter
-
     from rich.table import Table
 
     s = result.summary
@@ -521,9 +544,37 @@ def _print_summary(result) -> None:
     table.add_row("walk mean / max", f"{metres(s.mean_walk_m)} / {metres(s.max_walk_m)}")
     table.add_row("students routed / unserved", f"{s.n_routed} / {s.n_unserved} of {s.n_students}")
     console.print(table)
-    reasons = Counter(a.reason for a in result.assignments if a.reason)
-    for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
-        console.print(f"  unserved ×{n}: {reason}", highlight=False)
+    _print_unserved(result)
+
+
+def _warn_homes_outside(scenario, network, n_ids: int = 5) -> int:
+    """Before planning: homes outside the road network's area (they would all be unserved); how many."""
+    from schoolbus.stops import homes_outside_network
+
+    outside = homes_outside_network(scenario, network)
+    if not outside:
+        return 0
+    shown = ", ".join(f"{student_id} ({distance_m / 1000:,.1f} km)" for student_id, distance_m in outside[:n_ids])
+    more = f", … (+{len(outside) - n_ids})" if len(outside) > n_ids else ""
+    console.print(
+        f"[yellow]warning[/]: {len(outside)} home(s) lie outside the road network's area "
+        f"(distance to its nearest road): {escape(shown)}{more}. They will be unserved; use a larger "
+        "extract or check their coordinates.",
+        highlight=False,
+    )
+    return len(outside)
+
+
+def _print_unserved(result, n_ids: int = 5) -> None:
+    """Unserved pupils grouped by kind of reason: title, count, the first ids and one example."""
+    from schoolbus.outputs.reasons import describe_reason, group_reasons
+
+    unserved = [(a.student_id, a.reason) for a in result.assignments if a.reason is not None]
+    example = dict(unserved)
+    for title, n, ids in group_reasons(unserved, "en", n_ids):
+        more = f", … (+{n - len(ids)})" if n > len(ids) else ""
+        console.print(f"  unserved ×{n}: {escape(title)} — {escape(', '.join(ids))}{more}", highlight=False)
+        console.print(f"      e.g. {escape(ids[0])}: {escape(describe_reason(example[ids[0]], 'en'))}", highlight=False)
 
 
 def _print_outputs(outputs) -> None:
@@ -601,10 +652,11 @@ def plan_command(
             _plan_scenarios(scenario, scenario_file, arguments, source, out, params, report_language, pool)
             return
         network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
+        _warn_homes_outside(scenario, network)
         _announce(scenario, pool)
         result = _run_plan(scenario, network, params, pool)
         _print_summary(result)
-        outputs = _write_outputs(result, out, source, language, family_notices, pool)
+        outputs = _write_outputs(result, out, source, language, family_notices, pool, network.drive)
     _print_outputs(outputs)
 
 
@@ -775,7 +827,7 @@ def demo_command(
     with executor_for(executor, workers=workers, scheduler=scheduler) as pool:
         result = _run_plan(scenario, network, params, pool)
         _print_summary(result)
-        outputs = _write_outputs(result, out, source, language, family_notices, pool)
+        outputs = _write_outputs(result, out, source, language, family_notices, pool, network.drive)
         _print_outputs(outputs)
         # A manager's question the demo answers too: what would longer walks save?
         variants = demo_variants(scenario)

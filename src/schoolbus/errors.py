@@ -30,7 +30,21 @@ class Problem:
             where += f", row {self.row}"
         if self.column is not None:
             where += f", column '{self.column}'"
-        return f"{where}: got {self.value!r}, expected {self.expected}"
+        got = _shown(self.value)
+        return f"{where}: got {got}, expected {self.expected}"
+
+
+MAX_BYTES_SHOWN = 16
+
+
+def _shown(value: object) -> str:
+    """A value as a person reads it: no ``None`` or ``b'…'`` from Python."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bytes | bytearray):
+        more = " …" if len(value) > MAX_BYTES_SHOWN else ""
+        return f"the bytes {bytes(value[:MAX_BYTES_SHOWN]).hex(' ')}{more}"
+    return repr(value)
 
 
 class SchoolbusError(Exception):

@@ -23,6 +23,7 @@ import json
 import math
 import re
 import tomllib
+import unicodedata
 import zipfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,46 @@ STUDENT_COLUMNS = STUDENT_REQUIRED_COLUMNS + (
 
 SCHOOL_COLUMNS = ("id", "name", "lon", "lat", "shift", "bell", "dismissal")
 """Columns of a schools file, all required: one row per school and shift."""
+
+ADDRESS_COLUMN = "address"
+"""An address column a students file may carry (for geocoding); the planner ignores it."""
+
+_SHARED_ALIASES = {
+    "lon": ("boylam", "longitude", "lng", "خط_الطول"),
+    "lat": ("enlem", "latitude", "خط_العرض"),
+    "shift": ("vardiya", "ogretim", "الفترة", "الوردية"),
+}
+STUDENT_ALIASES: dict[str, tuple[str, ...]] = {
+    **_SHARED_ALIASES,
+    "id": ("ogrenci_no", "ogrenci_numarasi", "ogrenci_id", "رقم_الطالب"),
+    "school_id": ("okul_kodu", "okul_no", "kurum_kodu", "رمز_المدرسة"),
+    "grade": ("sinif", "sinif_duzeyi", "الصف"),
+    "wheelchair": ("tekerlekli_sandalye", "كرسي_متحرك"),
+    "door_to_door": ("kapidan_kapiya", "من_الباب_إلى_الباب"),
+    "funding_line": ("finansman", "odenek", "بند_التمويل"),
+    "language": ("dil", "اللغة"),
+    "initials": ("bas_harfler", "الأحرف_الأولى"),
+    "max_ride_min": ("azami_yolculuk_dk", "أقصى_مدة_الرحلة_دقيقة"),
+    "family_id": ("aile_no", "aile_kodu", "رقم_العائلة"),
+    ADDRESS_COLUMN: ("adres", "acik_adres", "العنوان"),
+}
+"""Turkish and Arabic names (and common English ones) accepted for each students column.
+
+Names are compared after :func:`_column_key`: lower case, Turkish letters without their marks
+(``Öğrenci No`` → ``ogrenci_no``), spaces and dots as ``_``. Listed in docs/input-format.md."""
+
+SCHOOL_ALIASES: dict[str, tuple[str, ...]] = {
+    **_SHARED_ALIASES,
+    "id": ("okul_kodu", "kurum_kodu", "رمز_المدرسة"),
+    "name": ("okul_adi", "kurum_adi", "ad", "اسم_المدرسة"),
+    "bell": ("giris_saati", "ders_baslangic", "zil", "بداية_الدوام"),
+    "dismissal": ("cikis_saati", "ders_bitis", "نهاية_الدوام"),
+}
+"""Turkish and Arabic names accepted for each schools column (compared as for students)."""
+
+ALIAS_HINT = "(or their Turkish or Arabic names, see docs/input-format.md)"
+GEOCODE_FIRST = "this file has addresses but no coordinates: geocode it first (see docs/input-format.md)"
+SWAPPED = "latitude and longitude look swapped"
 
 ROW_NUMBERING = "rows as numbered in Excel (header = row 1); GeoJSON rows = feature number from 1"
 """How problems number rows; said once in every ``InputError`` message."""
@@ -199,8 +240,11 @@ def load_scenario(
     problems: list[Problem] = []
     student_table = _read_table(students, problems)
     found_students: tuple[Student, ...] = ()
+    student_rows: dict[str, int] = {}
     if student_table is not None:
-        found_students = _students_from_table(student_table, known_shifts, str(schools), problems)
+        found_students = _students_from_table(
+            student_table, known_shifts, str(schools), problems, student_rows
+        )
     problems.extend(school_problems)
     found_fleet, found_prices = DEFAULT_FLEET, DEFAULT_PRICES
     if fleet is not None:
@@ -212,6 +256,14 @@ def load_scenario(
         document = _read_document(policy, problems)
         if document is not None:
             found_policy = _policy_from_document(str(policy), document, problems)
+    _check_home_distances(
+        str(students),
+        found_students,
+        student_rows,
+        found_schools,
+        found_policy.max_plausible_home_school_m,
+        problems,
+    )
     _raise_if(problems)
     return Scenario(
         name=name if name is not None else Path(students).stem,
@@ -616,6 +668,36 @@ def _short(value: object, limit: int = 60) -> object:
     return value if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _column_key(name: str) -> str:
+    """A header as compared with aliases: lower case, no accents, ``ı``→``i``, spaces as ``_``."""
+    decomposed = unicodedata.normalize("NFKD", name.strip().lower().replace("ı", "i"))
+    # Drop Latin combining marks only (ö → o); Arabic letters stay as they are.
+    bare = "".join(c for c in decomposed if not (unicodedata.combining(c) and c < "\u0600"))
+    return re.sub(r"[\s._\-]+", "_", unicodedata.normalize("NFC", bare)).strip("_")
+
+
+def _with_aliases(table: _Table, aliases: Mapping[str, Sequence[str]]) -> _Table:
+    """``table`` with Turkish/Arabic column names renamed to the canonical ones.
+
+    A canonical name given twice (``lon`` and ``boylam``) is left for :func:`_check_columns`
+    to report as an unknown column, so nothing is silently dropped.
+    """
+    lookup = {_column_key(alias): name for name, names in aliases.items() for alias in (name, *names)}
+    renamed: dict[str, str] = {}
+    for column in table.columns:
+        name = lookup.get(_column_key(column), column)
+        if name != column and (name in table.columns or name in renamed.values()):
+            continue
+        if name != column:
+            renamed[column] = name
+    if not renamed:
+        return table
+    rows = tuple(
+        (number, {renamed.get(k, k): v for k, v in cells.items()}) for number, cells in table.rows
+    )
+    return _Table(table.file, table.header_row, tuple(renamed.get(c, c) for c in table.columns), rows)
+
+
 def _check_columns(
     table: _Table,
     required: Sequence[str],
@@ -631,9 +713,22 @@ def _check_columns(
                     table.header_row,
                     name,
                     name,
-                    f"only the columns {', '.join(allowed)}",
+                    f"only the columns {', '.join(allowed)} {ALIAS_HINT}",
                 )
             )
+    if ADDRESS_COLUMN in table.columns and not {"lon", "lat"} & set(table.columns):
+        problems.append(
+            Problem(
+                table.file,
+                table.header_row,
+                ADDRESS_COLUMN,
+                "addresses, no lon/lat columns",
+                f"coordinates in columns lon and lat; {GEOCODE_FIRST}",
+            )
+        )
+        for _, cells in table.rows:
+            cells["lon"] = cells["lat"] = _REPORTED
+        required = [name for name in required if name not in ("lon", "lat")]
     for name in required:
         if name not in table.columns:
             problems.append(
@@ -801,6 +896,7 @@ def _schools_from_table(
     The shift map is ``None`` when the file lacks an id or shift column: then pupils' schools cannot
     be checked without reporting a problem twice.
     """
+    table = _with_aliases(table, SCHOOL_ALIASES)
     _check_columns(table, SCHOOL_COLUMNS, SCHOOL_COLUMNS, problems)
     groups: dict[str, _SchoolRows] = {}
     for row_number, cells in table.rows:
@@ -859,9 +955,14 @@ def _students_from_table(
     known_shifts: Mapping[str, Collection[str]] | None,
     schools_source: str,
     problems: list[Problem],
+    rows_out: dict[str, int] | None = None,
 ) -> tuple[Student, ...]:
-    """Validate pupil rows; check school and shift against ``known_shifts`` when given."""
-    _check_columns(table, STUDENT_REQUIRED_COLUMNS, STUDENT_COLUMNS, problems)
+    """Validate pupil rows; check school and shift against ``known_shifts`` when given.
+
+    ``rows_out``, when given, receives each valid student's row number (for later checks).
+    """
+    table = _with_aliases(table, STUDENT_ALIASES)
+    _check_columns(table, STUDENT_REQUIRED_COLUMNS, tuple(dict.fromkeys((*STUDENT_COLUMNS, ADDRESS_COLUMN))), problems)
     students: list[Student] = []
     first_row_of: dict[str, int] = {}
     # A family gets one parent notice, printed in one language: its first row's language.
@@ -950,6 +1051,8 @@ def _students_from_table(
                     location_precision=location_precision,
                 )
             )
+            if rows_out is not None:
+                rows_out[student_id] = row_number
     return tuple(students)
 
 
@@ -970,6 +1073,51 @@ def _location_precision(row: _Row) -> str | None:
         row.fail("geocode_precision", precision, f"one of {', '.join(LOCATION_PRECISIONS)} or empty")
         return None
     return precision.lower()
+
+
+def _great_circle_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle metres between two ``(lon, lat)`` points (haversine on the mean Earth)."""
+    (lon1, lat1), (lon2, lat2) = (tuple(map(math.radians, p)) for p in (a, b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+EARTH_RADIUS_M = 6_371_009.0
+
+
+def _check_home_distances(
+    file: str,
+    students: Sequence[Student],
+    rows: Mapping[str, int],
+    schools: Sequence[School],
+    limit_m: float,
+    problems: list[Problem],
+) -> None:
+    """A home farther than ``limit_m`` from its school is a problem; say so when lat/lon look swapped.
+
+    Swapped means: read the other way round, the home is within ``limit_m`` of the school.
+    """
+    where = {school.id: school for school in schools}
+    for student in students:
+        school = where.get(student.school_id)
+        if school is None:
+            continue
+        distance_m = _great_circle_m(student.location, school.location)
+        if distance_m <= limit_m:
+            continue
+        lon, lat = student.location
+        expected = (
+            f"a home within {limit_m / 1000:,.0f} km of school {school.id} "
+            f"(this one is {distance_m / 1000:,.0f} km away)"
+        )
+        if abs(lon) <= 90.0:
+            swapped_m = _great_circle_m((lat, lon), school.location)
+            if swapped_m <= limit_m:
+                expected += (
+                    f": {SWAPPED} (read the other way round, the home is "
+                    f"{swapped_m / 1000:,.1f} km from the school)"
+                )
+        problems.append(Problem(file, rows.get(student.id), "lon, lat", f"{lon}, {lat}", expected))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1310,6 +1458,7 @@ _POLICY_KEYS = (
     "forbidden_road_classes",
     "min_location_precision",
     "wheelchair_door_to_door",
+    "max_plausible_home_school_m",
 )
 
 
@@ -1377,6 +1526,9 @@ def _policy_from_document(file: str, document: Mapping, problems: list[Problem])
         forbidden_road_classes=tuple(road_classes),
         wheelchair_door_to_door=keys.boolean("wheelchair_door_to_door", d.wheelchair_door_to_door),
         min_location_precision=_min_location_precision(keys, d.min_location_precision),
+        max_plausible_home_school_m=keys.number(
+            "max_plausible_home_school_m", d.max_plausible_home_school_m, low=0.0, low_open=True
+        ),
     )
 
 

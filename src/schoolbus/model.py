@@ -185,6 +185,9 @@ class Policy:
         return LOCATION_PRECISIONS.index(precision) <= LOCATION_PRECISIONS.index(
             self.min_location_precision
         )
+    max_plausible_home_school_m: float = 50_000.0
+    """A home farther than this from its school (straight line) is an input error: a typo or
+    swapped coordinates, not a pupil to plan for."""
 
     def walk_limit_for_grade_m(self, grade: int) -> float:
         """The walk limit for a pupil of ``grade``: the tightest grade rule that applies."""
@@ -226,15 +229,208 @@ class Scenario:
 
 
 # --------------------------------------------------------------------------------------------------
+# Outcomes as codes
+# --------------------------------------------------------------------------------------------------
+
+
+class ReasonCode(StrEnum):
+    """Why a pupil is not carried (or a stop not routed): stable codes; words are translations.
+
+    The English text and the parameters each code takes are in :mod:`schoolbus.outputs.reasons`.
+    """
+
+    NO_VEHICLE = "no_vehicle"
+    FAR_FROM_ROAD = "far_from_road"
+    ROAD_NOT_CONNECTED = "road_not_connected"
+    TOO_CLOSE_TO_SCHOOL = "too_close_to_school"
+    TOO_FAR_FROM_SCHOOL = "too_far_from_school"
+    TOO_FAR_FROM_SCHOOL_STRAIGHT = "too_far_from_school_straight"
+    NO_WHEELCHAIR_PLACE = "no_wheelchair_place"
+    DOOR_FAR_FROM_ROAD = "door_far_from_road"
+    NO_STOP_WITHIN_WALK = "no_stop_within_walk"
+    NO_ROAD_ON_FOOT = "no_road_on_foot"
+    FLEET_EMPTY = "fleet_empty"
+    FLEET_NO_ROUTES_ALLOWED = "fleet_no_routes_allowed"
+    STOP_NEEDS_SEATS = "stop_needs_seats"
+    STOP_NEEDS_WHEELCHAIR_PLACES = "stop_needs_wheelchair_places"
+    STOP_NEEDS_MORE_WHEELCHAIR_PLACES = "stop_needs_more_wheelchair_places"
+    STOP_NEEDS_SEATS_AND_PLACES = "stop_needs_seats_and_places"
+    RIDE_LIMIT_ALONE = "ride_limit_alone"
+    RIDE_LIMIT_ANY_ROUTE = "ride_limit_any_route"
+    DURATION_CAP_ALONE = "duration_cap_alone"
+    DURATION_CAP_ANY_ROUTE = "duration_cap_any_route"
+    FLEET_ROUTES_USED = "fleet_routes_used"
+    NO_ROUTE_FOUND = "no_route_found"
+    FLEET_RAN_OUT = "fleet_ran_out"
+    NO_TRIP = "no_trip"
+    FLEET_TOO_SMALL = "fleet_too_small"
+    LOCATION_IMPRECISE = "location_imprecise"
+    TEXT = "text"
+    """A reason read from a plan written before reasons had codes (``text``: its words)."""
+
+
+class ViolationCode(StrEnum):
+    """What the independent checker found wrong with a plan (a bug if it ever happens): stable codes.
+
+    Each :class:`schoolbus.check.Violation` carries one, with its English sentence naming the trip,
+    vehicle, student or stop (the ``subject``).
+    """
+
+    DUPLICATE_ID = "duplicate_id"
+    TRIP_SHAPE = "trip_shape"
+    TRIP_UNKNOWN_SCHOOL = "trip_unknown_school"
+    TRIP_UNKNOWN_SHIFT = "trip_unknown_shift"
+    LATE_AT_SCHOOL = "late_at_school"
+    EARLY_FROM_SCHOOL = "early_from_school"
+    TRIP_UNKNOWN_VEHICLE = "trip_unknown_vehicle"
+    TRIP_NOT_LISTED_BY_VEHICLE = "trip_not_listed_by_vehicle"
+    TRIP_VEHICLE_TYPE_MISMATCH = "trip_vehicle_type_mismatch"
+    STOP_OF_OTHER_GROUP = "stop_of_other_group"
+    BOARD_ALIGHT_WRONG_WAY_AT_STOP = "board_alight_wrong_way_at_stop"
+    BOARD_ALIGHT_WRONG_WAY_AT_SCHOOL = "board_alight_wrong_way_at_school"
+    SERVICE_TOO_SHORT = "service_too_short"
+    NO_LOADED_ROAD = "no_loaded_road"
+    FASTER_THAN_ROAD = "faster_than_road"
+    WAITS_BETWEEN_VISITS = "waits_between_visits"
+    TRIP_DISTANCE_MISMATCH = "trip_distance_mismatch"
+    TRIP_DURATION_MISMATCH = "trip_duration_mismatch"
+    ALIGHTS_WITHOUT_BOARDING = "alights_without_boarding"
+    BOARDS_UNKNOWN_STUDENT = "boards_unknown_student"
+    BOARDS_TWICE = "boards_twice"
+    CARRIES_OTHER_GROUP = "carries_other_group"
+    OVER_CAPACITY = "over_capacity"
+    OVER_WHEELCHAIR_CAPACITY = "over_wheelchair_capacity"
+    NEVER_ALIGHTS = "never_alights"
+    STOP_NOT_ON_LOADED_ROADS = "stop_not_on_loaded_roads"
+    ASSIGNMENT_UNKNOWN_STUDENT = "assignment_unknown_student"
+    NO_ASSIGNMENT = "no_assignment"
+    SEVERAL_ASSIGNMENTS = "several_assignments"
+    ASSIGNMENT_GROUP_MISMATCH = "assignment_group_mismatch"
+    UNSERVED_WITHOUT_REASON = "unserved_without_reason"
+    UNSERVED_RIDES = "unserved_rides"
+    ROUTED_WITH_REASON = "routed_with_reason"
+    ROUTED_WITHOUT_STOP = "routed_without_stop"
+    ROUTED_STOP_MISSING = "routed_stop_missing"
+    STOP_GROUP_MISMATCH = "stop_group_mismatch"
+    STOP_DOES_NOT_LIST_STUDENT = "stop_does_not_list_student"
+    RIDES_NO_TRIP = "rides_no_trip"
+    RIDES_SEVERAL_TRIPS = "rides_several_trips"
+    RIDES_FROM_OTHER_STOP = "rides_from_other_stop"
+    RIDE_TIME_MISMATCH = "ride_time_mismatch"
+    RIDE_LIMIT_EXCEEDED = "ride_limit_exceeded"
+    STOP_TIME_MISMATCH = "stop_time_mismatch"
+    STOP_LISTS_UNKNOWN_STUDENT = "stop_lists_unknown_student"
+    STOP_LISTS_UNROUTED_STUDENT = "stop_lists_unrouted_student"
+    STOP_SERVES_OTHER_GROUP = "stop_serves_other_group"
+    DOOR_STOP_TOO_FAR = "door_stop_too_far"
+    DOOR_PUPIL_AT_SHARED_STOP = "door_pupil_at_shared_stop"
+    NO_WALK_PATH = "no_walk_path"
+    WALK_MISMATCH = "walk_mismatch"
+    WALK_LIMIT_EXCEEDED = "walk_limit_exceeded"
+    STOP_NOT_ON_WALK_NETWORK = "stop_not_on_walk_network"
+    TRIP_WITHOUT_VEHICLE = "trip_without_vehicle"
+    TRIP_ON_SEVERAL_VEHICLES = "trip_on_several_vehicles"
+    VEHICLE_UNKNOWN_TYPE = "vehicle_unknown_type"
+    VEHICLE_CAPACITY_MISMATCH = "vehicle_capacity_mismatch"
+    VEHICLE_TRIPS_MISSING = "vehicle_trips_missing"
+    VEHICLE_TRIP_NAMES_OTHER_VEHICLE = "vehicle_trip_names_other_vehicle"
+    VEHICLE_DISTANCE_MISMATCH = "vehicle_distance_mismatch"
+    FLEET_COUNT_EXCEEDED = "fleet_count_exceeded"
+    NO_DEADHEAD_ROAD = "no_deadhead_road"
+    TRIPS_OUT_OF_ORDER = "trips_out_of_order"
+    CANNOT_REACH_NEXT_TRIP = "cannot_reach_next_trip"
+    DEADHEAD_MISMATCH = "deadhead_mismatch"
+    VEHICLE_UNKNOWN_DEPOT = "vehicle_unknown_depot"
+    ESCORT_MISSING_ALWAYS = "escort_missing_always"
+    ESCORT_MISSING_FOR_GRADE = "escort_missing_for_grade"
+    COSTS_NOT_RECOMPUTED = "costs_not_recomputed"
+    VEHICLE_COST_MISMATCH = "vehicle_cost_mismatch"
+    SUMMARY_MISMATCH = "summary_mismatch"
+    COST_LINE_MISSING = "cost_line_missing"
+    COST_LINE_EXTRA = "cost_line_extra"
+    COST_LINE_MISMATCH = "cost_line_mismatch"
+
+
+ReasonParam = str | int | float
+"""A reason's parameter: an id or a word (``str``), a count or seconds (``int``), metres (``float``)."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    """An outcome as a code with named parameters and the reasons underneath it.
+
+    ``params`` are ``(name, value)`` pairs sorted by name (see :meth:`make`); distances are metres,
+    times seconds. ``causes`` say why in more detail (e.g. *no trip home* because *the ride limit
+    is impossible even alone*).
+    """
+
+    code: ReasonCode
+    params: tuple[tuple[str, ReasonParam], ...] = ()
+    causes: tuple[Reason, ...] = ()
+
+    @classmethod
+    def make(cls, code: ReasonCode, causes: tuple[Reason, ...] = (), **params: ReasonParam) -> Reason:
+        """A reason with ``params`` given as keywords."""
+        return cls(code, tuple(sorted(params.items())), tuple(causes))
+
+    def param(self, name: str) -> ReasonParam:
+        """The parameter called ``name`` (``KeyError`` if the code has none by that name)."""
+        for key, value in self.params:
+            if key == name:
+                return value
+        raise KeyError(name)
+
+    @property
+    def codes(self) -> tuple[ReasonCode, ...]:
+        """This code then every cause's, depth first: what a reason is grouped and matched by."""
+        return (self.code, *(code for cause in self.causes for code in cause.codes))
+
+
+# --------------------------------------------------------------------------------------------------
 # Stops and plans
 # --------------------------------------------------------------------------------------------------
+
+
+class StopNameKind(StrEnum):
+    """How a stop's name was found (see :class:`StopName`)."""
+
+    CORNER = "corner"
+    NEAR_CORNER = "near_corner"
+    PLACE = "place"
+    STREET = "street"
+    BEARING = "bearing"
+    ROAD = "road"
+
+
+@dataclass(frozen=True)
+class StopName:
+    """What people call the place of a stop, in parts a renderer words in the reader's language.
+
+    * ``CORNER``: at the corner of ``street`` and ``cross``;
+    * ``NEAR_CORNER``: on ``street``, ``distance_m`` from the corner with ``cross``;
+    * ``PLACE``: outside a named place (``place``: a school, a mosque, a shop), ``distance_m`` away;
+    * ``STREET``: on ``street``, with no cross street near;
+    * ``BEARING``: ``distance_m`` towards ``bearing`` (a compass point) from the nearest named
+      street ``street``;
+    * ``ROAD``: on an unnamed road of OSM class ``road_class`` with nothing named near.
+    """
+
+    kind: StopNameKind
+    street: str = ""
+    cross: str = ""
+    place: str = ""
+    distance_m: float = 0.0
+    bearing: str = ""
+    road_class: str = ""
 
 
 @dataclass(frozen=True)
 class Stop:
     """A place on the road where a bus picks up and drops off pupils of one school and shift.
 
-    ``node_id`` is the drive-network node the bus stops at; ``name`` is the nearest street.
+    ``node_id`` is the drive-network node the bus stops at; ``name`` is what people call the place
+    (street and cross street, a landmark, or a bearing from a named street; see
+    :mod:`schoolbus.stopnames`), never an id.
     ``is_door_to_door`` marks a stop at a pupil's home (wheelchair or policy flag).
     """
 
@@ -246,6 +442,9 @@ class Stop:
     student_ids: tuple[str, ...]
     name: str = ""
     is_door_to_door: bool = False
+    where: StopName | None = None
+    """The name's parts, for renderers that word it in the reader's language (``None`` in
+    plans written before stops had them: then ``name`` is the street)."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +455,7 @@ class Assignment:
     school_id: str
     shift: str
     status: Status
-    reason: str | None = None
+    reason: Reason | None = None
     stop_id: str | None = None
     walk_m: float | None = None
     pickup_s: int | None = None
@@ -267,11 +466,16 @@ class Assignment:
 
 @dataclass(frozen=True)
 class RoadStep:
-    """A stretch of a trip's road path along one street, for maps and turn-by-turn directions."""
+    """A stretch of a trip's road path along one street, for maps and turn-by-turn directions.
+
+    ``road_class`` is the OSM ``highway`` class of an unnamed stretch (``service``…), so directions
+    can say "service road" where there is no name; empty on named streets.
+    """
 
     street: str
     distance_m: float
     coords: tuple[Location, ...]
+    road_class: str = ""
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ WALK_MAXSPEED_KPH = 7.0
 MPH_TO_KPH = 1.609344
 KNOT_TO_KPH = 1.852
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 3
 """Bump when the pickled network changes shape, so old cache files are not read back."""
 
 FALLBACK_SPEED_KPH = 30.0
@@ -260,6 +260,14 @@ class RoadNetwork:
         (a pupil there could not walk to any stop).
     report : NetworkReport
         What was read and what was cut.
+    cut_drive_points : tuple of (lon, lat)
+        Points (nodes and bends) of the drivable roads cut off with the largest strongly connected
+        component: a home next to one of them is near a road that the district's network does not
+        reach (the edge of an extract or a gap in the map), which the reasons say.
+    places : tuple of (name, (lon, lat))
+        Named landmarks of an OSM file (shops, mosques, pharmacies, parks…; see
+        ``LANDMARK_KEYS``) that stops may be named after ("outside Migros"); empty for road
+        layers, GraphML files and downloads.
     """
 
     name: str
@@ -267,6 +275,8 @@ class RoadNetwork:
     loaded: nx.MultiDiGraph
     walk: nx.MultiGraph
     report: NetworkReport
+    cut_drive_points: tuple[tuple[float, float], ...] = ()
+    places: tuple[tuple[str, tuple[float, float]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -451,6 +461,40 @@ def _ways_from_osm_file(path: Path) -> _Ways:
         raise RoadNetworkError(f"cannot read OSM file {path}: {error}") from None
     ways.sort(key=lambda w: w[0])
     return _Ways(ways, coords, n_ways_read=len(ways))
+
+
+LANDMARK_KEYS = ("amenity", "shop", "leisure", "tourism", "healthcare", "office", "public_transport")
+"""OSM keys whose named nodes and ways are landmarks people give directions by."""
+
+
+def _landmarks_from_osm_file(path: Path) -> tuple[tuple[str, tuple[float, float]], ...]:
+    """Named landmarks: nodes at their point, ways at the mean of their nodes; sorted, deduplicated."""
+    import osmium
+
+    found: set[tuple[str, tuple[float, float]]] = set()
+    processor = (
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.KeyFilter("name"))
+    )
+    try:
+        for item in processor:
+            tags = item.tags
+            if not any(key in tags for key in LANDMARK_KEYS):
+                continue
+            name = tags.get("name", "").strip()
+            if item.is_node():
+                if item.location.valid():
+                    found.add((name, (round(item.location.lon, 7), round(item.location.lat, 7))))
+            else:
+                points = [(n.location.lon, n.location.lat) for n in item.nodes if n.location.valid()]
+                if points:
+                    lon = sum(p[0] for p in points) / len(points)
+                    lat = sum(p[1] for p in points) / len(points)
+                    found.add((name, (round(lon, 7), round(lat, 7))))
+    except RuntimeError as error:
+        raise RoadNetworkError(f"cannot read OSM file {path}: {error}") from None
+    return tuple(sorted(p for p in found if p[0]))
 
 
 def _ways_from_overpass(responses: Iterable[dict[str, Any]]) -> _Ways:
@@ -812,6 +856,28 @@ def _graphs_from_pieces(
     return drive_all, drive, loaded, walk, len(isolated)
 
 
+def _cut_points(drive_all: nx.MultiDiGraph, drive: nx.MultiDiGraph) -> tuple[tuple[float, float], ...]:
+    """Nodes and bends of the drivable edges that are not in ``drive``, (lon, lat), in a fixed order."""
+    points: set[tuple[float, float]] = set()
+    for u, v, geometry in drive_all.edges(data="geometry"):
+        if u in drive and v in drive:
+            continue
+        for node in (u, v):
+            points.add((float(drive_all.nodes[node]["x"]), float(drive_all.nodes[node]["y"])))
+        if geometry is not None:
+            points.update((float(x), float(y)) for x, y in geometry.coords)
+    return tuple(sorted(points))
+
+
+def nearest_cut_road_m(network: RoadNetwork, locations: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Great-circle metres from each location to the nearest cut-off drivable road point (inf if none)."""
+    if not network.cut_drive_points or not locations:
+        return np.full(len(locations), np.inf)
+    tree = cKDTree(_unit_sphere(np.asarray(network.cut_drive_points, dtype=float)))
+    chord, _ = tree.query(_unit_sphere(np.asarray(locations, dtype=float)))
+    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.clip(np.asarray(chord) / 2.0, 0.0, 1.0))
+
+
 def _pieces_from_graph(graph: nx.MultiDiGraph) -> list[_Piece]:
     """Pieces from an existing (e.g. osmnx GraphML) graph: a reverse twin makes a two-way piece.
 
@@ -1053,7 +1119,15 @@ def load_network(
         forbidden_road_classes=tuple(forbidden_road_classes),
         max_edge_m=float(max_edge_m),
     )
-    network = RoadNetwork(name=source.name, drive=drive, loaded=loaded, walk=walk, report=report)
+    network = RoadNetwork(
+        name=source.name,
+        drive=drive,
+        loaded=loaded,
+        walk=walk,
+        report=report,
+        cut_drive_points=_cut_points(drive_all, drive),
+        places=_landmarks_from_osm_file(source.path) if source.kind == "osm" else (),
+    )
     if _write_cache(cache_path, network):
         report = dataclasses.replace(report, cache_path=str(cache_path))
         network = dataclasses.replace(network, report=report)

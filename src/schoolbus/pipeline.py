@@ -25,6 +25,8 @@ from schoolbus.model import (
     Assignment,
     Direction,
     Plan,
+    Reason,
+    ReasonCode,
     Scenario,
     Status,
     Stop,
@@ -34,7 +36,7 @@ from schoolbus.model import (
 from schoolbus.network import RoadNetwork, snap_points
 from schoolbus.params import SolverParams
 from schoolbus.routing.problem import Route, RoutingProblem, RoutingSolution, seconds_matrix
-from schoolbus.routing.solve import solve_routing
+from schoolbus.routing.solve import FLEET_CODES, solve_routing
 from schoolbus.scheduling import ChainTrip, chain_trips, choose_route_sets
 from schoolbus.stops import select_stops
 from schoolbus.trips import (
@@ -53,10 +55,6 @@ logger = logging.getLogger(__name__)
 MAX_ROUNDS = 4
 """Re-planning rounds after students are taken out (each round can only take out more)."""
 
-FLEET_RAN_OUT = "fleet ran out"
-"""How the routing backend starts the reason of a stop no vehicle of the fleet was left for."""
-
-DIRECTION_WORDS = {Direction.TO_SCHOOL: "morning trip to school", Direction.FROM_SCHOOL: "trip home"}
 
 
 PLANNING_CPU_S_PER_PUPIL = 0.03
@@ -197,7 +195,7 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report, exe
     """
     caps: tuple[int | None, ...] = (None, *params.route_duration_caps_s)
     alternatives: dict[Hashable, list[list[_Routed]]] = defaultdict(list)
-    dropped: dict[str, str] = {}
+    dropped: dict[str, Reason] = {}
     places: dict[int, int] = {}
 
     def place(node: int) -> int:
@@ -281,20 +279,20 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report, exe
     return (chosen, chains), {}
 
 
-def _unrouted_reasons(group: GroupProblem, unrouted) -> dict[str, str]:
+def _unrouted_reasons(group: GroupProblem, unrouted) -> dict[str, Reason]:
     """Why each student of an unrouted stop is not carried; fleet shortfalls counted per group."""
     key = group.key
-    where = f"school {key.school_id}, shift {key.shift}, {DIRECTION_WORDS[key.direction]}"
-    short = [u for u in unrouted if u.reason.startswith(FLEET_RAN_OUT)]
+    where = {"school_id": key.school_id, "shift": key.shift, "direction": key.direction.value}
+    short = [u for u in unrouted if u.reasons[0].code in FLEET_CODES]
     n_seats = int(sum(group.problem.demand[u.stop] for u in short))
     n_wheelchairs = int(sum(group.problem.wheelchair_demand[u.stop] for u in short))
-    shortfall = f"{n_seats} seats" + (f" and {n_wheelchairs} wheelchair places" if n_wheelchairs else "")
+    shortfall = {"seats": n_seats} | ({"places": n_wheelchairs} if n_wheelchairs else {})
     reasons = {}
     for u in unrouted:
-        if u.reason.startswith(FLEET_RAN_OUT):
-            reason = f"fleet ran out at {where}: short by {shortfall}; {u.reason}"
+        if u.reasons[0].code in FLEET_CODES:
+            reason = Reason.make(ReasonCode.FLEET_RAN_OUT, u.reasons, **where, **shortfall)
         else:
-            reason = f"no {DIRECTION_WORDS[key.direction]} (school {key.school_id}, shift {key.shift}): {u.reason}"
+            reason = Reason.make(ReasonCode.NO_TRIP, u.reasons, **where)
         for student_id in group.stops[u.stop - 1].student_ids:
             reasons[student_id] = reason
     return reasons
@@ -330,11 +328,11 @@ def _chain_trip(group: GroupProblem, route: Route, place, trip_id: str, scenario
     )
 
 
-def _over_fleet(scenario: Scenario, chains, chosen: list[_Routed]) -> dict[str, str]:
+def _over_fleet(scenario: Scenario, chains, chosen: list[_Routed]) -> dict[str, Reason]:
     """Students on the vehicle-days beyond a vehicle type's count (fewest riders dropped first)."""
     riders_of = {r.chain_trip.id: [i for k in r.route.stops for i in r.group.stops[k - 1].student_ids] for r in chosen}
     where_of = {r.chain_trip.id: r.group.key for r in chosen}
-    dropped: dict[str, str] = {}
+    dropped: dict[str, Reason] = {}
     for vehicle_type in scenario.fleet.vehicle_types:
         mine = [c for c in chains if c.vehicle_class == vehicle_type.id]
         if vehicle_type.count is None or len(mine) <= vehicle_type.count:
@@ -343,10 +341,14 @@ def _over_fleet(scenario: Scenario, chains, chosen: list[_Routed]) -> dict[str, 
         for chain in by_riders[: len(mine) - vehicle_type.count]:
             for trip_id in chain.trip_ids:
                 key: GroupKey = where_of[trip_id]
-                reason = (
-                    f"{FLEET_RAN_OUT} at school {key.school_id}, shift {key.shift}: the day's trips need "
-                    f"{len(mine)} vehicles of type {vehicle_type.id}, the fleet has {vehicle_type.count} "
-                    f"(short by {len(mine) - vehicle_type.count})"
+                reason = Reason.make(
+                    ReasonCode.FLEET_TOO_SMALL,
+                    school_id=key.school_id,
+                    shift=key.shift,
+                    needed=len(mine),
+                    vehicle_type=vehicle_type.id,
+                    count=vehicle_type.count,
+                    short=len(mine) - vehicle_type.count,
                 )
                 for student_id in riders_of[trip_id]:
                     dropped.setdefault(student_id, reason)
@@ -463,6 +465,7 @@ def write_outputs(
     family_notices: bool = False,
     executor: Executor | None = None,
     progress: ProgressFn | None = None,
+    roads=None,
 ) -> Outputs:
     """Write a checked plan and everything people use from it into ``out_dir``.
 
@@ -473,7 +476,8 @@ def write_outputs(
     GeoJSON). Renderers take the finished plan; nothing is recomputed. Sheets and notices are
     rendered one document (or one small chunk of notices) at a time in the tasks of ``executor``,
     so memory stays flat however many pupils the plan has; ``progress(stage, done, total)``
-    follows them document by document.
+    follows them document by document. ``roads`` (the road graph, optional) lets route sheets
+    draw the streets around each trip and stop.
     """
     from schoolbus.outputs.export import export_tables
     from schoolbus.outputs.maps import render_map
@@ -496,6 +500,7 @@ def write_outputs(
         result,
         out / "sheets",
         language=language,
+        roads=roads,
         executor=executor,
         progress=lambda done, total: report("route sheets", done, total),
     )

@@ -36,6 +36,8 @@ from schoolbus.model import (
     Plan,
     Policy,
     Prices,
+    Reason,
+    ReasonCode,
     Scenario,
     School,
     Stop,
@@ -45,8 +47,9 @@ from schoolbus.model import (
     Visit,
 )
 from schoolbus.network import DEFAULT_MAX_EDGE_M, RoadColumns, RoadNetwork, load_network
+from schoolbus.outputs.reasons import describe_reason, reason_from_dict, reason_to_dict
 
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 """Version of both files: the major number changes when a reader of the old one would misread."""
 
 PLAN_FILE = "plan.json"
@@ -233,9 +236,34 @@ def _source_to_dict(source: NetworkSource | None) -> dict[str, Any] | None:
 
 
 def _student_to_dict(assignment: Assignment) -> dict[str, Any]:
-    encoded = _encode(assignment, Assignment)
+    encoded = _encode(dataclasses.replace(assignment, reason=None), Assignment)
     encoded["id"] = encoded.pop("student_id")
+    # ``reason`` stays the plain English words 1.1 readers know; ``reason_code`` is what to match on.
+    reason = assignment.reason
+    encoded["reason"] = None if reason is None else describe_reason(reason, "en")
+    encoded["reason_code"] = None if reason is None else reason_to_dict(reason)
     return encoded
+
+
+def _student_from_dict(reader: _Reader, item: Any, path: str) -> Any:
+    """An assignment from ``students[i]``; a 1.0/1.1 reason without a code reads as ``TEXT``."""
+    if not isinstance(item, dict):
+        return reader.record(item, Assignment, path)
+    rest = {k: v for k, v in item.items() if k not in ("reason", "reason_code")}
+    assignment = reader.record(rest, Assignment, path, renamed={"student_id": "id"})
+    words, coded = item.get("reason"), item.get("reason_code")
+    reason = None
+    if coded is not None:
+        reason = reason_from_dict(coded)
+        if reason is None:
+            return reader.fail(f"{path}.reason_code", coded, "a reason: {code, params, causes}")
+    elif words is not None:
+        if not isinstance(words, str):
+            return reader.fail(f"{path}.reason", words, "a string or null")
+        reason = Reason.make(ReasonCode.TEXT, text=words)
+    if assignment is _INVALID:
+        return assignment
+    return dataclasses.replace(assignment, reason=reason)
 
 
 def _trip_to_dict(trip: Trip) -> dict[str, Any]:
@@ -317,8 +345,7 @@ def read_plan(plan_dir: str | Path) -> Plan:
     students = plan_doc.get("students", _MISSING)
     if isinstance(students, list):
         assignments = tuple(
-            reader.record(item, Assignment, f"students[{i}]", renamed={"student_id": "id"})
-            for i, item in enumerate(students)
+            _student_from_dict(reader, item, f"students[{i}]") for i, item in enumerate(students)
         )
     else:
         assignments = reader.fail("students", students, "a list of students")

@@ -14,7 +14,10 @@ The method, in the order :func:`select_stops` applies it:
    homes share that node share the stop.
 3. **Candidates.** Every other pupil may use any ``loaded``-graph node within their grade's walk
    limit (``policy.walk_limit_for_grade_m``) along the walk graph; a pupil with none is unserved,
-   and the reason gives the walk to the nearest ``loaded`` node.
+   and the reason gives the walk to the nearest ``loaded`` node. When a drivable road that the
+   network cut off (not connected to its largest strongly connected component: the edge of an
+   extract or a gap in the map) is within the pupil's walk limit and nearer, the reason says that
+   instead (``ReasonCode.ROAD_NOT_CONNECTED``): the map needs fixing, not the policy.
 4. **Choice.** Per school and shift, a capacitated facility-location MILP (HiGHS through
    :func:`scipy.optimize.milp`) opens stops and assigns each pupil to one, minimising
    ``STOP_PENALTY_M`` per stop plus the pupils' walking metres. Pupils who share no candidate are
@@ -50,6 +53,7 @@ better of the solver's incumbent and the nearest-stop plan is kept.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -61,10 +65,11 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import connected_components
 
 from schoolbus.matrix import walk_distances
-from schoolbus.model import Fleet, Policy, Scenario, Stop, Student
 from schoolbus.executor import Executor, SerialExecutor
-from schoolbus.network import RoadNetwork, snap_points
+from schoolbus.model import Fleet, Policy, Reason, ReasonCode, Scenario, Stop, Student
+from schoolbus.network import RoadNetwork, nearest_cut_road_m, snap_points
 from schoolbus.params import SolverParams
+from schoolbus.stopnames import name_stops
 
 STOP_PENALTY_M = 600.0
 """Cost of opening one stop, in metres of pupils' walking (summed over pupils).
@@ -112,13 +117,13 @@ class StopSelection:
         ``<school>-<shift>-D001`` (door-to-door stops).
     walk_m : dict of str to float
         Walk from home to the assigned stop, metres (see the module docstring), per student id.
-    unserved : dict of str to str
-        Why a student has no stop, in plain words, per student id.
+    unserved : dict of str to Reason
+        Why a student has no stop, per student id.
     """
 
     stops: tuple[Stop, ...]
     walk_m: dict[str, float]
-    unserved: dict[str, str]
+    unserved: dict[str, Reason]
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ class _Candidates:
     walk_m: np.ndarray
 
 
-def imprecise_location_reason(student: Student, policy: Policy) -> str | None:
+def imprecise_location_reason(student: Student, policy: Policy) -> Reason | None:
     """The reason a pupil whose home is known only roughly is not planned, or ``None``.
 
     A geocoded home coarser than ``policy.min_location_precision`` (a mahalle or ilçe centre) is
@@ -145,9 +150,10 @@ def imprecise_location_reason(student: Student, policy: Policy) -> str | None:
     """
     if policy.is_location_precise_enough(student.location_precision):
         return None
-    return (
-        f"location not precise enough: home geocoded to {student.location_precision} precision,"
-        f" the policy needs {policy.min_location_precision} or better; place it on the review map"
+    return Reason.make(
+        ReasonCode.LOCATION_IMPRECISE,
+        precision=student.location_precision,
+        needed=policy.min_location_precision,
     )
 
 
@@ -184,16 +190,16 @@ def select_stops(
     students = scenario.students
     fits = _vehicle_fits(scenario.fleet)
     if not fits:
-        return StopSelection((), {}, {s.id: "the fleet offers no vehicle" for s in students})
+        return StopSelection((), {}, {s.id: Reason.make(ReasonCode.NO_VEHICLE) for s in students})
     if not students:
         return StopSelection((), {}, {})
 
-    unserved: dict[str, str] = {}
+    unserved: dict[str, Reason] = {}
     home = snap_points(network.walk, [s.location for s in students])
     for s, snap_m in zip(students, home.snap_m):
         if snap_m > policy.snap_limit_m:
-            unserved[s.id] = (
-                f"home is {snap_m:,.0f} m from the nearest road; limit {policy.snap_limit_m:,.0f} m"
+            unserved[s.id] = Reason.make(
+                ReasonCode.FAR_FROM_ROAD, snap_m=round(float(snap_m), 1), limit_m=policy.snap_limit_m
             )
     for s in students:
         reason = imprecise_location_reason(s, policy)
@@ -203,9 +209,7 @@ def select_stops(
     if not any(f.wheelchair_places for f in fits):
         for s in students:
             if s.needs_wheelchair and s.id not in unserved:
-                unserved[s.id] = (
-                    "wheelchair user, but no vehicle in the fleet has a wheelchair place"
-                )
+                unserved[s.id] = Reason.make(ReasonCode.NO_WHEELCHAIR_PLACE)
 
     walk_m: dict[str, float] = {}
     stops: list[Stop] = []
@@ -238,13 +242,82 @@ def select_stops(
             for i in riders:
                 walk_m[students[i].id] = float(_walk_to(candidates[i], node_index))
 
+    _explain_cut_roads(scenario, network, unserved)
     stops.sort(key=lambda st: (st.school_id, st.shift, st.id))
-    return StopSelection(tuple(stops), walk_m, unserved)
+    places = [(school.name, school.location) for school in scenario.schools] + list(network.places)
+    return StopSelection(name_stops(stops, network, places), walk_m, unserved)
 
 
 # --------------------------------------------------------------------------------------------------
 # Screening
 # --------------------------------------------------------------------------------------------------
+
+
+def homes_outside_network(scenario: Scenario, network: RoadNetwork) -> list[tuple[str, float]]:
+    """Pupils whose home lies outside the road network's area, with the distance to its nearest road.
+
+    Outside means beyond the bounding box of the walk graph (every road and path read) widened by
+    ``policy.snap_limit_m``: such a home would be unserved, and is worth reporting before planning
+    (a wrong extract, or a wrong coordinate). Distances are great-circle metres to the nearest
+    walk-graph node. In the scenario's order.
+    """
+    if not scenario.students or network.walk.number_of_nodes() == 0:
+        return []
+    xy = np.array([(d["x"], d["y"]) for _, d in network.walk.nodes(data=True)], dtype=float)
+    (west, south), (east, north) = xy.min(axis=0), xy.max(axis=0)
+    margin_m = scenario.policy.snap_limit_m
+    margin_lat = margin_m / M_PER_DEG_LAT
+    margin_lon = margin_m / (M_PER_DEG_LAT * max(0.01, math.cos(math.radians((south + north) / 2))))
+    outside = [
+        s
+        for s in scenario.students
+        if not (west - margin_lon <= s.location[0] <= east + margin_lon
+                and south - margin_lat <= s.location[1] <= north + margin_lat)
+    ]
+    if not outside:
+        return []
+    snapped = snap_points(network.walk, [s.location for s in outside])
+    return [(s.id, float(m)) for s, m in zip(outside, snapped.snap_m)]
+
+
+M_PER_DEG_LAT = 111_195.0
+"""Metres per degree of latitude on the mean Earth (for a margin around a bounding box)."""
+
+
+NO_ROAD_CODES = {
+    ReasonCode.FAR_FROM_ROAD: "snap_m",
+    ReasonCode.DOOR_FAR_FROM_ROAD: "snap_m",
+    ReasonCode.NO_STOP_WITHIN_WALK: "nearest_m",
+    ReasonCode.NO_ROAD_ON_FOOT: "",
+}
+"""Reasons that say no usable road is near, with the parameter holding how far the nearest one is."""
+
+
+def _explain_cut_roads(scenario: Scenario, network: RoadNetwork, unserved: dict[str, Reason]) -> None:
+    """Say so when a home without a usable road is next to a drivable road the network cut off.
+
+    A road cut with the largest strongly connected component (at the edge of an extract, or
+    behind a gap in the map) is within the pupil's walk limit and nearer than the road the first
+    reason measured and than every connected road in a straight line: the real cause is the
+    map, not the distance, and the reason becomes ``ROAD_NOT_CONNECTED``.
+    """
+    policy = scenario.policy
+    pupils = [s for s in scenario.students if s.id in unserved and unserved[s.id].code in NO_ROAD_CODES]
+    if not pupils:
+        return
+    locations = [s.location for s in pupils]
+    cut_m = nearest_cut_road_m(network, locations)
+    connected = snap_points(network.loaded, locations).snap_m
+    for s, road_m, snap_m in zip(pupils, cut_m, connected):
+        reason = unserved[s.id]
+        name = NO_ROAD_CODES[reason.code]
+        nearest = float(reason.param(name)) if name else math.inf
+        # The cut road must be nearer than any connected road, by the walk measured and in a
+        # straight line: a connected road just across a fence is a walking problem, not the map's.
+        if road_m <= policy.walk_limit_for_grade_m(s.grade) and road_m < min(nearest, snap_m):
+            unserved[s.id] = Reason.make(
+                ReasonCode.ROAD_NOT_CONNECTED, road_m=round(float(road_m), 1), snap_m=round(float(snap_m), 1)
+            )
 
 
 def _is_door_to_door(student: Student, policy: Policy) -> bool:
@@ -277,7 +350,7 @@ def _screen_home_school_distance(
     network: RoadNetwork,
     home_nodes: np.ndarray,
     home_snap_m: np.ndarray,
-    unserved: dict[str, str],
+    unserved: dict[str, Reason],
 ) -> None:
     """Mark students living too close to or too far from school (walking distance, door to door)."""
     policy = scenario.policy
@@ -303,22 +376,19 @@ def _screen_home_school_distance(
             s = scenario.students[i]
             if np.isfinite(dist_m):
                 if dist_m < min_m:
-                    unserved[s.id] = (
-                        f"home is {dist_m:,.0f} m from school on foot; "
-                        f"bused transport starts at {min_m:,.0f} m"
+                    unserved[s.id] = Reason.make(
+                        ReasonCode.TOO_CLOSE_TO_SCHOOL, distance_m=round(float(dist_m), 1), limit_m=min_m
                     )
                 elif max_m is not None and dist_m > max_m:
-                    unserved[s.id] = (
-                        f"home is {dist_m:,.0f} m from school on foot; "
-                        f"bused transport ends at {max_m:,.0f} m"
+                    unserved[s.id] = Reason.make(
+                        ReasonCode.TOO_FAR_FROM_SCHOOL, distance_m=round(float(dist_m), 1), limit_m=max_m
                     )
             elif max_m is not None:
                 (lon, lat), (school_lon, school_lat) = s.location, school.location
                 line_m = float(ox.distance.great_circle(lat, lon, school_lat, school_lon))
                 if line_m > max_m:
-                    unserved[s.id] = (
-                        f"home is {line_m:,.0f} m from school in a straight line (no footpath "
-                        f"joins them in the road network); bused transport ends at {max_m:,.0f} m"
+                    unserved[s.id] = Reason.make(
+                        ReasonCode.TOO_FAR_FROM_SCHOOL_STRAIGHT, distance_m=round(line_m, 1), limit_m=max_m
                     )
 
 
@@ -333,7 +403,7 @@ def _door_to_door_stops(
     door: list[int],
     fits: list[_Fit],
     walk_m: dict[str, float],
-    unserved: dict[str, str],
+    unserved: dict[str, Reason],
 ) -> list[Stop]:
     """A stop at the ``loaded`` node nearest each door-to-door pupil's home (shared by siblings)."""
     if not door:
@@ -345,9 +415,8 @@ def _door_to_door_stops(
     for i, node, snap_m in zip(door, snapped.node_ids, snapped.snap_m):
         s = students[i]
         if snap_m > policy.snap_limit_m:
-            unserved[s.id] = (
-                f"door-to-door pupil's home is {snap_m:,.0f} m from the nearest road a bus may "
-                f"use; limit {policy.snap_limit_m:,.0f} m"
+            unserved[s.id] = Reason.make(
+                ReasonCode.DOOR_FAR_FROM_ROAD, snap_m=round(float(snap_m), 1), limit_m=policy.snap_limit_m
             )
         else:
             at_node[(s.school_id, s.shift, int(node))].append(i)
@@ -379,7 +448,7 @@ def _candidate_stops(
     policy: Policy,
     network: RoadNetwork,
     loaded_nodes: np.ndarray,
-    unserved: dict[str, str],
+    unserved: dict[str, Reason],
 ) -> dict[int, _Candidates]:
     """Loaded-graph nodes each pupil may walk to; pupils with none become unserved.
 
@@ -414,13 +483,14 @@ def _candidate_stops(
             nearest_m.update(zip(rows, path_m.min(axis=1)))
         for i in stranded:
             nearest = nearest_m[int(home_nodes[i])] + home_snap_m[i]
-            where = (
-                f"nearest road a bus may use is {nearest:,.0f} m walk"
-                if np.isfinite(nearest)
-                else "no road a bus may use can be reached on foot"
-            )
             unserved[students[i].id] = (
-                f"no bus stop within the walk limit of {limit_m[i]:,.0f} m ({where})"
+                Reason.make(
+                    ReasonCode.NO_STOP_WITHIN_WALK,
+                    limit_m=float(limit_m[i]),
+                    nearest_m=round(float(nearest), 1),
+                )
+                if np.isfinite(nearest)
+                else Reason.make(ReasonCode.NO_ROAD_ON_FOOT, limit_m=float(limit_m[i]))
             )
     return candidates
 
@@ -726,16 +796,8 @@ def _make_stop(
     *,
     is_door_to_door: bool,
 ) -> Stop:
-    """A ``Stop`` at a ``loaded`` node, named after the street most of its roads carry."""
-    graph = network.loaded
-    names = Counter(
-        name
-        for edges in (graph.in_edges(node_id, data="name"), graph.out_edges(node_id, data="name"))
-        for _, _, name in edges
-        if name
-    )
-    street = min(names.items(), key=lambda kv: (-kv[1], kv[0]))[0] if names else ""
-    data = graph.nodes[node_id]
+    """A ``Stop`` at a ``loaded`` node (named later, by :func:`schoolbus.stopnames.name_stops`)."""
+    data = network.loaded.nodes[node_id]
     return Stop(
         id=stop_id,
         location=(float(data["x"]), float(data["y"])),
@@ -743,6 +805,5 @@ def _make_stop(
         school_id=school_id,
         shift=shift,
         student_ids=student_ids,
-        name=street,
         is_door_to_door=is_door_to_door,
     )

@@ -165,8 +165,9 @@ def route_distance_m(problem: RoutingProblem, route_stops: Sequence[int]) -> flo
 def road_steps(graph, nodes: Sequence[int]) -> tuple[RoadStep, ...]:
     """The road path through ``nodes`` (visit after visit), merged street by street.
 
-    Each leg follows the fastest path on ``graph``; consecutive edges on the same street become
-    one ``RoadStep`` whose coordinates follow the edges' geometry.
+    Each leg follows the fastest path on ``graph``; consecutive edges on the same street (or, when
+    unnamed, of the same road class) become one ``RoadStep`` whose coordinates follow the edges'
+    geometry.
     """
     steps: list[RoadStep] = []
     for a, b in zip(nodes, nodes[1:]):
@@ -185,12 +186,16 @@ def road_steps(graph, nodes: Sequence[int]) -> tuple[RoadStep, ...]:
                     (round(graph.nodes[u]["x"], 7), round(graph.nodes[u]["y"], 7)),
                     (round(graph.nodes[v]["x"], 7), round(graph.nodes[v]["y"], 7)),
                 )
-            if steps and steps[-1].street == street:
+            highway = data.get("highway") or ""
+            road_class = "" if street else str(highway[0] if isinstance(highway, list) else highway)
+            if steps and (steps[-1].street, steps[-1].road_class) == (street, road_class):
                 last = steps[-1]
-                steps[-1] = RoadStep(street, last.distance_m + float(data["length"]), last.coords + coords[1:])
+                steps[-1] = RoadStep(
+                    street, last.distance_m + float(data["length"]), last.coords + coords[1:], road_class
+                )
             else:
-                steps.append(RoadStep(street, float(data["length"]), coords))
-    return tuple(RoadStep(s.street, round(s.distance_m, 1), s.coords) for s in steps)
+                steps.append(RoadStep(street, float(data["length"]), coords, road_class))
+    return tuple(RoadStep(s.street, round(s.distance_m, 1), s.coords, s.road_class) for s in steps)
 
 
 def trip_from_route(

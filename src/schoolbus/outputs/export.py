@@ -27,6 +27,7 @@ from openpyxl.utils import get_column_letter
 
 from schoolbus.model import Location, Plan, Trip
 from schoolbus.outputs.i18n import DEFAULT_LANGUAGE, check_language, clock, translations
+from schoolbus.outputs.reasons import describe_reason
 
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark: without it Excel reads Windows-1254 and mangles ğ ş ı."""
@@ -211,7 +212,8 @@ def plan_tables(plan: Plan, language: str = DEFAULT_LANGUAGE) -> tuple[Table, ..
             Column("school_id", _("School"), lambda a: a.school_id),
             Column("shift", _("Shift"), lambda a: a.shift),
             Column("status", _("Status"), lambda a: str(a.status)),
-            Column("reason", _("Reason"), lambda a: a.reason),
+            Column("reason", _("Reason"), lambda a: a.reason and describe_reason(a.reason, language)),
+            Column("reason_code", _("Reason code"), lambda a: a.reason and a.reason.code.value),
             Column("stop_id", _("Stop"), lambda a: a.stop_id),
             Column(
                 "stop_name",

@@ -21,6 +21,8 @@ from babel.numbers import format_currency, format_decimal
 from markupsafe import Markup
 
 from schoolbus.errors import InputError, Problem
+from schoolbus.model import Location, Stop, StopNameKind
+from schoolbus.stopnames import coordinates_text
 
 SUPPORTED_LANGUAGES = ("tr", "en", "ar")
 """Languages with a complete catalogue: Turkish (the default), English and Arabic."""
@@ -82,6 +84,111 @@ def translations(language: str, domain: str = DOMAIN) -> gettext.GNUTranslations
     write_mo(compiled, catalog)
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's marker name, found by pybabel's extractor
+    """Mark ``message`` for the catalogue without translating it here."""
+    return message
+
+
+SHIFT_WORDS: dict[str, str] = {
+    **dict.fromkeys(("morning", "sabah", "am"), N_("morning")),
+    **dict.fromkeys(("afternoon", "öğle", "öğleden sonra", "ogle", "pm"), N_("afternoon")),
+    **dict.fromkeys(("full_day", "full day", "full-day", "tam", "tam gün", "tam gun", "tam_gun"), N_("full day")),
+    **dict.fromkeys(("evening", "akşam", "aksam"), N_("evening")),
+}
+"""Shift names the catalogue knows (lower case, as districts write them) and their word."""
+
+
+def shift_label(name: str, language: str) -> str:
+    """A shift's name in ``language`` when it is a common one (``morning``, ``sabah``…), else as given."""
+    word = SHIFT_WORDS.get(name.strip().casefold())
+    return translations(language).gettext(word) if word else name
+
+
+ROAD_CLASS_WORDS: dict[str, str] = {
+    "motorway": N_("motorway"),
+    "trunk": N_("trunk road"),
+    "primary": N_("main road"),
+    "secondary": N_("secondary road"),
+    "tertiary": N_("local road"),
+    "unclassified": N_("minor road"),
+    "residential": N_("residential street"),
+    "living_street": N_("living street"),
+    "service": N_("service road"),
+    "track": N_("track"),
+    "road": N_("road"),
+}
+"""Words for OSM ``highway`` classes, said where a road has no name (``*_link`` is a slip road)."""
+SLIP_ROAD = N_("slip road")
+UNNAMED_ROAD = N_("unnamed road")
+
+
+def road_class_word(highway: str, language: str) -> str:
+    """What to call an unnamed road of OSM class ``highway`` ("servis yolu", "service road")."""
+    tr = translations(language)
+    if highway.endswith("_link"):
+        return tr.gettext(SLIP_ROAD)
+    word = ROAD_CLASS_WORDS.get(highway)
+    return tr.gettext(word) if word else tr.gettext(UNNAMED_ROAD)
+
+
+COMPASS_WORDS = {
+    "north": N_("north"),
+    "northeast": N_("northeast"),
+    "east": N_("east"),
+    "southeast": N_("southeast"),
+    "south": N_("south"),
+    "southwest": N_("southwest"),
+    "west": N_("west"),
+    "northwest": N_("northwest"),
+}
+
+
+def stop_label(stop: Stop, language: str) -> str:
+    """A stop's name in ``language``: corner, place, street or a bearing from one; never its id."""
+    tr = translations(language)
+    where = stop.where
+    if where is None:
+        return stop.name or coordinates_text(stop.location)
+    distance = format_distance(where.distance_m, language)
+    if where.kind is StopNameKind.CORNER:
+        return tr.gettext("%(street)s / %(cross)s corner") % {"street": where.street, "cross": where.cross}
+    if where.kind is StopNameKind.NEAR_CORNER:
+        return tr.gettext("%(street)s, %(distance)s from the corner of %(cross)s") % {
+            "street": where.street, "cross": where.cross, "distance": distance,
+        }
+    if where.kind is StopNameKind.PLACE:
+        return tr.gettext("outside %(place)s") % {"place": where.place}
+    if where.kind is StopNameKind.STREET:
+        return where.street
+    if where.kind is StopNameKind.BEARING:
+        compass = tr.gettext(COMPASS_WORDS.get(where.bearing, where.bearing))
+        return tr.gettext("%(distance)s %(compass)s of %(street)s") % {
+            "distance": distance, "compass": compass, "street": where.street,
+        }
+    return tr.gettext("%(road)s at %(coordinates)s") % {
+        "road": road_class_word(where.road_class, language),
+        "coordinates": coordinates_text(stop.location),
+    }
+
+
+def geo_uri(location: Location) -> str:
+    """``geo:lat,lon`` (RFC 5870): scanned from a QR code, any phone opens it in its map app."""
+    lon, lat = location
+    return f"geo:{lat:.6f},{lon:.6f}"
+
+
+QR_SCALE_PX = 2
+QR_BORDER_MODULES = 2
+
+
+def geo_qr_svg(location: Location) -> Markup:
+    """An inline SVG QR code of the location's ``geo:`` URI (drawn offline, no network)."""
+    import segno  # imported here: only sheets and notices draw QR codes
+
+    code = segno.make(geo_uri(location), error="m", micro=False)
+    return Markup(code.svg_inline(scale=QR_SCALE_PX, border=QR_BORDER_MODULES, omitsize=False))
 
 
 def clock(seconds: int | float | None) -> str:

@@ -1,12 +1,16 @@
 """An interactive, self-contained HTML map of a finished plan (folium / Leaflet).
 
-Each vehicle-day gets its own colour and one toggleable layer per school and shift it serves, listed
-under that school and shift in a grouped layer control. Route lines follow the roads (the trips'
+Each vehicle-day gets a colour (and, past ten, a dash pattern) that no route it touches shares (a
+greedy colouring of route adjacency), and one toggleable layer per school and shift it serves,
+listed under that school and shift in a grouped layer control; with more than
+``SHOW_ONE_GROUP_ABOVE`` vehicle-days only the first group is on at first. Stops cluster into
+counts below street zoom, schools standing together are fanned out, the legend explains every
+symbol, and unserved pupils are counted at their school with their reasons' titles and codes. Route lines follow the roads (the trips'
 ``steps``), stops are circles sized by their pupils, and pupils appear only as id and initials.
 Unserved pupils are counted at their school, never drawn at home: home locations are sensitive, so
 walk lines from home to stop are drawn only on request.
 
-The page works offline: Leaflet and the grouped-layer-control plugin are inlined from the copies
+The page works offline: Leaflet, the grouped-layer-control and marker-cluster plugins are inlined from the copies
 vendored under ``schoolbus/static`` (taken from the npm registry, versions pinned in the folder
 names), so the only web address a browser fetches is the background tile layer's. Without tiles the
 map keeps a plain background and every route, stop and popup stays readable.
@@ -37,13 +41,17 @@ from schoolbus.outputs.i18n import (
     font_stack,
     format_distance,
     format_money,
+    shift_label,
+    stop_label,
     template_environment,
     text_direction,
     translations,
 )
+from schoolbus.outputs.reasons import reason_title
 
 LEAFLET_DIR = STATIC_DIR / "leaflet-1.9.4"
 GROUPED_LAYERS_DIR = STATIC_DIR / "leaflet-groupedlayercontrol-0.6.1"
+MARKER_CLUSTER_DIR = STATIC_DIR / "leaflet.markercluster-1.5.3"
 
 PALETTE = (
     "#1f77b4",
@@ -59,7 +67,23 @@ PALETTE = (
 )
 """Tableau-10-like qualitative colours; they stay apart on a pale background and on OSM tiles."""
 DASH_PATTERNS = (None, "10 6", "2 6")
-"""Past ten vehicles the colours repeat, so each round of the palette gets its own dash pattern."""
+"""Beyond ten colours a route takes a dash pattern too: (colour, dash) pairs tell routes apart."""
+NEIGHBOUR_CELL_M = 250.0
+"""Routes passing within about this distance of each other (same or adjacent grid cell of this
+size) are neighbours on the map and never share a colour and dash."""
+SHOW_ONE_GROUP_ABOVE = 12
+"""With more vehicle-days than this, only the first school-and-shift group is switched on at
+first: 60 routes drawn at once are unreadable."""
+CLUSTER_OPTIONS = {
+    "disableClusteringAtZoom": 15,
+    "maxClusterRadius": 45,
+    "showCoverageOnHover": False,
+    "spiderfyOnMaxZoom": False,
+}
+"""Stops cluster below street zoom (15): a district's 1,600 stops read as a few counts."""
+SCHOOL_SPREAD_M = 60.0
+"""Schools closer than this to one another get their markers fanned out so none hides another."""
+SCHOOL_SPREAD_PX = 13
 FROM_SCHOOL_DASH = "8 5"
 ROUTE_WEIGHT_PX = 6
 HOME_ROUTE_WEIGHT_PX = 3
@@ -114,6 +138,25 @@ class _HtmlPopup(MacroElement):
         self.options = {"maxWidth": max_width_px}
 
 
+class _StopCluster(MacroElement):
+    """A Leaflet.markercluster group inside a vehicle's layer: its stops merge into counts when
+    zoomed out (the plugin is inlined from ``schoolbus/static``, like Leaflet)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.markerClusterGroup({{ this.options|tojson }});
+        {{ this._parent.get_name() }}.addLayer({{ this.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "StopCluster"
+        self.options = CLUSTER_OPTIONS
+
+
 class _SidebarLayerControl(GroupedLayerControl):
     """folium's grouped layer control, expanded and moved out of the map into a side panel.
 
@@ -154,12 +197,62 @@ class _SidebarLayerControl(GroupedLayerControl):
         self.default_css = []
 
 
+def route_neighbours(plan: Plan) -> dict[str, set[str]]:
+    """Vehicle-days whose routes overlap or pass near each other (see ``NEIGHBOUR_CELL_M``).
+
+    Each route's path and stops are put into grid cells of ``NEIGHBOUR_CELL_M``; two vehicles are
+    neighbours when any of their cells are the same or touch.
+    """
+    trips = {t.id: t for t in plan.trips}
+    stops = {s.id: s for s in plan.stops}
+    lat0 = math.radians(_centre(plan)[0])
+    m_per_deg = math.pi * 6_371_008.8 / 180.0
+    owners: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for vehicle in plan.vehicles:
+        for trip_id in vehicle.trip_ids:
+            trip = trips.get(trip_id)
+            if trip is None:
+                continue
+            points = list(path_from_steps(trip))
+            points += [stops[v.stop_id].location for v in trip.visits if v.stop_id in stops]
+            for a, b in zip(points, points[1:] or points):
+                # Sample long segments so a straight road still marks every cell it crosses.
+                steps = max(1, math.ceil(_plane_m(a, b, lat0, m_per_deg) / (NEIGHBOUR_CELL_M / 2)))
+                for k in range(steps + 1):
+                    lon = a[0] + (b[0] - a[0]) * k / steps
+                    lat = a[1] + (b[1] - a[1]) * k / steps
+                    cell = (
+                        math.floor(lon * math.cos(lat0) * m_per_deg / NEIGHBOUR_CELL_M),
+                        math.floor(lat * m_per_deg / NEIGHBOUR_CELL_M),
+                    )
+                    owners[cell].add(vehicle.id)
+    neighbours: dict[str, set[str]] = {v.id: set() for v in plan.vehicles}
+    for (x, y), here in owners.items():
+        near = set().union(*(owners.get((x + dx, y + dy), set()) for dx in (-1, 0, 1) for dy in (-1, 0, 1)))
+        for vehicle_id in here:
+            neighbours[vehicle_id] |= near - {vehicle_id}
+    return neighbours
+
+
+def _plane_m(a: Location, b: Location, lat0: float, m_per_deg: float) -> float:
+    return math.hypot((b[0] - a[0]) * math.cos(lat0) * m_per_deg, (b[1] - a[1]) * m_per_deg)
+
+
 def vehicle_colours(plan: Plan) -> dict[str, tuple[str, str | None]]:
-    """Colour and dash pattern of each vehicle-day, in plan order (deterministic)."""
-    return {
-        v.id: (PALETTE[i % len(PALETTE)], DASH_PATTERNS[(i // len(PALETTE)) % len(DASH_PATTERNS)])
-        for i, v in enumerate(plan.vehicles)
-    }
+    """Colour and dash pattern of each vehicle-day: neighbouring routes never share both.
+
+    A greedy graph colouring of :func:`route_neighbours` (most neighbours first, then plan order)
+    takes the first (colour, dash) pair no neighbour has: ten colours, then the colours again
+    dashed. Deterministic for a plan.
+    """
+    neighbours = route_neighbours(plan)
+    styles = [(colour, dash) for dash in DASH_PATTERNS for colour in PALETTE]
+    order = {v.id: i for i, v in enumerate(plan.vehicles)}
+    chosen: dict[str, int] = {}
+    for vehicle_id in sorted(order, key=lambda v: (-len(neighbours[v]), order[v])):
+        taken = {chosen[n] for n in neighbours[vehicle_id] if n in chosen}
+        chosen[vehicle_id] = next(i for i in range(len(styles) + len(taken) + 1) if i not in taken)
+    return {v.id: styles[chosen[v.id] % len(styles)] for v in plan.vehicles}
 
 
 def render_map(
@@ -223,6 +316,8 @@ def render_map(
     fmap.default_js = []
     fmap.default_css = []
     _inline_assets(fmap, language)
+    # The tab's title names the plan (the scenario), escaped: branca pastes it as it is.
+    fmap.get_root().title = str(escape(f"{plan.scenario.name} · {tr.gettext('School bus plan')}"))
     folium.TileLayer("OpenStreetMap", control=False).add_to(fmap)
 
     layers = _layers(plan, trips)
@@ -233,11 +328,16 @@ def render_map(
                 stop_visits[visit.stop_id].append((trip, i))
 
     groups: dict[str, list[folium.FeatureGroup]] = {}
+    first_group = None
     for layer in layers:
         colour, dash = colours[layer.vehicle.id]
         school = schools.get(layer.school_id)
-        group_name = f"{school.name if school else layer.school_id} · {layer.shift}"
-        feature = folium.FeatureGroup(name=_layer_name(layer.vehicle, colour, tr), show=True)
+        group_name = f"{school.name if school else layer.school_id} · {shift_label(layer.shift, language)}"
+        first_group = first_group or group_name
+        # Many vehicle-days: only the first school and shift is on at first; the rest wait in
+        # the layer list, so the map opens readable.
+        is_shown = len(plan.vehicles) <= SHOW_ONE_GROUP_ABOVE or group_name == first_group
+        feature = folium.FeatureGroup(name=_layer_name(layer.vehicle, colour, tr), show=is_shown)
         for trip in layer.trips:
             path = path_from_steps(trip)
             if len(path) >= 2:
@@ -255,6 +355,7 @@ def render_map(
                     ),
                 ).add_to(feature)
         seen: set[str] = set()
+        cluster = _StopCluster().add_to(feature)
         for trip in layer.trips:
             for visit in trip.visits:
                 if visit.stop_id is None or visit.stop_id in seen or visit.stop_id not in stops:
@@ -263,6 +364,7 @@ def render_map(
                 stop = stops[visit.stop_id]
                 html = env.get_template("map_stop_popup.html").render(
                     stop=stop,
+                    name=stop_label(stop, language),
                     visits=[
                         {
                             "trip": t,
@@ -275,7 +377,7 @@ def render_map(
                     ],
                     pupils=[label(s) for s in stop.student_ids],
                 )
-                _stop_marker(stop, colour, html).add_to(feature)
+                _stop_marker(stop, colour, html, stop_label(stop, language)).add_to(cluster)
         feature.add_to(fmap)
         groups.setdefault(group_name, []).append(feature)
 
@@ -284,12 +386,12 @@ def render_map(
     places.append(_school_layer(plan, env, tr))
     if plan.scenario.fleet.depots:
         places.append(_depot_layer(plan, env, tr))
-    unserved = _unserved_layer(plan, env, tr, label)
+    unserved = _unserved_layer(plan, env, tr, label, language)
     if unserved is not None:
         places.append(unserved)
     orphan_stops = [s for s in plan.stops if s.id not in stop_visits]
     if orphan_stops:
-        places.append(_orphan_stop_layer(orphan_stops, env, tr, label))
+        places.append(_orphan_stop_layer(orphan_stops, env, tr, label, language))
     if show_walk_lines:
         places.append(_walk_layer(plan, stops, students, tr))
     for feature in places:
@@ -312,6 +414,7 @@ def render_map(
         money=lambda amount: format_money(amount, plan.scenario.prices.currency, language),
         distance=lambda metres: format_distance(metres, language),
         show_walk_lines=show_walk_lines,
+        n_hidden_groups=len(plan.vehicles) > SHOW_ONE_GROUP_ABOVE and len(groups) > 2,
     )
     fmap.get_root().html.add_child(_RawHtml(panel))
     bounds = _bounds(plan)
@@ -354,7 +457,7 @@ def _tooltip(text: str) -> str:
     return str(escape(text)).replace("`", "&#96;").replace("${", "&#36;{")
 
 
-def _stop_marker(stop: Stop, colour: str, popup_html: str) -> folium.CircleMarker:
+def _stop_marker(stop: Stop, colour: str, popup_html: str, name: str) -> folium.CircleMarker:
     n = max(len(stop.student_ids), 1)
     return folium.CircleMarker(
         location=(stop.location[1], stop.location[0]),
@@ -364,22 +467,58 @@ def _stop_marker(stop: Stop, colour: str, popup_html: str) -> folium.CircleMarke
         fill=True,
         fill_color=colour,
         fill_opacity=0.95,
-        tooltip=_tooltip(f"{stop.name or stop.id} ({len(stop.student_ids)})"),
+        tooltip=_tooltip(f"{name} ({len(stop.student_ids)})"),
     ).add_child(_HtmlPopup(popup_html))
 
 
 def _school_layer(plan: Plan, env, tr) -> folium.FeatureGroup:
     layer = folium.FeatureGroup(name=tr.gettext("Schools"), show=True)
+    offsets = _school_offsets_px(plan.scenario.schools)
     for school in plan.scenario.schools:
         html = env.get_template("map_school_popup.html").render(school=school)
+        dx, dy = offsets[school.id]
         folium.Marker(
             location=(school.location[1], school.location[0]),
             icon=folium.DivIcon(
-                html='<div class="sb-school"></div>', icon_size=(18, 18), icon_anchor=(9, 9)
+                html='<div class="sb-school"></div>', icon_size=(18, 18), icon_anchor=(9 - dx, 9 - dy)
             ),
             tooltip=_tooltip(school.name),
         ).add_child(_HtmlPopup(html)).add_to(layer)
     return layer
+
+
+def _school_offsets_px(schools) -> dict[str, tuple[int, int]]:
+    """Pixel offsets fanning out schools that stand closer than ``SCHOOL_SPREAD_M`` together.
+
+    Schools sharing a campus (or one building with two institutions) would draw one square on
+    top of another; each member of such a cluster is moved onto a small circle around it.
+    """
+    offsets = {s.id: (0, 0) for s in schools}
+    clusters: list[list] = []
+    for school in schools:
+        home = next(
+            (c for c in clusters if any(_metres(school.location, o.location) < SCHOOL_SPREAD_M for o in c)),
+            None,
+        )
+        if home is None:
+            clusters.append([school])
+        else:
+            home.append(school)
+    for cluster in clusters:
+        if len(cluster) < 2:
+            continue
+        for k, school in enumerate(cluster):
+            angle = 2 * math.pi * k / len(cluster)
+            offsets[school.id] = (
+                round(SCHOOL_SPREAD_PX * math.sin(angle)),
+                round(-SCHOOL_SPREAD_PX * math.cos(angle)),
+            )
+    return offsets
+
+
+def _metres(a: Location, b: Location) -> float:
+    lat0 = math.radians((a[1] + b[1]) / 2)
+    return _plane_m(a, b, lat0, math.pi * 6_371_008.8 / 180.0)
 
 
 def _depot_layer(plan: Plan, env, tr) -> folium.FeatureGroup:
@@ -397,7 +536,7 @@ def _depot_layer(plan: Plan, env, tr) -> folium.FeatureGroup:
     return layer
 
 
-def _unserved_layer(plan: Plan, env, tr, label) -> folium.FeatureGroup | None:
+def _unserved_layer(plan: Plan, env, tr, label, language: str) -> folium.FeatureGroup | None:
     """Unserved pupils counted at their school, with the reasons; never at their homes."""
     by_school: dict[str, list] = defaultdict(list)
     for a in plan.assignments:
@@ -411,13 +550,17 @@ def _unserved_layer(plan: Plan, env, tr, label) -> folium.FeatureGroup | None:
         school = schools.get(school_id)
         if school is None:
             continue
-        reasons = Counter((a.shift, a.reason or "") for a in assignments)
+        reasons = Counter(
+            (a.shift, reason_title(a.reason, language), a.reason.codes[-1].value)
+            for a in assignments
+            if a.reason is not None
+        )
         html = env.get_template("map_unserved_popup.html").render(
             school=school,
             n=len(assignments),
             reasons=[
-                {"shift": shift, "reason": reason, "n": n}
-                for (shift, reason), n in sorted(reasons.items())
+                {"shift": shift_label(shift, language), "reason": title, "code": code, "n": n}
+                for (shift, title, code), n in sorted(reasons.items())
             ],
             pupils=[f"{label(a.student_id)} ({a.shift})" for a in assignments],
         )
@@ -441,14 +584,15 @@ def _unserved_layer(plan: Plan, env, tr, label) -> folium.FeatureGroup | None:
     return layer
 
 
-def _orphan_stop_layer(stops: list[Stop], env, tr, label) -> folium.FeatureGroup:
+def _orphan_stop_layer(stops: list[Stop], env, tr, label, language: str) -> folium.FeatureGroup:
     """Stops no trip visits: shown grey so a planner sees them rather than losing them."""
     layer = folium.FeatureGroup(name=tr.gettext("Stops without a trip"), show=True)
     for stop in stops:
+        name = stop_label(stop, language)
         html = env.get_template("map_stop_popup.html").render(
-            stop=stop, visits=[], pupils=[label(s) for s in stop.student_ids]
+            stop=stop, name=name, visits=[], pupils=[label(s) for s in stop.student_ids]
         )
-        _stop_marker(stop, "#9e9e9e", html).add_to(layer)
+        _stop_marker(stop, "#9e9e9e", html, name).add_to(layer)
     return layer
 
 
@@ -514,6 +658,13 @@ def _inline_assets(fmap: folium.Map, language: str) -> None:
             "script",
             (GROUPED_LAYERS_DIR / "leaflet.groupedlayercontrol.min.js").read_text(encoding="utf-8"),
         ),
+        ("cluster_css", "style", (MARKER_CLUSTER_DIR / "MarkerCluster.css").read_text(encoding="utf-8")),
+        (
+            "cluster_default_css",
+            "style",
+            (MARKER_CLUSTER_DIR / "MarkerCluster.Default.css").read_text(encoding="utf-8"),
+        ),
+        ("cluster_js", "script", (MARKER_CLUSTER_DIR / "leaflet.markercluster.js").read_text(encoding="utf-8")),
         ("schoolbus_css", "style", _page_css(language)),
     ]
     for name, tag, code in assets:

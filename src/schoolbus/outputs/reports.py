@@ -91,6 +91,9 @@ LABELS = {
     "files": "Files",
     "changes": "What each scenario changes, compared with %(first)s",
     "same_inputs": "the same inputs",
+    "vehicle_type": "%(id)s (%(seats)s seats, %(rate)s per day%(limit)s)",
+    "vehicle_limit": ", at most %(count)s",
+    "students_changed": "students: %(old)s → %(new)s",
     "figures": "Figures",
 }
 """Every label of the report: key → English message id of the ``reports`` catalogue."""
@@ -192,7 +195,7 @@ def render_comparison(
         rows=_rows(plans, labels, currency, language),
         charts=charts,
         changes=[
-            (label, _changes(first_plan.scenario, plan.scenario) or [labels["same_inputs"]])
+            (label, _changes(first_plan.scenario, plan.scenario, labels) or [labels["same_inputs"]])
             for label, plan in plans[1:]
         ],
     )
@@ -307,7 +310,7 @@ def _hhmm(seconds: int) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
-def _changes(first: Scenario, other: Scenario) -> list[str]:
+def _changes(first: Scenario, other: Scenario, labels: dict[str, str] | None = None) -> list[str]:
     """The inputs of ``other`` that differ from ``first``'s, one line each (field names as in the model)."""
     lines = []
     for section in ("policy", "prices"):
@@ -317,9 +320,11 @@ def _changes(first: Scenario, other: Scenario) -> list[str]:
             if old != new:
                 lines.append(f"{section}.{f.name}: {_show(old)} → {_show(new)}")
 
+    labels = labels or {key: msgid for key, msgid in LABELS.items()}
+
     def vehicle(v):
-        limit = "" if v.count is None else f", ≤ {v.count}"
-        return f"{v.id} ({v.seats} seats, {v.day_rate:g}/day{limit})"
+        limit = "" if v.count is None else labels["vehicle_limit"] % {"count": v.count}
+        return labels["vehicle_type"] % {"id": v.id, "seats": v.seats, "rate": f"{v.day_rate:g}", "limit": limit}
 
     if first.fleet.vehicle_types != other.fleet.vehicle_types:
         old = "; ".join(vehicle(v) for v in first.fleet.vehicle_types)
@@ -339,7 +344,7 @@ def _changes(first: Scenario, other: Scenario) -> list[str]:
                     f"{_hhmm(shift.bell_s)}–{_hhmm(shift.dismissal_s)}"
                 )
     if [s.id for s in first.students] != [s.id for s in other.students]:
-        lines.append(f"students: {len(first.students)} → {len(other.students)}")
+        lines.append(labels["students_changed"] % {"old": len(first.students), "new": len(other.students)})
     return lines
 
 

@@ -37,14 +37,21 @@ from schoolbus.model import (
 )
 from schoolbus.outputs.export import path_from_steps
 from schoolbus.outputs.i18n import (
+    COMPASS_WORDS,
     DEFAULT_LANGUAGE,
     check_language,
     clock,
+    coordinates_text,
     font_stack,
     format_distance,
     format_duration,
+    geo_qr_svg,
+    geo_uri,
     isolate,
     language_or_default,
+    road_class_word,
+    shift_label,
+    stop_label,
     template_environment,
     text_direction,
     translations,
@@ -92,14 +99,16 @@ class Manoeuvre:
     """Drive ``distance_m`` along ``street`` after doing ``action`` at its start.
 
     ``action`` is one of ``depart``, ``continue`` (same street, after a stop), ``straight``,
-    ``slight_left``, ``slight_right``, ``left``, ``right``, ``uturn``; ``compass`` is the heading
-    when driving off (one of :data:`COMPASS_POINTS`).
+    ``slight_left``, ``slight_right``, ``left``, ``right``, ``uturn`` (turn around and drive back,
+    e.g. out of a dead end); ``compass`` is the heading when driving off (one of
+    :data:`COMPASS_POINTS`). ``road_class`` (OSM ``highway``) names an unnamed road.
     """
 
     action: str
     street: str
     distance_m: float
     compass: str
+    road_class: str = ""
 
 
 @dataclass(frozen=True)
@@ -207,8 +216,11 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
     for j, step in enumerate(steps):
         coords = [tuple(p) for p in step.coords]
         step_cuts = sorted(cuts.get(j, []))
+        turnarounds = _turnarounds(coords)
         bounds = (
-            [0] + sorted({k for k, _ in step_cuts if 0 < k < len(coords) - 1}) + [len(coords) - 1]
+            [0]
+            + sorted({k for k, _ in step_cuts if 0 < k < len(coords) - 1} | turnarounds)
+            + [len(coords) - 1]
         )
         total_geo_m = _geometric_length_m(coords)
         for k, visit_index in step_cuts:
@@ -225,7 +237,9 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
             if heading is None:
                 heading = previous_heading if previous_heading is not None else 0.0
             if piece > 0:
-                action = "continue"
+                # Past a stop or a dead end on the same street: drive on, or turn back.
+                reverses = previous_heading is not None and abs(turn_deg(previous_heading, heading)) >= U_TURN_FROM_DEG
+                action = "uturn" if reverses else "continue"
             elif previous_heading is None:
                 action = "depart"
             else:
@@ -234,16 +248,25 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
                 )
             distance = step.distance_m * share
             previous = items[-1] if items else None
+            is_unnamed_on = (
+                not step.street
+                and isinstance(previous, Manoeuvre)
+                and not previous.street
+                and action in ("continue", "straight")
+            )
             if (
                 action == "continue"
                 and isinstance(previous, Manoeuvre)
                 and previous.street == step.street
-            ):
-                # A street the road data splits into several steps reads as one line.
+            ) or is_unnamed_on:
+                # A street the road data splits into several steps reads as one line, and so do
+                # unnamed stretches driven straight on (one "service road", not three lines).
                 items[-1] = dataclasses.replace(previous, distance_m=previous.distance_m + distance)
             else:
                 items.append(
-                    Manoeuvre(action, step.street, distance, compass_from_bearing(heading))
+                    Manoeuvre(
+                        action, step.street, distance, compass_from_bearing(heading), step.road_class
+                    )
                 )
             for k, visit_index in step_cuts:
                 if k == end and k > 0:
@@ -257,9 +280,55 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
     return items
 
 
-def describe(manoeuvre: Manoeuvre, tr) -> Markup:
-    """One direction as translated text, the street name isolated for right-to-left pages."""
-    street = isolate(manoeuvre.street or tr.gettext("unnamed road"))
+def _turnarounds(coords: list[Location]) -> set[int]:
+    """Interior points of a path where it turns back on itself (the end of a dead end).
+
+    Headings come from the nearest segments long enough to have one (``MIN_SEGMENT_M``), found in
+    one pass each way, so a long street costs linear time.
+    """
+    n = len(coords)
+    segment = [
+        bearing_deg(a, b) if distance_m(a, b) >= MIN_SEGMENT_M else None
+        for a, b in zip(coords, coords[1:])
+    ]
+    arriving: list[float | None] = [None] * n  # heading of the last usable segment ending at k
+    for k in range(1, n):
+        arriving[k] = segment[k - 1] if segment[k - 1] is not None else arriving[k - 1]
+    leaving: list[float | None] = [None] * n  # heading of the first usable segment from k on
+    for k in range(n - 2, -1, -1):
+        leaving[k] = segment[k] if segment[k] is not None else leaving[k + 1]
+    return {
+        k
+        for k in range(1, n - 1)
+        if arriving[k] is not None
+        and leaving[k] is not None
+        and abs(turn_deg(arriving[k], leaving[k])) >= U_TURN_FROM_DEG
+    }
+
+
+def describe(manoeuvre: Manoeuvre, tr, language: str = DEFAULT_LANGUAGE) -> Markup:
+    """One direction as translated text, the street name isolated for right-to-left pages.
+
+    An unnamed road is called by its class ("service road") and the turn is said on its own, so
+    a run of unnamed roads never reads "onto unnamed road" line after line.
+    """
+    if not manoeuvre.street:
+        road = road_class_word(manoeuvre.road_class, language)
+        unnamed = {
+            "continue": tr.gettext("Continue along the %(road)s"),
+            "straight": tr.gettext("Go straight on along the %(road)s"),
+            "slight_left": tr.gettext("Bear left (%(road)s)"),
+            "slight_right": tr.gettext("Bear right (%(road)s)"),
+            "left": tr.gettext("Turn left (%(road)s)"),
+            "right": tr.gettext("Turn right (%(road)s)"),
+            "uturn": tr.gettext("Turn around and drive back along the %(road)s"),
+            "depart": tr.gettext("Head %(compass)s on the %(road)s"),
+        }
+        return Markup(unnamed[manoeuvre.action]) % {
+            "road": road,
+            "compass": _compass_word(manoeuvre.compass, tr),
+        }
+    street = isolate(manoeuvre.street)
     texts = {
         "continue": tr.gettext("Continue on %(street)s"),
         "straight": tr.gettext("Go straight on to %(street)s"),
@@ -267,7 +336,7 @@ def describe(manoeuvre: Manoeuvre, tr) -> Markup:
         "slight_right": tr.gettext("Bear right onto %(street)s"),
         "left": tr.gettext("Turn left onto %(street)s"),
         "right": tr.gettext("Turn right onto %(street)s"),
-        "uturn": tr.gettext("Make a U-turn onto %(street)s"),
+        "uturn": tr.gettext("Turn around and drive back along %(street)s"),
     }
     if manoeuvre.action == "depart":
         return Markup(tr.gettext("Head %(compass)s on %(street)s")) % {
@@ -278,17 +347,7 @@ def describe(manoeuvre: Manoeuvre, tr) -> Markup:
 
 
 def _compass_word(point: str, tr) -> str:
-    words = {
-        "north": tr.gettext("north"),
-        "northeast": tr.gettext("northeast"),
-        "east": tr.gettext("east"),
-        "southeast": tr.gettext("southeast"),
-        "south": tr.gettext("south"),
-        "southwest": tr.gettext("southwest"),
-        "west": tr.gettext("west"),
-        "northwest": tr.gettext("northwest"),
-    }
-    return words[point]
+    return tr.gettext(COMPASS_WORDS[point])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -296,11 +355,64 @@ def _compass_word(point: str, tr) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def route_svg(trip: Trip, places: dict[int, Location], language: str) -> Markup:
+class StreetLines:
+    """The roads around a plan, for drawing under a trip's map (no tiles needed).
+
+    Built once from a road graph (its edges' geometry, each two-way street once) and queried by
+    bounding box, so every sheet of a district draws its own neighbourhood quickly.
+    """
+
+    def __init__(self, graph) -> None:
+        lines: list[tuple[tuple[Location, ...], str]] = []
+        seen: set[tuple[int, int]] = set()
+        for u, v, data in graph.edges(data=True):
+            if (v, u) in seen or (u, v) in seen:
+                continue
+            seen.add((u, v))
+            geometry = data.get("geometry")
+            coords = (
+                tuple((float(x), float(y)) for x, y in geometry.coords)
+                if geometry is not None
+                else (
+                    (float(graph.nodes[u]["x"]), float(graph.nodes[u]["y"])),
+                    (float(graph.nodes[v]["x"]), float(graph.nodes[v]["y"])),
+                )
+            )
+            name = data.get("name") or ""
+            lines.append((coords, name[0] if isinstance(name, list) else str(name)))
+        self.lines = lines
+        boxes = [
+            (min(p[0] for p in c), min(p[1] for p in c), max(p[0] for p in c), max(p[1] for p in c))
+            for c, _ in lines
+        ]
+        self._west, self._south, self._east, self._north = (
+            [b[k] for b in boxes] for k in range(4)
+        )
+
+    def within(self, west: float, south: float, east: float, north: float) -> list[tuple[Location, ...]]:
+        """The lines whose bounding box meets the given box (degrees)."""
+        return [
+            coords
+            for (coords, _), w, s, e, n in zip(self.lines, self._west, self._south, self._east, self._north)
+            if w <= east and e >= west and s <= north and n >= south
+        ]
+
+
+STREET_MARGIN_SHARE = 0.15
+"""Streets are drawn this share beyond the trip's own extent on each side."""
+INSET_HALF_WIDTH_M = 120.0
+"""A stop-area inset shows this many metres either side of the stop."""
+INSET_SIZE_PX = 110.0
+
+
+def route_svg(
+    trip: Trip, places: dict[int, Location], language: str, streets: StreetLines | None = None
+) -> Markup:
     """An inline SVG of the trip's road path with numbered visits, a scale bar and a north arrow.
 
     Drawn in an equirectangular projection around the trip's mean latitude (distortion well under
-    1 % across a town), which is all a printed thumbnail needs.
+    1 % across a town), which is all a printed thumbnail needs. With ``streets`` the surrounding
+    roads are drawn in grey beneath the route, so the thumbnail reads as a map.
     """
     path = path_from_steps(trip)
     points = path + list(places.values())
@@ -338,6 +450,15 @@ def route_svg(trip: Trip, places: dict[int, Location], language: str) -> Markup:
         }
         for index, place in sorted(places.items())
     ]
+    background = []
+    if streets is not None:
+        lons, lats = [p[0] for p in points], [p[1] for p in points]
+        pad_lon = (max(lons) - min(lons)) * STREET_MARGIN_SHARE + 1e-4
+        pad_lat = (max(lats) - min(lats)) * STREET_MARGIN_SHARE + 1e-4
+        background = [
+            " ".join(f"{x},{y}" for x, y in map(to_svg, line))
+            for line in streets.within(min(lons) - pad_lon, min(lats) - pad_lat, max(lons) + pad_lon, max(lats) + pad_lat)
+        ]
     svg = (
         template_environment(language)
         .get_template("route_map.svg")
@@ -345,6 +466,7 @@ def route_svg(trip: Trip, places: dict[int, Location], language: str) -> Markup:
             width=round(SVG_WIDTH),
             height=round(SVG_HEIGHT),
             padding=round(SVG_PADDING),
+            streets=background,
             path=" ".join(f"{x},{y}" for x, y in map(to_svg, path)) if len(path) >= 2 else "",
             markers=markers,
             bar_px=round(bar_m * scale, 1),
@@ -352,6 +474,44 @@ def route_svg(trip: Trip, places: dict[int, Location], language: str) -> Markup:
         )
     )
     return Markup(svg)
+
+
+def stop_inset_svg(location: Location, path: list[Location], streets: StreetLines) -> Markup:
+    """A small square map of the streets around a stop, the trip's path through it and the stop.
+
+    ``INSET_HALF_WIDTH_M`` either side of the stop, north up; drawn from the local road graph.
+    """
+    lon0, lat0 = location
+    m_per_deg = math.pi * EARTH_RADIUS_M / 180.0
+    half_lat = INSET_HALF_WIDTH_M / m_per_deg
+    half_lon = half_lat / max(0.01, math.cos(math.radians(lat0)))
+    scale = INSET_SIZE_PX / 2
+
+    def to_svg(p: Location) -> str:
+        x = scale + (p[0] - lon0) / half_lon * scale
+        y = scale - (p[1] - lat0) / half_lat * scale
+        return f"{x:.1f},{y:.1f}"
+
+    lines = streets.within(lon0 - half_lon, lat0 - half_lat, lon0 + half_lon, lat0 + half_lat)
+    size = round(INSET_SIZE_PX)
+    parts = [
+        f'<svg class="stop-inset" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
+        f'width="{size}" height="{size}" direction="ltr">',
+        f'<rect x="0" y="0" width="{size}" height="{size}" fill="#f7f6f2" stroke="#999"/>',
+    ]
+    parts += [
+        f'<polyline points="{" ".join(to_svg(p) for p in line)}" fill="none" stroke="#b8b8b8" stroke-width="3"/>'
+        for line in lines
+    ]
+    if len(path) >= 2:
+        parts.append(
+            f'<polyline points="{" ".join(to_svg(p) for p in path)}" fill="none" stroke="#1f5fa8" '
+            'stroke-width="2.5" stroke-linejoin="round"/>'
+        )
+    parts.append(f'<circle cx="{scale:.1f}" cy="{scale:.1f}" r="5" fill="#d62728" stroke="#fff" stroke-width="1.5"/>')
+    parts.append("</svg>")
+    # Only numbers and fixed markup: nothing here comes from user text.
+    return Markup("".join(parts))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -382,14 +542,16 @@ def _student_label(students: dict[str, Student], student_id: str, tr) -> str:
     return text
 
 
-def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
+def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups, streets: StreetLines | None = None) -> dict:
     stops, schools, students = lookups
+    path = path_from_steps(trip)
     places = _places(trip, stops, schools)
     rows = []
     for i, visit in enumerate(trip.visits):
+        where = places.get(i)
         if visit.stop_id is not None:
             stop = stops.get(visit.stop_id)
-            name = (stop.name or stop.id) if stop else visit.stop_id
+            name = stop_label(stop, language) if stop else tr.gettext("stop")
             kind = "door" if stop is not None and stop.is_door_to_door else "stop"
         else:
             school = schools.get(visit.school_id)
@@ -399,6 +561,12 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
             {
                 "seq": i + 1,
                 "name": name,
+                # A shared stop's place, to find it; schools are known, and a door-to-door stop's
+                # point is a pupil's home, which sheets never print.
+                "coordinates": coordinates_text(where) if where and kind == "stop" else "",
+                "geo": geo_uri(where) if where and kind == "stop" else "",
+                "qr": geo_qr_svg(where) if where and kind == "stop" else "",
+                "inset": stop_inset_svg(where, path, streets) if where and kind == "stop" and streets else "",
                 "place_id": visit.stop_id or visit.school_id,
                 "kind": kind,
                 "arrive": clock(visit.arrive_s),
@@ -416,7 +584,7 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
             lines.append(
                 {
                     "arrival": False,
-                    "text": describe(item, tr),
+                    "text": describe(item, tr, language),
                     "distance": format_distance(item.distance_m, language),
                 }
             )
@@ -424,11 +592,12 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups) -> dict:
     return {
         "trip": trip,
         "school_name": school.name if school else trip.school_id,
+        "shift_name": shift_label(trip.shift, language),
         "is_to_school": trip.direction is Direction.TO_SCHOOL,
         "rows": rows,
         "start_row": rows[0] if rows else None,
         "directions": lines,
-        "svg": route_svg(trip, places, language),
+        "svg": route_svg(trip, places, language, streets),
         "distance": format_distance(trip.distance_m, language),
         "duration": format_duration(trip.duration_s),
         "n_pupils": len({s for v in trip.visits for s in (*v.board, *v.alight)}),
@@ -462,6 +631,7 @@ def render_route_sheets(
     contractor: str = "",
     executor: Executor | None = None,
     progress: ProgressFn | None = None,
+    roads=None,
 ) -> list[Path]:
     """Write one printable A4 route sheet per vehicle-day, as HTML and as PDF.
 
@@ -482,6 +652,9 @@ def render_route_sheets(
         Where the sheets are rendered (default: this process); any executor writes the same files.
     progress
         ``progress(done, total)`` in sheets, as they are written.
+    roads
+        Optionally the road graph (e.g. ``network.drive``): trip maps then show the surrounding
+        streets and each stop gets a small inset of its area.
 
     Returns
     -------
@@ -499,17 +672,19 @@ def render_route_sheets(
     written = (executor or SerialExecutor()).map(
         _write_route_sheet,
         [vehicle.id for vehicle in plan.vehicles],
-        (plan, out_dir, language, contractor),
+        (plan, out_dir, language, contractor, StreetLines(roads) if roads is not None else None),
         progress=progress,
     )
     return [path for pair in written for path in pair]
 
 
-def _write_route_sheet(shared: tuple[Plan, Path, str, str], vehicle_id: str) -> tuple[Path, Path]:
+def _write_route_sheet(
+    shared: tuple[Plan, Path, str, str, StreetLines | None], vehicle_id: str
+) -> tuple[Path, Path]:
     """Render one vehicle-day's sheet and write it as HTML and PDF (an executor task)."""
     from weasyprint import HTML  # imported here: it loads Pango, which the map and exports never need
 
-    plan, out_dir, language, contractor = shared
+    plan, out_dir, language, contractor, streets = shared
     tr = translations(language)
     template = template_environment(language).get_template("route_sheet.html")
     vehicle = next(v for v in plan.vehicles if v.id == vehicle_id)
@@ -520,7 +695,7 @@ def _write_route_sheet(shared: tuple[Plan, Path, str, str], vehicle_id: str) -> 
     )
     trips = {t.id: t for t in plan.trips if t.id in vehicle.trip_ids}
     depots = {d.id: d for d in plan.scenario.fleet.depots}
-    trip_views = [_trip_view(trips[t], plan, language, tr, lookups) for t in vehicle.trip_ids if t in trips]
+    trip_views = [_trip_view(trips[t], plan, language, tr, lookups, streets) for t in vehicle.trip_ids if t in trips]
     html = template.render(
         plan=plan,
         vehicle=vehicle,
@@ -602,9 +777,14 @@ def _child_view(assignment: Assignment, language: str, lookups) -> dict:
         "student_id": assignment.student_id,
         "initials": student.initials if student else None,
         "school_name": school.name if school else assignment.school_id,
-        "shift_name": assignment.shift,
+        "shift_name": shift_label(assignment.shift, language),
         "shift": shift,
         "stop": stop,
+        "stop_name": stop_label(stop, language) if stop else "",
+        # The bus comes to the door of a door-to-door pupil: no map of the home is printed.
+        "coordinates": coordinates_text(stop.location) if stop and not stop.is_door_to_door else "",
+        "geo": geo_uri(stop.location) if stop and not stop.is_door_to_door else "",
+        "qr": geo_qr_svg(stop.location) if stop and not stop.is_door_to_door else "",
         "is_routed": assignment.status is Status.ROUTED and stop is not None,
         "walk": format_distance(assignment.walk_m, language),
         "pickup_s": assignment.pickup_s,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from schoolbus.errors import RoadNetworkError, SolverError
-from schoolbus.model import Direction
+from schoolbus.model import Direction, Reason
 
 SCHOOL_NODE = 0
 """Index of the school in every matrix of a ``RoutingProblem``."""
@@ -213,10 +213,10 @@ class Route:
 
 @dataclass(frozen=True)
 class Unrouted:
-    """A stop the solver left out, with the reason in plain words."""
+    """A stop the solver left out, with the reasons (at least one)."""
 
     stop: int
-    reason: str
+    reasons: tuple[Reason, ...]
 
 
 @dataclass(frozen=True)

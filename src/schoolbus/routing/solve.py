@@ -5,7 +5,7 @@ for and a fleet (one vehicle class per route it may run), it returns stop sequen
 it dropped. Everything around the search is here, solver-neutral, so every backend's routes are
 screened, repaired, timed and checked the same way:
 
-1. screen out stops no route of the fleet could ever serve, with the reason in plain words;
+1. screen out stops no route of the fleet could ever serve, with the reasons as codes;
 2. shuffle the other stops by the seed (steering searches that have no seed of their own);
 3. model a few routes per class beyond simple lower bounds, and double a class that uses them all;
 4. give a dropped stop a route of its own while the fleet allows;
@@ -22,7 +22,7 @@ from types import ModuleType
 import numpy as np
 
 from schoolbus.errors import SolverError
-from schoolbus.model import Direction
+from schoolbus.model import Direction, Reason, ReasonCode
 from schoolbus.params import ROUTING_BACKENDS, SolverParams
 from schoolbus.routing.problem import (
     SCHOOL_NODE,
@@ -75,7 +75,7 @@ def solve_routing(problem: RoutingProblem, params: SolverParams) -> RoutingSolut
         Routes with the times pupils experience: ``TO_SCHOOL`` routes arrive at the school exactly
         at ``school_time_s`` without waiting anywhere (the latest pick-ups that arrive on time);
         ``FROM_SCHOOL`` routes leave at ``school_time_s`` and never wait. Every stop is on
-        exactly one route or in ``unrouted`` with the reason in plain words.
+        exactly one route or in ``unrouted`` with its reasons.
 
     Raises
     ------
@@ -179,33 +179,41 @@ def _fastest_rides_s(problem: RoutingProblem) -> np.ndarray:
     return ride_s.astype(np.int64)
 
 
-def _alone_problems(problem: RoutingProblem, stop: int) -> list[str]:
+def _alone_problems(problem: RoutingProblem, stop: int) -> list[Reason]:
     """Why ``stop`` cannot have a route of its own (ride limit, duration cap); empty if it can."""
     found = []
     ride_s, limit_s = _alone_ride_s(problem, stop), int(problem.max_ride_s[stop])
     if ride_s > limit_s:
-        found.append(f"alone it would ride {ride_s} s > limit {limit_s} s")
+        found.append(Reason.make(ReasonCode.RIDE_LIMIT_ALONE, ride_s=ride_s, limit_s=limit_s))
     duration_s = ride_s + int(problem.service_s[stop])
     if problem.max_duration_s is not None and duration_s > problem.max_duration_s:
-        found.append(f"alone its route would last {duration_s} s > cap {problem.max_duration_s} s")
+        found.append(
+            Reason.make(ReasonCode.DURATION_CAP_ALONE, duration_s=duration_s, cap_s=int(problem.max_duration_s))
+        )
     return found
 
 
-def _no_fleet_reason(problem: RoutingProblem) -> str:
+FLEET_CODES = frozenset(
+    {ReasonCode.FLEET_EMPTY, ReasonCode.FLEET_NO_ROUTES_ALLOWED, ReasonCode.FLEET_ROUTES_USED}
+)
+"""Codes saying the fleet had no vehicle left for a stop (the pipeline counts the shortfall)."""
+
+
+def _no_fleet_reason(problem: RoutingProblem) -> Reason:
     """Why nothing can be routed when no vehicle class may run a route."""
     if not problem.vehicle_classes:
-        return "fleet ran out: the fleet has no vehicles"
-    limits = ", ".join(f"{vc.type_id}: at most 0 routes" for vc in problem.vehicle_classes)
-    return f"fleet ran out: no vehicle class may run a route ({limits})"
+        return Reason.make(ReasonCode.FLEET_EMPTY)
+    types = ", ".join(vc.type_id for vc in problem.vehicle_classes)
+    return Reason.make(ReasonCode.FLEET_NO_ROUTES_ALLOWED, types=types)
 
 
-def _screen_stops(problem: RoutingProblem) -> dict[int, str]:
+def _screen_stops(problem: RoutingProblem) -> dict[int, tuple[Reason, ...]]:
     """Reasons, by stop, why no route of this fleet could ever serve a stop."""
     usable = [problem.vehicle_classes[c] for c in _usable_classes(problem)]
     fastest_s = _fastest_rides_s(problem)
-    reasons: dict[int, str] = {}
+    reasons: dict[int, tuple[Reason, ...]] = {}
     for k in range(1, problem.n_stops + 1):
-        found: list[str] = []
+        found: list[Reason] = []
         seats, wheelchairs = int(problem.demand[k]), int(problem.wheelchair_demand[k])
         if not usable:
             found.append(_no_fleet_reason(problem))
@@ -213,39 +221,30 @@ def _screen_stops(problem: RoutingProblem) -> dict[int, str]:
             max_seats = max(vc.capacity for vc in usable)
             max_places = max(vc.wheelchair_places for vc in usable)
             if seats > max_seats:
-                found.append(f"needs {seats} seats, largest vehicle has {max_seats}")
+                found.append(Reason.make(ReasonCode.STOP_NEEDS_SEATS, seats=seats, max_seats=max_seats))
             if wheelchairs > 0 and max_places == 0:
-                found.append("needs wheelchair places but no vehicle has any")
+                found.append(Reason.make(ReasonCode.STOP_NEEDS_WHEELCHAIR_PLACES))
             elif wheelchairs > max_places:
                 found.append(
-                    f"needs {wheelchairs} wheelchair places, most accessible vehicle has "
-                    f"{max_places}"
+                    Reason.make(
+                        ReasonCode.STOP_NEEDS_MORE_WHEELCHAIR_PLACES, places=wheelchairs, max_places=max_places
+                    )
                 )
             if not found and not any(_fits(vc, problem, k) for vc in usable):
                 found.append(
-                    f"needs {seats} seats and {wheelchairs} wheelchair places in one vehicle, "
-                    "no vehicle has both"
+                    Reason.make(ReasonCode.STOP_NEEDS_SEATS_AND_PLACES, seats=seats, places=wheelchairs)
                 )
         ride_s, limit_s = int(fastest_s[k]), int(problem.max_ride_s[k])
         is_direct = ride_s == _alone_ride_s(problem, k)
         if ride_s > limit_s:
-            found.append(
-                f"ride limit impossible even alone (direct drive {ride_s} s > limit {limit_s} s)"
-                if is_direct
-                else "ride limit impossible on any route (fastest ride, through other stops, "
-                f"{ride_s} s > limit {limit_s} s)"
-            )
+            code = ReasonCode.RIDE_LIMIT_ALONE if is_direct else ReasonCode.RIDE_LIMIT_ANY_ROUTE
+            found.append(Reason.make(code, ride_s=ride_s, limit_s=limit_s))
         duration_s = ride_s + int(problem.service_s[k])
         if problem.max_duration_s is not None and duration_s > problem.max_duration_s:
-            found.append(
-                "route duration cap impossible even alone (direct drive plus service "
-                f"{duration_s} s > cap {problem.max_duration_s} s)"
-                if is_direct
-                else "route duration cap impossible on any route (fastest ride plus service "
-                f"{duration_s} s > cap {problem.max_duration_s} s)"
-            )
+            code = ReasonCode.DURATION_CAP_ALONE if is_direct else ReasonCode.DURATION_CAP_ANY_ROUTE
+            found.append(Reason.make(code, duration_s=duration_s, cap_s=int(problem.max_duration_s)))
         if found:
-            reasons[k] = "; ".join(found)
+            reasons[k] = tuple(found)
     return reasons
 
 
@@ -354,26 +353,16 @@ def _routes_used(
 
 def _dropped_reason(
     problem: RoutingProblem, stop: int, sequences: Sequence[tuple[int, tuple[int, ...]]]
-) -> str:
-    """Why the search left out a stop that some vehicle has room for, in plain words."""
+) -> tuple[Reason, ...]:
+    """Why the search left out a stop that some vehicle has room for."""
     used = _routes_used(problem, sequences)
     fitting = [(c, vc) for c, vc in enumerate(problem.vehicle_classes) if _fits(vc, problem, stop)]
     if all(vc.max_routes is not None and used[c] >= vc.max_routes for c, vc in fitting):
-        limits = ", ".join(
-            f"{vc.type_id}: {used[c]} of at most {vc.max_routes} routes" for c, vc in fitting
-        )
-        return (
-            "fleet ran out: every vehicle class with room for this stop runs all the routes it "
-            f"may ({limits}) and none of those routes can take it within seats, wheelchair "
-            "places, ride limits and the route-duration cap"
-        )
+        limits = ", ".join(f"{vc.type_id} {used[c]}/{vc.max_routes}" for c, vc in fitting)
+        return (Reason.make(ReasonCode.FLEET_ROUTES_USED, types=limits),)
     # A free vehicle was left, so the stop cannot ride alone (``_serve_dropped_alone``) and only
     # a route through other stops could have carried it.
-    return (
-        "no route found within its limits: "
-        + " and ".join(_alone_problems(problem, stop))
-        + ", and the search found no route through other stops that fits it"
-    )
+    return (Reason.make(ReasonCode.NO_ROUTE_FOUND, tuple(_alone_problems(problem, stop))),)
 
 
 def _timed_route(problem: RoutingProblem, vc: VehicleClass, stops: tuple[int, ...]) -> Route:
@@ -402,7 +391,7 @@ def _timed_route(problem: RoutingProblem, vc: VehicleClass, stops: tuple[int, ..
 
 
 def _check_solution(
-    problem: RoutingProblem, routes: Sequence[Route], unrouted: dict[int, str]
+    problem: RoutingProblem, routes: Sequence[Route], unrouted: dict[int, tuple[Reason, ...]]
 ) -> None:
     """Raise ``SolverError`` unless every stop is served once or explained and every limit holds."""
     violations: list[str] = []

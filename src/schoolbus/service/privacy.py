@@ -29,8 +29,15 @@ def manager_plan_document(document: Mapping[str, Any]) -> dict[str, Any]:
     """The ``plan.json`` document without student-level data (see the module docstring)."""
     out = copy.deepcopy(dict(document))
     students = out.pop("students", [])
-    reasons = Counter(s.get("reason") for s in students if s.get("status") == Status.UNSERVED.value)
-    out["unserved_reasons"] = [{"reason": r, "n_students": n} for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+    reasons = Counter(
+        (s.get("reason"), (s.get("reason_code") or {}).get("code"))
+        for s in students
+        if s.get("status") == Status.UNSERVED.value
+    )
+    out["unserved_reasons"] = [
+        {"reason": r, "code": code, "n_students": n}
+        for (r, code), n in sorted(reasons.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    ]
     for stop in out.get("stops", []):
         stop["n_students"] = len(stop.pop("student_ids", []))
     for trip in out.get("trips", []):
