@@ -996,3 +996,117 @@ def _report(state: _State, plan: Plan, closed: ClosedRoads) -> Replan:
         new_vehicles=tuple(sorted(set(new_vehicles) - set(base_vehicles))),
         tolerance_s=state.tolerance_s,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Plan directories
+# --------------------------------------------------------------------------------------------------
+
+REPORT_FILE = "replan.json"
+"""In a re-planned plan directory: what the re-plan cost and moved (:meth:`Replan.to_dict`)."""
+
+VERSION_FILE = "version.json"
+"""In a plan directory: its version number, parent plan and author (absent: version 1, no parent)."""
+
+
+@dataclass(frozen=True)
+class ReplanOutputs:
+    """What :func:`replan_directory` produced: the re-plan, its outputs and what to re-issue."""
+
+    replan: Replan
+    outputs: Any
+    reissue_sheets: tuple[str, ...]
+    reissue_notices: tuple[str, ...]
+    version: int
+
+
+def read_version(plan_dir) -> dict[str, Any]:
+    """``version.json`` of a plan directory, or version 1 without parent when it has none."""
+    import json
+    from pathlib import Path
+
+    path = Path(plan_dir) / VERSION_FILE
+    if not path.is_file():
+        return {"version": 1, "parent": None, "author": None}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def replan_directory(
+    base_dir,
+    changes_path,
+    out_dir,
+    *,
+    params: SolverParams | None = None,
+    tolerance_s: int = DEFAULT_TOLERANCE_S,
+    network_path=None,
+    cache_dir=None,
+    language: str = "tr",
+    author: str | None = None,
+    progress=None,
+) -> ReplanOutputs:
+    """Re-plan the plan in ``base_dir`` with the change file ``changes_path`` into ``out_dir``.
+
+    Writes everything :func:`schoolbus.pipeline.write_outputs` writes, plus ``replan.json`` (the
+    report and the documents to re-issue), ``version.json`` (version, parent, author) and, when
+    roads were closed, ``closures.json`` (read back by ``schoolbus validate``).
+
+    Raises
+    ------
+    InputError
+        A base plan or change file that cannot be read, or a network file that changed.
+    """
+    import datetime as dt
+    import json
+    from pathlib import Path
+
+    from schoolbus.changes import CLOSURES_FILE, read_changes
+    from schoolbus.errors import InputError, Problem
+    from schoolbus.pipeline import write_outputs
+    from schoolbus.planfile import PLAN_FILE, dumps, file_sha256, read_network_source, read_plan
+
+    base_dir, out = Path(base_dir), Path(out_dir)
+    base = read_plan(base_dir)
+    source = read_network_source(base_dir)
+    if source is None:
+        raise InputError([Problem(str(base_dir / PLAN_FILE), None, "network.source", None, "a road network")])
+    roads = source.load(base.scenario.policy.forbidden_road_classes, path=network_path, cache_dir=cache_dir)
+    closures = base_dir / CLOSURES_FILE
+    if closures.is_file():
+        roads = close_roads(roads, ClosedRoads.from_dict(json.loads(closures.read_text(encoding="utf-8"))))
+    changes = read_changes(changes_path, base)
+    result = replan(base, changes, roads, params, tolerance_s=tolerance_s)
+    outputs = write_outputs(result.plan, out, source, language=language, progress=progress)
+    all_closed = ClosedRoads(
+        tuple(sorted(set(result.closed.edges) | set(ClosedRoads.from_dict(
+            json.loads(closures.read_text(encoding="utf-8"))).edges if closures.is_file() else ())))
+    )
+    if all_closed.edges:
+        (out / CLOSURES_FILE).write_text(dumps(all_closed.to_dict()), encoding="utf-8")
+    sheets = tuple(
+        p.name for p in outputs.route_sheets if any(f"_{v}." in p.name for v in result.vehicles_changed)
+    )
+    groups = {
+        (a.school_id, a.shift)
+        for a in result.plan.assignments
+        if a.student_id in {p.student_id for p in result.pupils}
+    }
+    notices = tuple(
+        p.name
+        for p in outputs.parent_notices
+        if any(p.name.startswith(f"notices_{school}_{shift}") for school, shift in groups)
+    )
+    parent = read_version(base_dir)
+    version = int(parent.get("version", 1)) + 1
+    report = result.to_dict() | {"reissue": {"sheets": list(sheets), "notices": list(notices)}}
+    (out / REPORT_FILE).write_text(dumps(report), encoding="utf-8")
+    (out / VERSION_FILE).write_text(
+        dumps({
+            "version": version,
+            "parent": {"dir": str(base_dir.resolve()), "plan_sha256": file_sha256(base_dir / PLAN_FILE)},
+            "author": author,
+            "changes": str(Path(changes_path).name),
+            "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }),
+        encoding="utf-8",
+    )
+    return ReplanOutputs(result, outputs, sheets, notices, version)
