@@ -138,8 +138,6 @@ def read_changes(path: str | Path, plan: Plan) -> ChangeSet:
         change = _change_from_row(row, context)
         if change is not None and row.ok:
             changes.append(change)
-    if not table.rows:
-        problems.append(Problem(table.file, None, None, "no rows", "at least one change"))
     _raise_if(problems)
     return ChangeSet(str(path), tuple(changes))
 

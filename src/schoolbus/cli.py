@@ -589,6 +589,7 @@ def plan_command(
         help="The students file has addresses: place them with the --osm extract first (writes OUT/geocoded.csv and OUT/geocode_review.html).",
     ),
     min_score: int = typer.Option(80, min=0, max=100, help="With --geocode: pupils scored below this go on the review map."),
+    pins: Path | None = typer.Option(None, help="Pins file: pupils pinned to stops, stops pinned to places (docs/changes.md)."),
 ) -> None:
     """Plan routes and vehicle-days for your district and write the plan directory."""
     import tempfile
@@ -607,6 +608,12 @@ def plan_command(
             scenario = load_scenario(students, schools, fleet, policy, name=students_name)
         else:
             scenario = load_scenario(students, schools, fleet, policy)
+    if pins is not None:
+        from dataclasses import replace
+
+        from schoolbus.pins import read_pins
+
+        scenario = replace(scenario, pins=read_pins(pins, scenario))
     arguments, source = _network_source(osm, roads, place, bbox)
     with executor_for(executor, workers=workers, scheduler=scheduler) as pool:
         if scenario_file is not None:
@@ -818,7 +825,7 @@ def _clock(seconds) -> str:
 @reports_errors
 def replan_command(
     base_plan_dir: Path = typer.Argument(..., help="The plan in force (plan.json and scenario.json)."),
-    changes: Path = typer.Option(..., help="Change file (CSV, XLSX or YAML; see docs/changes.md)."),
+    changes: Path | None = typer.Option(None, help="Change file (CSV, XLSX or YAML; see docs/changes.md); none with only --pins."),
     out: Path = typer.Option(..., help="Plan directory to write the new version into."),
     tolerance_min: float = typer.Option(
         5.0, min=0.0, help="How far an unaffected pupil's pickup or drop-off may move, minutes."
@@ -829,6 +836,7 @@ def replan_command(
     seed: int = typer.Option(0, help="Random seed: same inputs and seed, same plan."),
     language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
     author: str | None = typer.Option(None, help="Who made this version (recorded in version.json)."),
+    pins: Path | None = typer.Option(None, help="Pins and locks to add: pupil_stop, stop_location, trip_locked, vehicle_locked."),
 ) -> None:
     """Apply a change file to a plan, keeping every stop and time it can; write the new version."""
     from schoolbus.outputs.i18n import check_language
@@ -847,6 +855,7 @@ def replan_command(
             cache_dir=cache_dir,
             language=language,
             author=author,
+            pins_path=pins,
             progress=progress,
         )
     result = done.replan

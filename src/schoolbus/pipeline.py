@@ -129,6 +129,10 @@ def plan(
     executor = executor or SerialExecutor()
     report("stops", 0, 1)
     selection = select_stops(scenario, network, params)
+    if scenario.pins:
+        from schoolbus.pins import apply_stop_pins
+
+        selection = apply_stop_pins(selection, scenario, network)
     report("stops", 1, 1)
     school_nodes = _snap_schools(scenario, network)
     unserved = dict(selection.unserved)

@@ -24,6 +24,7 @@ The result passes :func:`schoolbus.check.check_plan` on the changed roads, and s
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -46,9 +47,11 @@ from schoolbus.check import check_plan
 from schoolbus.costing import cost_plan
 from schoolbus.errors import PlanCheckError
 from schoolbus.matrix import travel_matrices, walk_distances
-from schoolbus.model import Direction, Plan, Scenario, Status, Stop, Student, Trip, VehicleDay, Visit
+from schoolbus.errors import InputError, Problem
+from schoolbus.model import Direction, Pin, Plan, Scenario, Status, Stop, Student, Trip, VehicleDay, Visit
 from schoolbus.network import RoadNetwork, snap_points
 from schoolbus.params import SolverParams
+from schoolbus.pins import locked_trips, locked_vehicles, merge_pins, pinned_stop_of
 from schoolbus.pipeline import _assignments, _snap_schools
 from schoolbus.routing.problem import to_solver_seconds
 from schoolbus.routing.solve import solve_routing
@@ -71,6 +74,7 @@ REASON_ROAD_CLOSED = "road_closed"
 REASON_VEHICLE_WITHDRAWN = "vehicle_withdrawn"
 REASON_ROUTE_CHANGED = "route_changed"
 REASON_NOW_UNSERVED = "now_unserved"
+REASON_PINNED = "pinned"
 
 _CHANGE_REASONS = {
     ADD_PUPIL: REASON_ADDED,
@@ -402,6 +406,7 @@ def replan(
     params: SolverParams | None = None,
     *,
     tolerance_s: int = DEFAULT_TOLERANCE_S,
+    pins: Sequence[Pin] = (),
 ) -> Replan:
     """Apply ``changes`` to the checked plan ``base``, moving as little as the changes allow.
 
@@ -417,6 +422,9 @@ def replan(
         For the stops of new pupils and for routing what no existing trip can take.
     tolerance_s : int
         How far an unaffected pupil's time may move to make room for a change, seconds.
+    pins : sequence of Pin
+        New manual decisions (:func:`schoolbus.pins.read_pins`), kept with the base's own: a
+        pupil pinned to another stop moves there; locked trips and vehicle-days are not touched.
 
     Returns
     -------
@@ -426,15 +434,19 @@ def replan(
     Raises
     ------
     InputError
-        A closed road the network does not have. PlanCheckError if the result breaks a rule (a bug).
+        A closed road the network does not have, or a change that breaks a pin or lock (unlock
+        or unpin first). PlanCheckError if the result breaks a rule (a bug).
     """
     params = params or SolverParams()
     closed = closed_edges(network, changes)
     roads = close_roads(network, closed)
     scenario = apply_to_scenario(base.scenario, changes, base)
+    scenario = replace(scenario, pins=merge_pins(base.scenario.pins, pins))
     state = _initial_state(base, scenario, roads, params, tolerance_s)
+    _check_pins_against_changes(state, changes)
     _take_out_changed(state, changes)
     _retime(state)
+    _check_locks_kept(state, changes)
     _place_pupils(state)
     _route_pools(state)
     _withdraw(state, changes)
@@ -517,6 +529,50 @@ def _initial_state(base: Plan, scenario: Scenario, roads: RoadNetwork, params, t
 
 def _visit_node(visit: Visit, stops: dict[str, Stop], school_nodes: dict[str, int]) -> int:
     return stops[visit.stop_id].node_id if visit.stop_id is not None else school_nodes[visit.school_id]
+
+
+def _check_pins_against_changes(state: _State, changes: ChangeSet) -> None:
+    """Refuse changes that contradict a pin or lock; move pupils newly pinned to another stop."""
+    problems: list[Problem] = []
+    locked = locked_trips(state.scenario)
+    closed_stops = {c.stop_id: c for c in changes.of_kind(CLOSE_STOP)}
+    for pin in state.scenario.pins:
+        if pin.kind == "stop_location" and pin.stop_id in state.stops:
+            node = int(snap_points(state.network.loaded, [pin.location]).node_ids[0])
+            if node != state.stops[pin.stop_id].node_id:
+                problems.append(Problem("pins", None, "stop_id", pin.stop_id,
+                                        "a stop pinned where it stands: a re-plan does not move stops (plan afresh)"))
+    for student_id, stop_id in pinned_stop_of(state.scenario).items():
+        if stop_id in closed_stops:
+            problems.append(Problem(changes.source, closed_stops[stop_id].row, "stop_id", stop_id,
+                                    f"a stop no pupil is pinned to (unpin {student_id} first)"))
+        elif stop_id not in state.stops:
+            problems.append(Problem("pins", None, "stop_id", stop_id, "a stop of the plan"))
+        elif student_id in state.students and student_id not in state.stops[stop_id].student_ids:
+            state.forced.setdefault(student_id, REASON_PINNED)
+    for change in changes.of_kind(WITHDRAW_VEHICLE):
+        if change.vehicle_id in locked_vehicles(state.scenario) or any(
+            p.vehicle_id == change.vehicle_id for p in locked.values()
+        ):
+            problems.append(Problem(changes.source, change.row, "vehicle_id", change.vehicle_id,
+                                    "a vehicle without locked trips (unlock it first)"))
+    _raise_if_any(problems)
+
+
+def _check_locks_kept(state: _State, changes: ChangeSet) -> None:
+    """A change that would alter a locked trip is refused, naming the lock."""
+    problems = []
+    for trip_id, pin in sorted(locked_trips(state.scenario).items()):
+        route = state.routes.get(trip_id)
+        if route is None or route.dirty or route.vehicle_id != pin.vehicle_id:
+            problems.append(Problem(changes.source, None, "trip_id", trip_id,
+                                    "changes that leave this locked trip as it is (unlock it first)"))
+    _raise_if_any(problems)
+
+
+def _raise_if_any(problems: list[Problem]) -> None:
+    if problems:
+        raise InputError(problems, f"{len(problems)} change(s) contradict a pin or lock")
 
 
 def _take_out_changed(state: _State, changes: ChangeSet) -> None:
@@ -635,6 +691,10 @@ def _place_pupils(state: _State) -> None:
         if stop.is_door_to_door:
             continue
         joined = _join_existing_stop(state, student)
+        if joined is None and student.id in pinned_stop_of(state.scenario):
+            raise InputError([Problem("pins", None, "student_id", student.id,
+                                      f"a pinned stop whose trips can take one more pupil "
+                                      f"({pinned_stop_of(state.scenario)[student.id]} cannot)")])
         if joined is not None:
             _, walk = joined
             state.walk_m[student.id] = walk
@@ -660,10 +720,16 @@ def _is_on_stop(state: _State, student_id: str) -> bool:
 
 def _join_existing_stop(state: _State, student: Student) -> tuple[str, float] | None:
     """Add ``student`` to the nearest shared stop of its group whose trips stay within every rule."""
+    pinned = pinned_stop_of(state.scenario).get(student.id)
+    locked = locked_trips(state.scenario)
     candidates = [
         s
         for s in state.stops.values()
-        if s.school_id == student.school_id and s.shift == student.shift and not s.is_door_to_door
+        if s.school_id == student.school_id
+        and s.shift == student.shift
+        and not s.is_door_to_door
+        and (pinned is None or s.id == pinned)
+        and not any(r.trip_id in locked for r in state.routes.values() if s.id in r.stop_ids)
     ]
     if not candidates:
         return None
@@ -672,6 +738,9 @@ def _join_existing_stop(state: _State, student: Student) -> tuple[str, float] | 
     home_node, snap_m = int(snapped.node_ids[0]), float(snapped.snap_m[0])
     walks = walk_distances(state.network.walk, [home_node], [s.node_id for s in candidates], limit_m=limit)[0] + snap_m
     order = sorted((float(w), s.id) for w, s in zip(walks, candidates) if w <= limit)
+    if pinned is not None and not order:
+        raise InputError([Problem("pins", None, "student_id", student.id,
+                                  f"a pinned stop within the pupil's walk limit of {limit:,.0f} m ({pinned})")])
     for walk, stop_id in order:
         stop = state.stops[stop_id]
         state.stops[stop_id] = replace(stop, student_ids=(*stop.student_ids, student.id))
@@ -704,7 +773,7 @@ def _insert_stop(state: _State, stop_id: str) -> None:
         for route in sorted(state.routes.values(), key=lambda r: r.trip_id):
             if (route.school_id, route.shift, route.direction) != (stop.school_id, stop.shift, direction):
                 continue
-            if route.vehicle_id is None:
+            if route.vehicle_id is None or route.trip_id in locked_trips(state.scenario):
                 continue
             before = state.drive_s(route, route.stop_ids)
             for position in range(len(route.stop_ids) + 1):
@@ -798,6 +867,8 @@ def _place_orphans(state: _State) -> None:
         best = None
         for vehicle_id in sorted(state.vehicles):
             type_id = state.vehicle_types[vehicle_id]
+            if vehicle_id in locked_vehicles(state.scenario):
+                continue
             if not state.fits_vehicle_type(route.stop_ids, type_id):
                 continue
             extra = state.fits_day(vehicle_id, route, route.stop_ids, route.timed)
@@ -1042,6 +1113,7 @@ def replan_directory(
     cache_dir=None,
     language: str = "tr",
     author: str | None = None,
+    pins_path=None,
     progress=None,
 ) -> ReplanOutputs:
     """Re-plan the plan in ``base_dir`` with the change file ``changes_path`` into ``out_dir``.
@@ -1073,8 +1145,13 @@ def replan_directory(
     closures = base_dir / CLOSURES_FILE
     if closures.is_file():
         roads = close_roads(roads, ClosedRoads.from_dict(json.loads(closures.read_text(encoding="utf-8"))))
-    changes = read_changes(changes_path, base)
-    result = replan(base, changes, roads, params, tolerance_s=tolerance_s)
+    changes = read_changes(changes_path, base) if changes_path is not None else ChangeSet("no changes", ())
+    pins = ()
+    if pins_path is not None:
+        from schoolbus.pins import read_pins
+
+        pins = read_pins(pins_path, base.scenario, base)
+    result = replan(base, changes, roads, params, tolerance_s=tolerance_s, pins=pins)
     outputs = write_outputs(result.plan, out, source, language=language, progress=progress)
     all_closed = ClosedRoads(
         tuple(sorted(set(result.closed.edges) | set(ClosedRoads.from_dict(
@@ -1104,7 +1181,7 @@ def replan_directory(
             "version": version,
             "parent": {"dir": str(base_dir.resolve()), "plan_sha256": file_sha256(base_dir / PLAN_FILE)},
             "author": author,
-            "changes": str(Path(changes_path).name),
+            "changes": str(Path(changes_path).name) if changes_path is not None else None,
             "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }),
         encoding="utf-8",
