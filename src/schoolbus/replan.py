@@ -447,10 +447,12 @@ def replan(
     _take_out_changed(state, changes)
     _retime(state)
     _check_locks_kept(state, changes)
+    _reinsert_pooled(state)
     _place_pupils(state)
     _route_pools(state)
     _withdraw(state, changes)
     _place_orphans(state)
+    _eliminate_vehicles(state)
     plan = _finish(state)
     violations = check_plan(plan, roads)
     if violations:
@@ -765,10 +767,14 @@ def _join_existing_stop(state: _State, student: Student) -> tuple[str, float] | 
     return None
 
 
-def _insert_stop(state: _State, stop_id: str) -> None:
-    """Cheapest feasible insertion of a new stop into its group's trips, each direction apart."""
+def _insert_stop(state: _State, stop_id: str, directions: Sequence[Direction] = tuple(Direction)) -> bool:
+    """Cheapest feasible insertion of a stop into its group's trips, each direction apart.
+
+    Returns whether every direction found a trip; a direction that found none pools the stop.
+    """
     stop = state.stops[stop_id]
-    for direction in Direction:
+    placed_all = True
+    for direction in directions:
         best = None
         for route in sorted(state.routes.values(), key=lambda r: r.trip_id):
             if (route.school_id, route.shift, route.direction) != (stop.school_id, stop.shift, direction):
@@ -786,12 +792,24 @@ def _insert_stop(state: _State, stop_id: str) -> None:
                     best = (cost, route.trip_id, trial, timed)
         if best is None:
             state.pools[(stop.school_id, stop.shift, direction)].append(stop_id)
+            placed_all = False
             continue
         _, trip_id, trial, timed = best
         route = state.routes[trip_id]
         route.stop_ids = trial
         route.timed = timed
         route.dirty = True
+    return placed_all
+
+
+def _reinsert_pooled(state: _State) -> None:
+    """Stops of trips that no longer work try the group's other trips before any new route."""
+    pooled = dict(state.pools)
+    state.pools = defaultdict(list)
+    for (school_id, shift, direction), stop_ids in sorted(pooled.items()):
+        for stop_id in sorted(dict.fromkeys(stop_ids)):
+            if stop_id in state.stops:
+                _insert_stop(state, stop_id, (direction,))
 
 
 def _route_pools(state: _State) -> None:
@@ -888,6 +906,44 @@ def _place_orphans(state: _State) -> None:
         route.dirty = True
         state.vehicles[vehicle_id].append(trip_id)
     state.orphans = []
+
+
+def _eliminate_vehicles(state: _State) -> None:
+    """Empty a vehicle-day whose trips all fit, unchanged, into the other vehicles' days.
+
+    Trips keep their stops and times, so no pupil moves; only their vehicle changes. Vehicles
+    with the fewest trips are tried first; locked vehicles and locked trips stay.
+    """
+    locked = locked_vehicles(state.scenario) | {p.vehicle_id for p in locked_trips(state.scenario).values()}
+    for vehicle_id in sorted(state.vehicles, key=lambda v: (len(state.vehicles[v]), v)):
+        if vehicle_id in locked or not state.vehicles.get(vehicle_id):
+            continue
+        moves = []
+        for trip_id in sorted(state.vehicles[vehicle_id], key=lambda t: (state.routes[t].timed.start_s, t)):
+            route = state.routes[trip_id]
+            best = None
+            for other in sorted(state.vehicles):
+                if other == vehicle_id or other in locked:
+                    continue
+                if state.vehicle_types[other] != state.vehicle_types[vehicle_id]:
+                    continue
+                extra = state.fits_day(other, route, route.stop_ids, route.timed)
+                if extra is not None and (best is None or extra < best[0]):
+                    best = (extra, other)
+            if best is None:
+                break
+            state.vehicles[vehicle_id].remove(trip_id)
+            state.vehicles[best[1]].append(trip_id)
+            route.vehicle_id = best[1]
+            moves.append((trip_id, best[1]))
+        if state.vehicles[vehicle_id]:
+            for trip_id, other in moves:  # not every trip found room: undo
+                state.vehicles[other].remove(trip_id)
+                state.vehicles[vehicle_id].append(trip_id)
+                state.routes[trip_id].vehicle_id = vehicle_id
+            continue
+        del state.vehicles[vehicle_id]
+        del state.vehicle_types[vehicle_id]
 
 
 def _new_vehicle(state: _State, route: _Route) -> str | None:
