@@ -643,18 +643,42 @@ def _retime(state: _State) -> None:
     for vehicle_id in sorted(state.vehicles):
         day = sorted((state.routes[t] for t in state.vehicles[vehicle_id]), key=lambda r: (r.timed.start_s, r.trip_id))
         kept: list[_Route] = []
+        locked = locked_trips(state.scenario)
         for route in day:
-            if kept and not _chains(state, kept[-1], route):
-                # Move the trip that changed; an unchanged one keeps its vehicle when it can.
-                if kept[-1].dirty and not route.dirty:
+            while kept and not _chains(state, kept[-1], route):
+                # Move whichever of the two finds a better place elsewhere (no new escort, no new
+                # vehicle, least empty driving); on a tie the trip that changed moves.
+                before = kept[-1]
+                if route.trip_id in locked or (before.trip_id not in locked and _move_key(state, before) < _move_key(state, route)):
                     _detach(state, kept.pop())
-                    if kept and not _chains(state, kept[-1], route):
-                        _detach(state, route)
-                        continue
-                else:
-                    _detach(state, route)
                     continue
-            kept.append(route)
+                _detach(state, route)
+                break
+            else:
+                kept.append(route)
+
+
+def _move_key(state: _State, route: _Route) -> tuple:
+    best = _best_vehicle(state, route, exclude=route.vehicle_id)
+    return (best is None, *(best[0] if best else ()), not route.dirty)
+
+
+def _best_vehicle(state: _State, route: _Route, exclude: str | None = None) -> tuple[tuple, str] | None:
+    """The vehicle whose day takes ``route`` best: no new escort, same type, least extra deadhead."""
+    best = None
+    for vehicle_id in sorted(state.vehicles):
+        if vehicle_id == exclude or vehicle_id in locked_vehicles(state.scenario):
+            continue
+        type_id = state.vehicle_types[vehicle_id]
+        if not state.fits_vehicle_type(route.stop_ids, type_id):
+            continue
+        extra = state.fits_day(vehicle_id, route, route.stop_ids, route.timed)
+        if extra is None:
+            continue
+        key = (_adds_escort(state, vehicle_id, route), type_id != route.vehicle_type, extra)
+        if best is None or key < best[0]:
+            best = (key, vehicle_id)
+    return best
 
 
 def _chains(state: _State, before: _Route, after: _Route) -> bool:
@@ -782,12 +806,13 @@ def _insert_stop(state: _State, stop_id: str, directions: Sequence[Direction] = 
             if route.vehicle_id is None or route.trip_id in locked_trips(state.scenario):
                 continue
             before = state.drive_s(route, route.stop_ids)
+            escort = _adds_escort(state, route.vehicle_id, _Route(**{**route.__dict__, "stop_ids": [stop_id]}))
             for position in range(len(route.stop_ids) + 1):
                 trial = [*route.stop_ids[:position], stop_id, *route.stop_ids[position:]]
                 timed = state.try_route(route, trial, keep_times=True)
                 if timed is None:
                     continue
-                cost = state.drive_s(route, trial) - before
+                cost = (escort, state.drive_s(route, trial) - before)
                 if best is None or cost < best[0]:
                     best = (cost, route.trip_id, trial, timed)
         if best is None:
@@ -882,16 +907,7 @@ def _place_orphans(state: _State) -> None:
     """Every trip without a vehicle goes where it adds least deadhead, or onto a new vehicle."""
     for trip_id in sorted(state.orphans, key=lambda t: (state.routes[t].timed.start_s, t)):
         route = state.routes[trip_id]
-        best = None
-        for vehicle_id in sorted(state.vehicles):
-            type_id = state.vehicle_types[vehicle_id]
-            if vehicle_id in locked_vehicles(state.scenario):
-                continue
-            if not state.fits_vehicle_type(route.stop_ids, type_id):
-                continue
-            extra = state.fits_day(vehicle_id, route, route.stop_ids, route.timed)
-            if extra is not None and (best is None or (type_id != route.vehicle_type, extra) < best[0]):
-                best = ((type_id != route.vehicle_type, extra), vehicle_id)
+        best = _best_vehicle(state, route)
         if best is None:
             vehicle_id = _new_vehicle(state, route)
             if vehicle_id is None:
@@ -906,6 +922,18 @@ def _place_orphans(state: _State) -> None:
         route.dirty = True
         state.vehicles[vehicle_id].append(trip_id)
     state.orphans = []
+
+
+def _needs_escort(state: _State, route: _Route) -> bool:
+    policy = state.scenario.policy
+    return any(policy.needs_escort(state.students[i].grade) for s in route.stop_ids for i in state.stops[s].student_ids)
+
+
+def _adds_escort(state: _State, vehicle_id: str, route: _Route) -> bool:
+    """Whether putting ``route`` on ``vehicle_id`` makes it pay for an escort it does not pay for now."""
+    if state.scenario.fleet.vehicle_type(state.vehicle_types[vehicle_id]).always_escort or not _needs_escort(state, route):
+        return False
+    return not any(_needs_escort(state, state.routes[t]) for t in state.vehicles[vehicle_id])
 
 
 def _eliminate_vehicles(state: _State) -> None:
