@@ -16,12 +16,13 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schoolbus.errors import InputError
 from schoolbus.service import auth, store, versions
 from schoolbus.service.auth import READ_FULL, READ_SUMMARY, Forbidden, SignedIn
-from schoolbus.service.db import User
+from schoolbus.service.db import PlanRecord, User
 from schoolbus.service.deps import api_user, db_session
 from schoolbus.service.routers.pages import active_user, check_csrf, render, templates
 from schoolbus.service.schemas import Id
@@ -63,17 +64,26 @@ def _diff_view(session: Session, user: User, plan_a: int, plan_b: int) -> dict:
     return document
 
 
+def _described(session: Session, user: User, record) -> dict:
+    """A version as ``user`` may see it: the re-plan's pupil list only with full read access."""
+    info = versions.describe(session, record)
+    if info["report"] is not None and not auth.may(session, user, record.project_id, READ_FULL):
+        info["report"] = {k: v for k, v in info["report"].items() if k != "pupils"} | {"n_pupils": len(info["report"]["pupils"])}
+    return info
+
+
 @router.get("/plans/{plan_id}/version", summary="A plan's version, parent, author and publishing status")
 def get_version(plan_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> dict:
     _not_contractor(user)
-    return versions.describe(session, store.get_plan(session, user, plan_id))
+    return _described(session, user, store.get_plan(session, user, plan_id))
 
 
 @router.get("/projects/{project_id}/versions", summary="Every plan of a project with its version")
 def project_versions(project_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> list[dict]:
     _not_contractor(user)
     store.get_project(session, user, project_id, READ_SUMMARY)
-    return versions.history(session, project_id)
+    records = session.scalars(select(PlanRecord).where(PlanRecord.project_id == project_id).order_by(PlanRecord.id))
+    return [_described(session, user, r) for r in records]
 
 
 @router.post("/plans/{plan_id}/replan", status_code=201, summary="Re-plan with a change file: a draft new version (officers)")
@@ -86,12 +96,12 @@ def replan_plan(
 ) -> dict:
     content = file.file.read(versions.MAX_CHANGE_FILE_BYTES + 1)
     record = versions.create_replan(session, user, plan_id, file.filename, content, cache_dir=_cache_dir(request))
-    return versions.describe(session, record)
+    return _described(session, user, record)
 
 
 @router.post("/plans/{plan_id}/approve", summary="Approve and publish a draft (managers)")
 def approve_plan(plan_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> dict:
-    return versions.describe(session, versions.approve(session, user, plan_id))
+    return _described(session, user, versions.approve(session, user, plan_id))
 
 
 @router.get("/plans/{plan_a}/diff/{plan_b}", summary="What changed from one plan to another")
@@ -109,7 +119,7 @@ def _page(request, session, signed: SignedIn, plan_id: int, error: InputError | 
     user = signed.user
     _not_contractor(user)
     record = store.get_plan(session, user, plan_id)
-    info = versions.describe(session, record)
+    info = _described(session, user, record)
     parent = info["parent_plan_id"]
     return render(
         request,
