@@ -198,6 +198,9 @@ def test_cli_replan_then_diff_lists_what_changed(base, tmp_path):
     assert report["n_unaffected_moved_beyond_tolerance"] == 0
     sheets = report["reissue"]["sheets"]
     assert sheets and all(any(f"_{v}." in s for v in report["vehicles_changed"]) for s in sheets)
+    handed_out = sorted(p.name for p in (tmp_path / "v2" / "reissue").iterdir())
+    assert handed_out == sorted(sheets + report["reissue"]["notices"])
+    assert len(handed_out) < len(list((tmp_path / "v2" / "sheets").iterdir())) + len(list((tmp_path / "v2" / "notices").iterdir()))
     diff = runner.invoke(app, ["diff", str(folder / "base"), str(tmp_path / "v2"), "--json"])
     assert diff.exit_code == 0, diff.output
     document = json.loads(diff.output)
@@ -207,3 +210,28 @@ def test_cli_replan_then_diff_lists_what_changed(base, tmp_path):
     assert runner.invoke(app, ["diff", str(folder / "base"), str(folder / "base")]).exit_code == 0
     same = diff_plans(base_plan, base_plan)
     assert same.moved == () and same.stop_times == () and same.cost_per_day_delta == 0
+
+
+def test_closed_segment_between_two_points_is_taken_out_both_ways(base, tmp_path):
+    _, network, base_plan = base
+    trip = next(t for t in base_plan.trips if t.direction is Direction.TO_SCHOOL and len(t.visits) >= 3)
+    stops = {s.id: s for s in base_plan.stops}
+    path = fastest_path(network.loaded, stops[trip.visits[0].stop_id].node_id, stops[trip.visits[1].stop_id].node_id)
+    a, b = path[0], path[min(2, len(path) - 1)]
+    ends = [(network.drive.nodes[n]["x"], network.drive.nodes[n]["y"]) for n in (a, b)]
+    rows = [{"change": CLOSE_ROAD, "lon": ends[0][0], "lat": ends[0][1], "lon2": ends[1][0], "lat2": ends[1][1]}]
+    result = replan(base_plan, read_changes(write_changes(tmp_path / "seg.csv", rows), base_plan), network)
+    closed = set(result.closed.edges)
+    assert (path[0], path[1]) in closed and (path[1], path[0]) in closed
+    assert result.plan.summary.n_routed >= base_plan.summary.n_routed - 5
+
+
+def test_cli_replan_refuses_a_change_that_breaks_a_lock(base, tmp_path):
+    folder, _, base_plan = base
+    vehicle = base_plan.vehicles[0]
+    (tmp_path / "locks.csv").write_text(f"pin,vehicle_id\nvehicle_locked,{vehicle.id}\n", encoding="utf-8")
+    write_changes(tmp_path / "c.csv", [{"change": "withdraw_vehicle", "vehicle_id": vehicle.id}])
+    result = CliRunner().invoke(app, ["replan", str(folder / "base"), "--changes", str(tmp_path / "c.csv"),
+                                      "--pins", str(tmp_path / "locks.csv"), "--out", str(tmp_path / "v2")])
+    assert result.exit_code == 2
+    assert "unlock" in result.output and not (tmp_path / "v2" / "plan.json").exists()

@@ -521,11 +521,17 @@ def _initial_state(base: Plan, scenario: Scenario, roads: RoadNetwork, params, t
         if any(stops[s].node_id not in roads.loaded for s in route.stop_ids):
             continue  # handled with the closed stops
         visits = route.base.visits
+        distance_m = 0
         for a, b in zip(visits, visits[1:]):
             na, nb = _visit_node(a, stops, school_nodes), _visit_node(b, stops, school_nodes)
-            if abs(state.legs(na, nb)[0] - (b.arrive_s - a.depart_s)) > 1:
+            time_s, leg_m = state.legs(na, nb)
+            distance_m += leg_m
+            if abs(time_s - (b.arrive_s - a.depart_s)) > 1:
                 route.dirty = True
                 break
+        # A closed road can leave a leg as fast but longer (or shorter): its trip is redrawn too.
+        if abs(distance_m - route.base.distance_m) > len(visits) - 1:
+            route.dirty = True
     return state
 
 
@@ -1160,6 +1166,9 @@ def _report(state: _State, plan: Plan, closed: ClosedRoads) -> Replan:
 REPORT_FILE = "replan.json"
 """In a re-planned plan directory: what the re-plan cost and moved (:meth:`Replan.to_dict`)."""
 
+REISSUE_DIR = "reissue"
+"""In a re-planned plan directory: copies of the route sheets and notice booklets that changed."""
+
 VERSION_FILE = "version.json"
 """In a plan directory: its version number, parent plan and author (absent: version 1, no parent)."""
 
@@ -1203,7 +1212,8 @@ def replan_directory(
     """Re-plan the plan in ``base_dir`` with the change file ``changes_path`` into ``out_dir``.
 
     Writes everything :func:`schoolbus.pipeline.write_outputs` writes, plus ``replan.json`` (the
-    report and the documents to re-issue), ``version.json`` (version, parent, author) and, when
+    report and the documents to re-issue), ``reissue/`` (copies of just those documents),
+    ``version.json`` (version, parent, author) and, when
     roads were closed, ``closures.json`` (read back by ``schoolbus validate``).
 
     Raises
@@ -1213,6 +1223,7 @@ def replan_directory(
     """
     import datetime as dt
     import json
+    import shutil
     from pathlib import Path
 
     from schoolbus.changes import CLOSURES_FILE, read_changes
@@ -1256,6 +1267,11 @@ def replan_directory(
         for p in outputs.parent_notices
         if any(p.name.startswith(f"notices_{school}_{shift}") for school, shift in groups)
     )
+    reissue = out / REISSUE_DIR
+    reissue.mkdir(exist_ok=True)
+    for path in (*outputs.route_sheets, *outputs.parent_notices):
+        if path.name in sheets or path.name in notices:
+            shutil.copyfile(path, reissue / path.name)
     parent = read_version(base_dir)
     version = int(parent.get("version", 1)) + 1
     report = result.to_dict() | {"reissue": {"sheets": list(sheets), "notices": list(notices)}}
