@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from schoolbus.changes import ADD_PUPIL, CLOSE_ROAD, read_changes
@@ -235,3 +237,34 @@ def test_cli_replan_refuses_a_change_that_breaks_a_lock(base, tmp_path):
                                       "--pins", str(tmp_path / "locks.csv"), "--out", str(tmp_path / "v2")])
     assert result.exit_code == 2
     assert "unlock" in result.output and not (tmp_path / "v2" / "plan.json").exists()
+
+
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_change_sets_keep_unaffected_pupils_and_pass_the_checker(base, tmp_path_factory, data):
+    """Any mix of new pupils, moves and leavers: the result is checked and nobody else moves beyond tolerance."""
+    _, network, base_plan = base
+    routed = [a.student_id for a in base_plan.assignments if a.status is Status.ROUTED]
+    picked = data.draw(st.lists(st.integers(0, len(routed) - 1), min_size=1, max_size=8, unique=True))
+    kinds = data.draw(st.lists(st.sampled_from(["add", "move", "leave"]), min_size=len(picked), max_size=len(picked)))
+    students = {s.id: s for s in base_plan.scenario.students}
+    rows = []
+    for index, kind in zip(picked, kinds):
+        student = students[routed[index]]
+        if kind == "add":
+            rows.append(neighbour_of(base_plan, index, data.draw(st.floats(-0.0006, 0.0006))))
+        elif kind == "move":
+            other = students[routed[(index + 7) % len(routed)]]
+            rows.append({"change": "move_pupil", "student_id": student.id, "lon": other.location[0], "lat": other.location[1]})
+        else:
+            rows.append({"change": "remove_pupil", "student_id": student.id})
+    folder = tmp_path_factory.mktemp("random")
+    result = replan(base_plan, read_changes(write_changes(folder / "c.csv", rows), base_plan), network)
+    assert check_plan(result.plan, network) == []
+    assert result.unaffected_moved(result.tolerance_s) == ()
+    named = {r["student_id"] for r in rows}
+    assert {a.student_id for a in result.plan.assignments} == (
+        {s.id for s in base_plan.scenario.students} | {r["student_id"] for r in rows if r["change"] == ADD_PUPIL}
+    ) - {r["student_id"] for r in rows if r["change"] == "remove_pupil"}
+    assert named >= {p.student_id for p in result.pupils if p.reason in ("added", "moved_home", "removed")}
