@@ -25,7 +25,7 @@ from pathlib import Path
 from schoolbus.errors import InputError, Problem
 from schoolbus.ingest import _check_columns, _raise_if, _read_table, _Row, _Table, read_document
 from schoolbus.matrix import walk_distances
-from schoolbus.model import Pin, Plan, Scenario, Stop
+from schoolbus.model import Pin, Plan, Scenario
 from schoolbus.network import RoadNetwork, snap_points
 from schoolbus.stops import StopSelection, _make_stop
 

@@ -56,7 +56,7 @@ from schoolbus.pipeline import _assignments, _snap_schools
 from schoolbus.routing.problem import to_solver_seconds
 from schoolbus.routing.solve import solve_routing
 from schoolbus.stops import select_stops
-from schoolbus.trips import build_group_problems, road_steps, stop_service_s, trip_from_route
+from schoolbus.trips import build_group_problems, road_steps, stop_service_s
 
 DEFAULT_TOLERANCE_S = 300
 """How far an unaffected pupil's pickup or drop-off may move for another pupil's change (±5 min)."""
@@ -180,14 +180,17 @@ class _Timed:
     depart_s: list[int]
     school_arrive_s: int
     school_depart_s: int
+    is_to_school: bool
 
     @property
     def start_s(self) -> int:
-        return self.arrive_s[0] if self.school_arrive_s > self.arrive_s[0] else self.school_arrive_s
+        """When the trip reaches its first place: its first stop (morning) or the school."""
+        return self.arrive_s[0] if self.is_to_school else self.school_arrive_s
 
     @property
     def end_s(self) -> int:
-        return self.school_depart_s if self.school_arrive_s > self.arrive_s[0] else self.depart_s[-1]
+        """When the trip leaves its last place: the school (morning) or its last stop."""
+        return self.school_depart_s if self.is_to_school else self.depart_s[-1]
 
 
 @dataclass
@@ -324,7 +327,7 @@ class _State:
                 depart = [arrive[k + 1] - hop[k] for k in range(m - 1)] + [arrive[-1] + service[-1]]
                 school_arrive = depart[-1] + self.legs(nodes[-1], school)[0]
                 if all(school_arrive - depart[k] <= limits[k] for k in range(m)):
-                    return _Timed(arrive, depart, school_arrive, school_arrive + dwell)
+                    return _Timed(arrive, depart, school_arrive, school_arrive + dwell, is_to_school=True)
             return None
         first = self.legs(school, nodes[0])[0]
         for wait in (True, False):
@@ -339,7 +342,7 @@ class _State:
             depart = [arrive[k + 1] - hop[k] for k in range(m - 1)] + [arrive[-1] + service[-1]]
             school_depart = arrive[0] - first
             if all(arrive[k] - school_depart <= limits[k] for k in range(m)):
-                return _Timed(arrive, depart, school_depart - dwell, school_depart)
+                return _Timed(arrive, depart, school_depart - dwell, school_depart, is_to_school=False)
         return None
 
     def end_nodes(self, route: _Route, stop_ids: list[str]) -> tuple[int, int]:
@@ -490,6 +493,7 @@ def _initial_state(base: Plan, scenario: Scenario, roads: RoadNetwork, params, t
                 [v.depart_s for v in stop_visits],
                 school_visit.arrive_s,
                 school_visit.depart_s,
+                is_to_school=trip.direction is Direction.TO_SCHOOL,
             ),
         )
         routes[trip.id] = route
