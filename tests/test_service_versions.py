@@ -252,3 +252,26 @@ def test_browser_officer_drafts_manager_approves_contractor_sees_new_sheet(helsi
     finally:
         server.should_exit = True
         thread.join()
+
+
+def test_a_lock_uploaded_with_the_changes_sticks_in_later_versions(service, base_plan):
+    app, v1 = service
+    officer = api(app, "olga")
+    vehicle = base_plan.vehicles[0]
+    locks = f"pin,vehicle_id\nvehicle_locked,{vehicle.id}\n".encode()
+    created = officer.post(f"/api/v1/plans/{v1}/replan",
+                           files={"file": ("changes.csv", changes_csv(base_plan)), "pins": ("locks.csv", locks)})
+    assert created.status_code == 201, created.text
+    v = created.json()["plan_id"]
+    trips = {t["id"]: t for t in officer.get(f"/api/v1/plans/{v}").json()["trips"]}
+    before = {t.id: t for t in base_plan.trips}
+    for trip_id in vehicle.trip_ids:
+        assert trips[trip_id]["vehicle_id"] == vehicle.id
+        assert [x["arrive_s"] for x in trips[trip_id]["visits"]] == [x.arrive_s for x in before[trip_id].visits]
+    # The lock is part of the new version's scenario: withdrawing that vehicle is now refused.
+    withdraw = f"change,vehicle_id\nwithdraw_vehicle,{vehicle.id}\n".encode()
+    refused = officer.post(f"/api/v1/plans/{v}/replan", files={"file": ("w.csv", withdraw)})
+    assert refused.status_code == 422 and "unlock" in refused.text
+    bad = officer.post(f"/api/v1/plans/{v1}/replan",
+                       files={"file": ("changes.csv", changes_csv(base_plan)), "pins": ("locks.csv", b"pin\nglue\n")})
+    assert bad.status_code == 422 and "locks.csv" in bad.text

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from schoolbus.changes import read_changes
 from schoolbus.diff import PlanDiff, diff_plans
 from schoolbus.errors import InputError, Problem
+from schoolbus.pins import read_pins
 from schoolbus.planfile import NetworkSource, dumps, plan_to_dict, scenario_to_dict
 from schoolbus.replan import replan
 from schoolbus.service import auth, store
@@ -80,9 +81,19 @@ def history(session: Session, project_id: int) -> list[dict[str, Any]]:
 
 
 def create_replan(
-    session: Session, user: User, plan_id: int, filename: str | None, content: bytes, *, cache_dir: Path
+    session: Session,
+    user: User,
+    plan_id: int,
+    filename: str | None,
+    content: bytes,
+    *,
+    cache_dir: Path,
+    pins: tuple[str | None, bytes] | None = None,
 ) -> PlanRecord:
     """A draft new version of plan ``plan_id`` with the uploaded change file applied.
+
+    ``pins`` is an optional uploaded pins file ``(filename, content)``: pupils pinned to stops,
+    trips and vehicle-days locked (:mod:`schoolbus.pins`), kept by this version and its successors.
 
     Raises
     ------
@@ -93,25 +104,20 @@ def create_replan(
     base_record = store.get_plan(session, user, plan_id)
     auth.require(session, user, base_record.project_id, EDIT)
     name = safe_filename(filename, "changes.csv")
-    if len(content) > MAX_CHANGE_FILE_BYTES:
-        raise InputError([Problem(name, None, None, f"{len(content):,} bytes", f"at most {MAX_CHANGE_FILE_BYTES:,} bytes")])
-    if Path(name).suffix.lower() not in CHANGE_SUFFIXES:
-        raise InputError([Problem(name, None, None, Path(name).suffix or name, f"one of {', '.join(CHANGE_SUFFIXES)}")])
+    _check_upload(name, content)
     project = session.get(Project, base_record.project_id)
     if not project.network_path:
         raise InputError([Problem("project", None, "network", None, "a road network for the project")])
     base = store.load_plan(session, base_record)
-    with tempfile.TemporaryDirectory(prefix="schoolbus-changes-") as folder:
-        path = Path(folder) / name
-        path.write_bytes(content)
-        try:
-            changes = read_changes(path, base)
-        except InputError as error:
-            problems = [Problem(name, p.row, p.column, p.value, p.expected) for p in error.problems]
-            raise InputError(problems, str(error).split("\n", 1)[0].replace(str(path), name)) from None
+    changes = _read_upload(name, content, lambda path: read_changes(path, base))
+    new_pins = ()
+    if pins is not None:
+        pins_name = safe_filename(pins[0], "pins.csv")
+        _check_upload(pins_name, pins[1])
+        new_pins = _read_upload(pins_name, pins[1], lambda path: read_pins(path, base.scenario, base))
     source = NetworkSource(project.network_kind, project.network_path, project.network_sha256)
     network = source.load(base.scenario.policy.forbidden_road_classes, cache_dir=cache_dir)
-    result = replan(base, changes, network)
+    result = replan(base, changes, network, pins=new_pins)
     parent_row = version_row(session, base_record)
     scenario_record = ScenarioRecord(
         project_id=base_record.project_id,
@@ -148,6 +154,25 @@ def create_replan(
     session.flush()
     store.audit(session, user, "replan", f"plan {base_record.id} → draft plan {record.id} (v{version}) with {name}")
     return record
+
+
+def _check_upload(name: str, content: bytes) -> None:
+    if len(content) > MAX_CHANGE_FILE_BYTES:
+        raise InputError([Problem(name, None, None, f"{len(content):,} bytes", f"at most {MAX_CHANGE_FILE_BYTES:,} bytes")])
+    if Path(name).suffix.lower() not in CHANGE_SUFFIXES:
+        raise InputError([Problem(name, None, None, Path(name).suffix or name, f"one of {', '.join(CHANGE_SUFFIXES)}")])
+
+
+def _read_upload(name: str, content: bytes, read):
+    """``read(path)`` on the upload saved under its own name, problems naming that name."""
+    with tempfile.TemporaryDirectory(prefix="schoolbus-changes-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        try:
+            return read(path)
+        except InputError as error:
+            problems = [Problem(name, p.row, p.column, p.value, p.expected) for p in error.problems]
+            raise InputError(problems, str(error).split("\n", 1)[0].replace(str(path), name)) from None
 
 
 def approve(session: Session, user: User, plan_id: int) -> PlanRecord:

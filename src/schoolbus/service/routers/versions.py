@@ -41,6 +41,13 @@ def clock(seconds: int | None) -> str:
 templates.env.filters["clock"] = clock
 
 
+def _pins_upload(pins: UploadFile | None) -> tuple[str | None, bytes] | None:
+    """An optional pins file from a form (a browser sends an empty part when none is chosen)."""
+    if pins is None or not pins.filename:
+        return None
+    return pins.filename, pins.file.read(versions.MAX_CHANGE_FILE_BYTES + 1)
+
+
 def _cache_dir(request: Request) -> Path:
     return Path(request.app.state.config.data_dir) / "cache"
 
@@ -91,11 +98,14 @@ def replan_plan(
     plan_id: Id,
     request: Request,
     file: UploadFile = File(...),
+    pins: UploadFile | None = File(None),
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict:
     content = file.file.read(versions.MAX_CHANGE_FILE_BYTES + 1)
-    record = versions.create_replan(session, user, plan_id, file.filename, content, cache_dir=_cache_dir(request))
+    record = versions.create_replan(
+        session, user, plan_id, file.filename, content, cache_dir=_cache_dir(request), pins=_pins_upload(pins)
+    )
     return _described(session, user, record)
 
 
@@ -142,6 +152,7 @@ def replan_form(
     plan_id: Id,
     request: Request,
     file: UploadFile = File(...),
+    pins: UploadFile | None = File(None),
     csrf_token: str = Form(""),
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
@@ -149,7 +160,9 @@ def replan_form(
     check_csrf(signed, csrf_token)
     content = file.file.read(versions.MAX_CHANGE_FILE_BYTES + 1)
     try:
-        record = versions.create_replan(session, signed.user, plan_id, file.filename, content, cache_dir=_cache_dir(request))
+        record = versions.create_replan(
+            session, signed.user, plan_id, file.filename, content, cache_dir=_cache_dir(request), pins=_pins_upload(pins)
+        )
     except InputError as error:
         session.rollback()
         return _page(request, session, signed, plan_id, error, status_code=422)
