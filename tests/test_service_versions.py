@@ -240,6 +240,7 @@ def test_browser_officer_drafts_manager_approves_contractor_sees_new_sheet(helsi
             manager = signed_in("mert")
             manager.goto(f"{base}/plans/{v2}/versions")
             assert manager.text_content("#cost-delta").strip()
+            assert manager.text_content("#reissue").strip().startswith("V")
             manager.click("#approve")
             manager.wait_for_selector(".status-published")
 

@@ -143,6 +143,7 @@ TURKISH = {
     "CSV, XLSX or YAML: pupils added, removed, moved; stops or roads closed; vehicles withdrawn. The result is a draft a manager approves.": "CSV, XLSX ya da YAML: eklenen, çıkan, taşınan öğrenciler; kapanan duraklar ya da yollar; çekilen araçlar. Sonuç, bir yöneticinin onaylayacağı bir taslaktır.",
     "Re-plan": "Yeniden planla",
     "Change file": "Değişiklik dosyası",
+    "Route sheets to re-issue": "Yeniden verilecek güzergâh föyleri",
     "Pins and locks (optional)": "Sabitlemeler ve kilitler (isteğe bağlı)",
     "Versions of this project": "Bu projenin sürümleri",
 }
