@@ -170,6 +170,7 @@ class _Checker:
         self._check_walks()
         self._check_vehicles()
         self._check_costs()
+        self.violations += check_pins(self.plan, self.network)
         return self.violations
 
     def add(self, code: ViolationCode, message: str) -> None:
@@ -872,3 +873,47 @@ def _figure_equal(given: object, recomputed: object, is_money: bool) -> bool:
     if is_money:
         return _money_equal(float(given), float(recomputed))
     return math.isclose(float(given), float(recomputed), rel_tol=FIGURE_REL_TOLERANCE, abs_tol=1e-6)
+
+
+def check_pins(plan: Plan, network: RoadNetwork) -> list[str]:
+    """Every manual decision (``scenario.pins``) the plan breaks, in plain words.
+
+    A pupil pinned to a stop must be carried from that stop; a stop pinned to a place must stand
+    at the ``loaded`` node nearest it; a locked trip must keep its vehicle and exactly its visits
+    (places, times, riders); a locked vehicle-day exactly its trips.
+    """
+    pins = plan.scenario.pins
+    if not pins:
+        return []
+    messages: list[str] = []
+    assignments = {a.student_id: a for a in plan.assignments}
+    stops = {s.id: s for s in plan.stops}
+    trips = {t.id: t for t in plan.trips}
+    vehicles = {v.id: v for v in plan.vehicles}
+    for pin in pins:
+        if pin.kind == "pupil_stop":
+            a = assignments.get(pin.student_id)
+            if a is None or a.status is not Status.ROUTED or a.stop_id != pin.stop_id:
+                got = "not carried" if a is None or a.status is not Status.ROUTED else f"at stop {a.stop_id}"
+                messages.append(f"pin: student {pin.student_id} is pinned to stop {pin.stop_id} but is {got}")
+        elif pin.kind == "stop_location":
+            stop = stops.get(pin.stop_id)
+            if stop is None:
+                continue  # a pinned place no pupil uses in this plan
+            node = int(snap_points(network.loaded, [pin.location]).node_ids[0])
+            if stop.node_id != node:
+                messages.append(
+                    f"pin: stop {pin.stop_id} is pinned to ({pin.location[0]:.6f}, {pin.location[1]:.6f}) "
+                    f"(node {node}) but stands at node {stop.node_id}"
+                )
+        elif pin.kind == "trip_locked":
+            trip = trips.get(pin.trip_id)
+            if trip is None:
+                messages.append(f"lock: trip {pin.trip_id} is locked but is not in the plan")
+            elif trip.visits != pin.visits or trip.vehicle_id != pin.vehicle_id:
+                messages.append(f"lock: trip {pin.trip_id} is locked but its vehicle, stops, times or riders changed")
+        elif pin.kind == "vehicle_locked":
+            vehicle = vehicles.get(pin.vehicle_id)
+            if vehicle is None or vehicle.trip_ids != pin.trip_ids:
+                messages.append(f"lock: vehicle {pin.vehicle_id} is locked but its trips changed")
+    return messages

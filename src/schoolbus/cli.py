@@ -260,6 +260,7 @@ def validate_command(
             [Problem(str(plan_dir / PLAN_FILE), None, "network.source", None, "a road network, or --network FILE")]
         )
     roads = source.load(plan.scenario.policy.forbidden_road_classes, path=network, cache_dir=cache_dir)
+    roads = _with_closures(plan_dir, roads)
     violations = check_plan(plan, roads)
     if violations:
         for violation in violations:
@@ -594,6 +595,18 @@ def _print_outputs(outputs) -> None:
     console.print(f"  inputs (home locations: keep private): {outputs.scenario_json}")
 
 
+def _with_closures(plan_dir: Path, roads):
+    """The roads as a re-planned plan saw them: its ``closures.json`` applied (if it has one)."""
+    import json
+
+    from schoolbus.changes import CLOSURES_FILE, ClosedRoads, close_roads
+
+    path = Path(plan_dir) / CLOSURES_FILE
+    if not path.is_file():
+        return roads
+    return close_roads(roads, ClosedRoads.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+
+
 @app.command("plan")
 @reports_errors
 def plan_command(
@@ -628,6 +641,7 @@ def plan_command(
         help="The students file has addresses: place them with the --osm extract first (writes OUT/geocoded.csv and OUT/geocode_review.html).",
     ),
     min_score: int = typer.Option(80, min=0, max=100, help="With --geocode: pupils scored below this go on the review map."),
+    pins: Path | None = typer.Option(None, help="Pins file: pupils pinned to stops, stops pinned to places (docs/changes.md)."),
 ) -> None:
     """Plan routes and vehicle-days for your district and write the plan directory."""
     import tempfile
@@ -646,6 +660,12 @@ def plan_command(
             scenario = load_scenario(students, schools, fleet, policy, name=students_name)
         else:
             scenario = load_scenario(students, schools, fleet, policy)
+    if pins is not None:
+        from dataclasses import replace
+
+        from schoolbus.pins import read_pins
+
+        scenario = replace(scenario, pins=read_pins(pins, scenario))
     arguments, source = _network_source(osm, roads, place, bbox)
     with executor_for(executor, workers=workers, scheduler=scheduler) as pool:
         if scenario_file is not None:
@@ -845,6 +865,114 @@ def demo_command(
     for name, plan_ in plans:
         console.print(_scenario_line(name, plan_), highlight=False, soft_wrap=True)
     console.print(f"  scenario comparison:      {report}")
+
+
+# ---- re-planning and plan diffs (owner: replan) --------------------------------------------------
+
+
+def _clock(seconds) -> str:
+    return "–" if seconds is None else f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+@app.command("replan")
+@reports_errors
+def replan_command(
+    base_plan_dir: Path = typer.Argument(..., help="The plan in force (plan.json and scenario.json)."),
+    changes: Path | None = typer.Option(None, help="Change file (CSV, XLSX or YAML; see docs/changes.md); none with only --pins."),
+    out: Path = typer.Option(..., help="Plan directory to write the new version into."),
+    tolerance_min: float = typer.Option(
+        5.0, min=0.0, help="How far an unaffected pupil's pickup or drop-off may move, minutes."
+    ),
+    network: Path | None = typer.Option(None, "--network", help="The road network file, if it moved since planning."),
+    cache_dir: Path | None = typer.Option(None, help="Network cache folder."),
+    time_limit: float = typer.Option(5.0, help="Seconds per routing solve (for what no existing trip can take)."),
+    seed: int = typer.Option(0, help="Random seed: same inputs and seed, same plan."),
+    language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
+    author: str | None = typer.Option(None, help="Who made this version (recorded in version.json)."),
+    pins: Path | None = typer.Option(None, help="Pins and locks to add: pupil_stop, stop_location, trip_locked, vehicle_locked."),
+) -> None:
+    """Apply a change file to a plan, keeping every stop and time it can; write the new version."""
+    from schoolbus.outputs.i18n import check_language
+    from schoolbus.replan import replan_directory
+
+    check_language(language, source="--language")
+    params = _solver_params(time_limit, seed, DEFAULT_ROUTING_BACKEND)
+    with _progress_bar() as progress:
+        done = replan_directory(
+            base_plan_dir,
+            changes,
+            out,
+            params=params,
+            tolerance_s=round(tolerance_min * 60),
+            network_path=network,
+            cache_dir=cache_dir,
+            language=language,
+            author=author,
+            pins_path=pins,
+            progress=progress,
+        )
+    result = done.replan
+    currency = result.plan.scenario.prices.currency
+    beyond = result.unaffected_moved(result.tolerance_s)
+    console.print(
+        f"version {done.version}: {len(result.pupils)} pupil(s) with a new stop or time "
+        f"({len(result.forced)} named by a change, {len(beyond)} others beyond ±{tolerance_min:g} min); "
+        f"{len(result.trips_changed)} trip(s) and {len(result.vehicles_changed)} vehicle-day(s) changed, "
+        f"{len(result.new_vehicles)} new vehicle(s); cost {result.cost_per_day_delta:+,.2f} {currency} per day, "
+        f"{result.cost_per_year_delta:+,.2f} {currency} per year",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for pupil in result.pupils:
+        console.print(
+            f"  {pupil.student_id} ({pupil.reason}): stop {pupil.old_stop_id or '–'} → {pupil.new_stop_id or '–'}, "
+            f"pickup {_clock(pupil.old_pickup_s)} → {_clock(pupil.new_pickup_s)}, "
+            f"drop-off {_clock(pupil.old_dropoff_s)} → {_clock(pupil.new_dropoff_s)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"  re-issue route sheets: {', '.join(done.reissue_sheets) or 'none'}", markup=False, soft_wrap=True)
+    console.print(f"  re-issue notices:      {', '.join(done.reissue_notices) or 'none'}", markup=False, soft_wrap=True)
+    console.print(f"  report: {out / 'replan.json'}")
+    _print_outputs(done.outputs)
+
+
+@app.command("diff")
+@reports_errors
+def diff_command(
+    plan_a: Path = typer.Argument(..., help="The earlier plan directory."),
+    plan_b: Path = typer.Argument(..., help="The later plan directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """What changed from plan A to plan B: pupils, stops and times per vehicle-day, cost."""
+    from schoolbus.diff import diff_plans
+    from schoolbus.planfile import dumps, read_plan
+
+    d = diff_plans(read_plan(plan_a), read_plan(plan_b))
+    if as_json:
+        sys.stdout.write(dumps(d.to_dict()))
+        return
+    lines = [
+        f"pupils added {len(d.added)}, removed {len(d.removed)}, with a new stop or time {len(d.moved)}"
+        f" (stop changed {sum(m.is_stop_changed for m in d.moved)}, time moved > 5 min {d.n_moved_beyond(300)})",
+        f"stops added {len(d.stops_added)}, removed {len(d.stops_removed)}",
+        f"vehicle-days added {', '.join(d.vehicles_added) or 'none'}; removed {', '.join(d.vehicles_removed) or 'none'}; "
+        f"changed {', '.join(d.vehicles_changed) or 'none'}",
+        f"cost per day {d.cost_per_day_a:,.2f} → {d.cost_per_day_b:,.2f} {d.currency} ({d.cost_per_day_delta:+,.2f}); "
+        f"per year {d.cost_per_year_delta:+,.2f}",
+    ]
+    lines += [f"  + {i}" for i in d.added] + [f"  - {i}" for i in d.removed]
+    lines += [
+        f"  {m.student_id}: stop {m.old_stop_id or '–'} → {m.new_stop_id or '–'}, pickup {_clock(m.old_pickup_s)} → "
+        f"{_clock(m.new_pickup_s)}, drop-off {_clock(m.old_dropoff_s)} → {_clock(m.new_dropoff_s)}"
+        for m in d.moved
+    ]
+    lines += [
+        f"  {c.vehicle_id} at {c.stop_id}: {_clock(c.old_arrive_s)} → {_clock(c.new_arrive_s)}" for c in d.stop_times
+    ]
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -209,9 +209,34 @@ class Prices:
     currency: str = "TRY"
 
 
+PIN_KINDS = ("pupil_stop", "stop_location", "trip_locked", "vehicle_locked")
+"""Manual decisions every plan must keep (see ``docs/changes.md``)."""
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A manual decision that sticks, checked on every plan.
+
+    ``pupil_stop``: pupil ``student_id`` uses stop ``stop_id``. ``stop_location``: stop ``stop_id``
+    stands at the ``loaded`` node nearest ``location``. ``trip_locked``: trip ``trip_id`` keeps
+    exactly ``visits`` (places, times, who boards and alights) on vehicle ``vehicle_id``.
+    ``vehicle_locked``: vehicle-day ``vehicle_id`` keeps exactly the trips ``trip_ids`` (each of
+    which also has its own ``trip_locked`` pin).
+    """
+
+    kind: str
+    student_id: str | None = None
+    stop_id: str | None = None
+    location: Location | None = None
+    trip_id: str | None = None
+    vehicle_id: str | None = None
+    visits: tuple[Visit, ...] = ()
+    trip_ids: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """Everything a plan is made from, validated."""
+    """Everything a plan is made from, validated; ``pins`` are the manual decisions it keeps."""
 
     name: str
     students: tuple[Student, ...]
@@ -219,6 +244,7 @@ class Scenario:
     fleet: Fleet
     policy: Policy = field(default_factory=Policy)
     prices: Prices = field(default_factory=Prices)
+    pins: tuple[Pin, ...] = ()
 
     def school(self, school_id: str) -> School:
         """Return the school with id ``school_id``."""
@@ -265,6 +291,7 @@ class ReasonCode(StrEnum):
     NO_TRIP = "no_trip"
     FLEET_TOO_SMALL = "fleet_too_small"
     LOCATION_IMPRECISE = "location_imprecise"
+    FLEET_NONE_FREE = "fleet_none_free"
     TEXT = "text"
     """A reason read from a plan written before reasons had codes (``text``: its words)."""
 

@@ -129,6 +129,10 @@ def plan(
     selection = select_stops(
         scenario, network, params, executor=executor, progress=lambda done, total: report("stops", done, total)
     )
+    if scenario.pins:
+        from schoolbus.pins import apply_stop_pins
+
+        selection = apply_stop_pins(selection, scenario, network)
     school_nodes = _snap_schools(scenario, network)
     unserved = dict(selection.unserved)
     stops = selection.stops

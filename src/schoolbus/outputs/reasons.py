@@ -43,6 +43,7 @@ TITLES: dict[ReasonCode, str] = {
     ReasonCode.NO_TRIP: N_("no trip found"),
     ReasonCode.FLEET_TOO_SMALL: N_("fleet ran out"),
     ReasonCode.LOCATION_IMPRECISE: N_("location not precise enough"),
+    ReasonCode.FLEET_NONE_FREE: N_("fleet ran out"),
     ReasonCode.TEXT: N_("other reason"),
 }
 """A short title per code: what the CLI, the map's legend and the web page group reasons under."""
@@ -117,6 +118,7 @@ SENTENCES: dict[ReasonCode, str] = {
         "location not precise enough: the home was found only by its neighbourhood or district; "
         "place it on the review map"
     ),
+    ReasonCode.FLEET_NONE_FREE: N_("fleet ran out: no vehicle of the fleet is free for this trip"),
     ReasonCode.TEXT: "%(text)s",
 }
 """The full sentence per code, with its parameters."""

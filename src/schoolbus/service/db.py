@@ -225,6 +225,29 @@ class VehicleContractor(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
+class PlanVersion(Base):
+    """A plan's place in its project's history and in the publishing workflow.
+
+    ``status`` is ``draft`` (an officer's, seen by officers and managers only), ``published``
+    (approved by a manager: what contractors and parent notices use; one per project) or
+    ``superseded`` (published before; still downloadable). A plan without a row predates
+    versions and counts as published version 1.
+    """
+
+    __tablename__ = "plan_versions"
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    parent_plan_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    author: Mapped[str] = mapped_column(String(80), default="")
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    report: Mapped[str | None] = mapped_column(Text, nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class AuditEntry(Base):
     """One download (or account change): who, what, when."""
 

@@ -29,6 +29,7 @@ from schoolbus.service.db import (
     InputFile,
     Job,
     PlanRecord,
+    PlanVersion,
     Project,
     ScenarioRecord,
     User,
@@ -277,16 +278,31 @@ def get_plan(session: Session, user: User, plan_id: int) -> PlanRecord:
     if user.role == "contractor":
         if not auth.contractor_vehicles(session, user, plan_id):
             raise Forbidden("no vehicle of this plan is assigned to you")
+        if not is_released(session, plan_id):
+            raise Forbidden("this plan is a draft; contractors see published plans only")
     else:
         auth.require(session, user, record.project_id, READ_SUMMARY)
     return record
+
+
+def is_released(session: Session, plan_id: int) -> bool:
+    """Published now or before (plans from before versions count as published)."""
+    row = session.get(PlanVersion, plan_id)
+    return row is None or row.status != "draft"
+
+
+def require_released(session: Session, plan_id: int, what: str) -> None:
+    """Raise :class:`Forbidden` for a draft: ``what`` wait for a manager's approval."""
+    if not is_released(session, plan_id):
+        raise Forbidden(f"plan {plan_id} is a draft: {what} wait for a manager's approval")
 
 
 def list_plans(session: Session, user: User, project_id: int | None = None) -> list[PlanRecord]:
     query = select(PlanRecord).order_by(PlanRecord.id)
     if user.role == "contractor":
         mine = select(VehicleContractor.plan_id).where(VehicleContractor.user_id == user.id)
-        query = query.where(PlanRecord.id.in_(mine))
+        drafts = select(PlanVersion.plan_id).where(PlanVersion.status == "draft")
+        query = query.where(PlanRecord.id.in_(mine), PlanRecord.id.not_in(drafts))
     else:
         ids = auth.visible_project_ids(session, user)
         if ids is not None:

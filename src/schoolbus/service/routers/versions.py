@@ -1,0 +1,181 @@
+"""Plan versions, diffs and the publishing workflow: /api/v1 routes and the versions page.
+
+Who may do what (see :mod:`schoolbus.service.versions`):
+
+* officers (and admins) re-plan a plan with a change file: a draft new version;
+* managers (and admins) approve a draft: it is published, the previous one superseded;
+* officers and managers of the project see versions and diffs (pupil ids only with full
+  read access: managers see counts, stop times per vehicle-day and cost);
+* contractors see neither drafts nor this page; they keep their published route sheets.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schoolbus.errors import InputError
+from schoolbus.service import auth, store, versions
+from schoolbus.service.auth import READ_FULL, READ_SUMMARY, Forbidden, SignedIn
+from schoolbus.service.db import PlanRecord, User
+from schoolbus.service.deps import api_user, db_session
+from schoolbus.service.routers.pages import active_user, check_csrf, render, templates
+from schoolbus.service.schemas import Id
+
+router = APIRouter(tags=["versions"])
+page_router = APIRouter(include_in_schema=False)
+
+PUPIL_FIELDS = ("added", "removed", "moved", "now_unserved", "now_served")
+
+
+def clock(seconds: int | None) -> str:
+    """``HH:MM`` of seconds after midnight; a dash when there is no time."""
+    return "–" if seconds is None else f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+templates.env.filters["clock"] = clock
+
+
+def _pins_upload(pins: UploadFile | None) -> tuple[str | None, bytes] | None:
+    """An optional pins file from a form (a browser sends an empty part when none is chosen)."""
+    if pins is None or not pins.filename:
+        return None
+    return pins.filename, pins.file.read(versions.MAX_CHANGE_FILE_BYTES + 1)
+
+
+def _cache_dir(request: Request) -> Path:
+    return Path(request.app.state.config.data_dir) / "cache"
+
+
+def _not_contractor(user: User) -> None:
+    if user.role == "contractor":
+        raise Forbidden("contractors see published route sheets only")
+
+
+def _diff_view(session: Session, user: User, plan_a: int, plan_b: int) -> dict:
+    d = versions.diff(session, user, plan_a, plan_b)
+    document = d.to_dict()
+    project_id = store.get_plan(session, user, plan_b).project_id
+    document["n_moved"] = len(d.moved)
+    document["n_stop_changed"] = sum(m.is_stop_changed for m in d.moved)
+    document["n_moved_over_5_min"] = d.n_moved_beyond(300)
+    if not auth.may(session, user, project_id, READ_FULL):
+        for key in PUPIL_FIELDS:
+            document[f"n_{key}"] = len(document[key])
+            document[key] = []
+    return document
+
+
+def _described(session: Session, user: User, record) -> dict:
+    """A version as ``user`` may see it: the re-plan's pupil list only with full read access."""
+    info = versions.describe(session, record)
+    if info["report"] is not None and not auth.may(session, user, record.project_id, READ_FULL):
+        info["report"] = {k: v for k, v in info["report"].items() if k != "pupils"} | {"n_pupils": len(info["report"]["pupils"])}
+    return info
+
+
+@router.get("/plans/{plan_id}/version", summary="A plan's version, parent, author and publishing status")
+def get_version(plan_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> dict:
+    _not_contractor(user)
+    return _described(session, user, store.get_plan(session, user, plan_id))
+
+
+@router.get("/projects/{project_id}/versions", summary="Every plan of a project with its version")
+def project_versions(project_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> list[dict]:
+    _not_contractor(user)
+    store.get_project(session, user, project_id, READ_SUMMARY)
+    records = session.scalars(select(PlanRecord).where(PlanRecord.project_id == project_id).order_by(PlanRecord.id))
+    return [_described(session, user, r) for r in records]
+
+
+@router.post("/plans/{plan_id}/replan", status_code=201, summary="Re-plan with a change file: a draft new version (officers)")
+def replan_plan(
+    plan_id: Id,
+    request: Request,
+    file: UploadFile = File(...),
+    pins: UploadFile | None = File(None),
+    user: User = Depends(api_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict:
+    content = file.file.read(versions.MAX_CHANGE_FILE_BYTES + 1)
+    record = versions.create_replan(
+        session, user, plan_id, file.filename, content, cache_dir=_cache_dir(request), pins=_pins_upload(pins)
+    )
+    return _described(session, user, record)
+
+
+@router.post("/plans/{plan_id}/approve", summary="Approve and publish a draft (managers)")
+def approve_plan(plan_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> dict:
+    return _described(session, user, versions.approve(session, user, plan_id))
+
+
+@router.get("/plans/{plan_a}/diff/{plan_b}", summary="What changed from one plan to another")
+def diff_plans(plan_a: Id, plan_b: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> dict:
+    _not_contractor(user)
+    return _diff_view(session, user, plan_a, plan_b)
+
+
+@page_router.get("/plans/{plan_id}/versions", response_class=HTMLResponse)
+def versions_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+    return _page(request, session, signed, plan_id)
+
+
+def _page(request, session, signed: SignedIn, plan_id: int, error: InputError | None = None, status_code: int = 200) -> HTMLResponse:
+    user = signed.user
+    _not_contractor(user)
+    record = store.get_plan(session, user, plan_id)
+    info = _described(session, user, record)
+    parent = info["parent_plan_id"]
+    return render(
+        request,
+        "versions.html",
+        signed,
+        status_code=status_code,
+        record=record,
+        info=info,
+        currency=json.loads(record.document).get("currency", ""),
+        history=versions.history(session, record.project_id),
+        diff=_diff_view(session, user, parent, plan_id) if parent else None,
+        may_edit=auth.may(session, user, record.project_id, auth.EDIT),
+        may_approve=user.role in ("manager", "admin") and info["status"] == versions.DRAFT,
+        problems=error.problems if error else (),
+    )
+
+
+@page_router.post("/plans/{plan_id}/versions/replan")
+def replan_form(
+    plan_id: Id,
+    request: Request,
+    file: UploadFile = File(...),
+    pins: UploadFile | None = File(None),
+    csrf_token: str = Form(""),
+    signed: SignedIn = Depends(active_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    check_csrf(signed, csrf_token)
+    content = file.file.read(versions.MAX_CHANGE_FILE_BYTES + 1)
+    try:
+        record = versions.create_replan(
+            session, signed.user, plan_id, file.filename, content, cache_dir=_cache_dir(request), pins=_pins_upload(pins)
+        )
+    except InputError as error:
+        session.rollback()
+        return _page(request, session, signed, plan_id, error, status_code=422)
+    return RedirectResponse(f"/plans/{record.id}/versions", status_code=303)
+
+
+@page_router.post("/plans/{plan_id}/versions/approve")
+def approve_form(
+    plan_id: Id,
+    csrf_token: str = Form(""),
+    signed: SignedIn = Depends(active_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    check_csrf(signed, csrf_token)
+    versions.approve(session, signed.user, plan_id)
+    return RedirectResponse(f"/plans/{plan_id}/versions", status_code=303)
