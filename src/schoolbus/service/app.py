@@ -26,6 +26,7 @@ from schoolbus.service.deps import PasswordChangeRequired
 from schoolbus.service.jobs import JobRunner
 from schoolbus.service.routers import accounts, pages, plans, projects
 from schoolbus.service.schemas import ErrorOut, HealthOut
+from schoolbus.service.security import SecurityMiddleware
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("schoolbus.service")
@@ -148,6 +149,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
             for e in error.errors()
         ]
         return JSONResponse(error_body("invalid_request", f"{len(problems)} problem(s) in the request", problems), status_code=422)
+
+    app.add_middleware(SecurityMiddleware)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
 

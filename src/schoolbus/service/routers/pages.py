@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,7 @@ from schoolbus.service.deps import LOGIN_CSRF_COOKIE, SESSION_COOKIE, db_session
 from schoolbus.service.i18n import PAGE_LANGUAGES, page_language, translate
 from schoolbus.service.jobs import cancel_job
 from schoolbus.service.routers.plans import COMPARED_METRICS, compare
+from schoolbus.service.routers.projects import read_upload
 from schoolbus.service.scenarios import default_fleet_yaml
 
 router = APIRouter(include_in_schema=False)
@@ -100,9 +102,6 @@ def render(request: Request, name: str, signed: SignedIn | None, status_code: in
         },
         status_code=status_code,
     )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -300,7 +299,7 @@ def _invalid(request, session, signed, project_id, error: InputError, title: str
 
 
 @router.post("/projects/{project_id}/files/{kind}")
-async def upload(
+def upload(
     project_id: Id,
     kind: str,
     request: Request,
@@ -310,8 +309,8 @@ async def upload(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     check_csrf(signed, csrf_token)
-    content = await file.read()
     try:
+        content = read_upload(file)
         if kind == "network":
             store.save_network(session, signed.user, project_id, request.app.state.config.data_dir, file.filename, content)
         else:
@@ -338,7 +337,7 @@ async def set_policy(project_id: Id, request: Request, signed: SignedIn = Depend
     try:
         if problems:
             raise InputError(problems)
-        store.save_document(session, signed.user, project_id, "policy", document)
+        await run_in_threadpool(store.save_document, session, signed.user, project_id, "policy", document)
     except InputError as error:
         return _invalid(request, session, signed, project_id, error, "policy")
     return _back(f"/projects/{project_id}")
@@ -451,7 +450,7 @@ async def set_contractors(plan_id: Id, request: Request, signed: SignedIn = Depe
         for key, value in form.items()
         if key.startswith("vehicle_")
     }
-    store.assign_contractors(session, signed.user, plan_id, assignments)
+    await run_in_threadpool(store.assign_contractors, session, signed.user, plan_id, assignments)
     return _back(f"/plans/{plan_id}")
 
 

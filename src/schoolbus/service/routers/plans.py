@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from schoolbus.service import artifacts, auth, privacy, store
+from schoolbus.service import artifacts, auth, privacy, security, store
 from schoolbus.service.auth import EDIT, READ_FULL, READ_SUMMARY, Forbidden
 from schoolbus.service.db import PlanRecord, User
 from schoolbus.service.schemas import Id
@@ -129,7 +129,7 @@ def plan_map(
     language: Language = "tr",
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
-) -> FileResponse:
+) -> Response:
     record = store.get_plan(session, user, plan_id)
     auth.require(session, user, record.project_id, READ_SUMMARY)
     plan = store.load_plan(session, record)
@@ -139,7 +139,12 @@ def plan_map(
         view, plan = "manager", privacy.manager_plan(plan)
     path = artifacts.map_html(_data_dir(request), artifact_key(record), view, plan, language)
     store.audit(session, user, "download_map", f"plan {plan_id} ({view}, {language})")
-    return FileResponse(path, media_type=MEDIA_TYPES[".html"])
+    nonce = request.state.csp_nonce
+    return Response(
+        security.with_nonce(path.read_text(encoding="utf-8"), nonce),
+        media_type=MEDIA_TYPES[".html"],
+        headers={"Content-Security-Policy": security.map_policy(nonce)},
+    )
 
 
 def _sheet_folder(request: Request, session: Session, user: User, record: PlanRecord, language: str) -> tuple[Path, list[str]]:
@@ -217,7 +222,10 @@ def sheet(
         raise Forbidden(f"the route sheet of {vehicle_id} is not yours to see")
     name = f"route_sheet_{vehicle_id}.{language}.{format}"
     store.audit(session, user, "download_sheet", f"plan {plan_id}: {vehicle_id} ({language}, {format})")
-    return _file(folder / name, name)
+    response = _file(folder / name, name)
+    if format == "html":
+        response.headers["Content-Security-Policy"] = security.SHEET_POLICY
+    return response
 
 
 @router.get("/plans/{plan_id}/notices.pdf", tags=["outputs"], summary="Parent notices, one page per pupil", response_class=Response, responses=binary("application/pdf"))

@@ -11,6 +11,7 @@ from schoolbus.service import store
 from schoolbus.service.auth import EDIT, READ_FULL, READ_SUMMARY
 from schoolbus.service.db import Job, Project, ScenarioRecord, User
 from schoolbus.service.schemas import Id
+from schoolbus.service.security import MAX_UPLOAD_BYTES
 from schoolbus.service.deps import api_user, db_session
 from schoolbus.service.jobs import cancel_job
 from schoolbus.service.schemas import (
@@ -28,8 +29,6 @@ from schoolbus.service.schemas import (
 
 router = APIRouter()
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-"""Largest accepted upload (a city's .osm.pbf fits)."""
 
 
 def project_out(session: Session, project: Project) -> ProjectOut:
@@ -43,10 +42,12 @@ def project_out(session: Session, project: Project) -> ProjectOut:
     )
 
 
-async def _read(upload: UploadFile) -> bytes:
+def read_upload(upload: UploadFile) -> bytes:
+    """The uploaded file's bytes, refused past :data:`MAX_UPLOAD_BYTES` (the body itself is bounded
+    while it streams, :mod:`schoolbus.service.security`)."""
     from schoolbus.errors import InputError, Problem
 
-    content = await upload.read(MAX_UPLOAD_BYTES + 1)
+    content = upload.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise InputError([Problem(upload.filename or "upload", None, None, "too large", f"at most {MAX_UPLOAD_BYTES} bytes")])
     return content
@@ -79,14 +80,14 @@ def add_member(project_id: Id, body: MemberIn, user: User = Depends(api_user), s
     summary="Upload students, schools (CSV/XLSX/GeoJSON), fleet or policy (YAML/TOML)",
     description="Validated like `schoolbus check-inputs`: HTTP 422 lists every problem with its row and column.",
 )
-async def upload_file(
+def upload_file(
     project_id: Id,
     kind: InputKind,
     file: UploadFile = File(...),
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
 ):
-    content = await _read(file)
+    content = read_upload(file)
     return store.save_input(session, user, project_id, kind, file.filename, content)
 
 
@@ -131,14 +132,14 @@ def set_fleet(
 
 
 @router.put("/projects/{project_id}/network", response_model=ProjectOut, tags=["inputs"], summary="Upload the road network (.osm.pbf/.osm or a GeoJSON road layer)")
-async def upload_network(
+def upload_network(
     project_id: Id,
     request: Request,
     file: UploadFile = File(...),
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> ProjectOut:
-    content = await _read(file)
+    content = read_upload(file)
     project = store.save_network(session, user, project_id, request.app.state.config.data_dir, file.filename, content)
     return project_out(session, project)
 
