@@ -115,7 +115,7 @@ def get_plan(plan_id: Id, user: User = Depends(api_user), session: Session = Dep
     if auth.may(session, user, record.project_id, READ_FULL):
         body = document
     elif auth.may(session, user, record.project_id, READ_SUMMARY):
-        body = privacy.manager_plan_document(document)
+        body = privacy.redacted_plan_document(document, "manager")
     else:
         raise Forbidden("contractors see route sheets only")
     store.audit(session, user, "download_plan", f"plan {plan_id}")
@@ -136,7 +136,7 @@ def plan_map(
     if auth.may(session, user, record.project_id, READ_FULL):
         view = "full"
     else:
-        view, plan = "manager", privacy.manager_plan(plan)
+        view, plan = "manager-redacted", privacy.redacted_plan(plan, "manager")
     path = artifacts.map_html(_data_dir(request), artifact_key(record), view, plan, language)
     store.audit(session, user, "download_map", f"plan {plan_id} ({view}, {language})")
     nonce = request.state.csp_nonce
@@ -157,7 +157,7 @@ def _sheet_folder(request: Request, session: Session, user: User, record: PlanRe
         view = "full"
     else:
         view = "contractor-" + hashlib.sha256(",".join(allowed).encode()).hexdigest()[:16]
-        plan = privacy.contractor_plan(plan, allowed)
+        plan = privacy.redacted_plan(plan, "contractor", allowed)
     return artifacts.route_sheets(_data_dir(request), artifact_key(record), view, plan, language), allowed
 
 
