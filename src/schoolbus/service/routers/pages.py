@@ -465,14 +465,19 @@ def _bars(values: list[float | None]) -> list[float]:
 def compare_page(
     request: Request,
     plan_id: list[int] = Query([]),
+    project_id: int | None = Query(None),
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     if len(plan_id) < 2:
-        return render(request, "compare.html", signed, comparison=None, status_code=422)
+        # Back to the project the (empty) selection came from, when it is one this user may see.
+        back = f"/projects/{project_id}" if project_id and auth.may(session, signed.user, project_id, auth.READ_SUMMARY) else "/"
+        return render(request, "compare.html", signed, comparison=None, back=back, status_code=422)
     comparison = compare(session, signed.user, plan_id[:6])
+    back = f"/projects/{comparison.plans[0].project_id}"
     rows = {m["key"]: m["values"] for m in comparison.metrics}
-    charts = [{"key": key, "label": METRIC_LABELS[key], "values": rows[key], "bars": _bars(rows[key])} for key in CHARTED_METRICS]
+    # "numbers", not "values": Jinja would find the dict's values() method first.
+    charts = [{"key": key, "label": METRIC_LABELS[key], "numbers": rows[key], "bars": _bars(rows[key])} for key in CHARTED_METRICS]
     return render(
         request,
         "compare.html",
@@ -481,6 +486,7 @@ def compare_page(
         rows=[(METRIC_LABELS[key], key, rows[key]) for key in COMPARED_METRICS],
         charts=charts,
         chart_width=CHART_WIDTH_PX,
+        back=back,
     )
 
 
