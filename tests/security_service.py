@@ -63,8 +63,9 @@ def seed(app, client: TestClient) -> Seeded:
             existing = session.query(User).filter_by(username=username).one_or_none()
             if existing is None:
                 existing, _ = auth.create_user(session, username, role, PASSWORD)
-            existing.password_hash = auth.hash_password(PASSWORD)
-            existing.must_change_password = False
+            else:  # the first admin, with its one-time password
+                existing.password_hash = auth.hash_password(PASSWORD)
+                existing.must_change_password = False
             users[username] = existing
         p = Project(name="P", network_kind="osm", network_path=SERVER_PATH, network_sha256="0" * 64, network_filename="x.osm.pbf")
         q = Project(name="Q")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -22,11 +23,11 @@ from schoolbus.service import auth, store
 from schoolbus.service.auth import AuthError, Forbidden
 from schoolbus.service.config import ServiceConfig
 from schoolbus.service.db import SCHEMA_VERSION, make_engine, migrate, session_factory
-from schoolbus.service.deps import PasswordChangeRequired
 from schoolbus.service.jobs import JobRunner
 from schoolbus.service.routers import accounts, pages, plans, projects
 from schoolbus.service.schemas import ErrorOut, HealthOut
 from schoolbus.service.security import SecurityMiddleware
+from schoolbus.service.throttle import LoginThrottle, TooManyAttempts
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("schoolbus.service")
@@ -118,18 +119,26 @@ def create_app(config: ServiceConfig) -> FastAPI:
     async def _auth_error(request: Request, error: AuthError):
         if _wants_page(request):
             return RedirectResponse("/login", status_code=303)
-        return JSONResponse(error_body("unauthorized", str(error)), status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(error_body(error.code, str(error)), status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(TooManyAttempts)
+    async def _too_many(request: Request, error: TooManyAttempts):
+        retry = str(math.ceil(error.retry_after_s))
+        return JSONResponse(error_body("too_many_attempts", str(error)), status_code=429, headers={"Retry-After": retry})
 
     @app.exception_handler(pages.PasswordFirst)
     async def _password_first(request: Request, error: pages.PasswordFirst):
         return RedirectResponse("/account/password", status_code=303)
 
+    @app.exception_handler(pages.TotpFirst)
+    async def _totp_first(request: Request, error: pages.TotpFirst):
+        return RedirectResponse("/account/totp", status_code=303)
+
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, error: Forbidden):
         if _wants_page(request):
             return HTMLResponse(f"<!doctype html><title>403</title><p>{html.escape(str(error))}</p><p><a href='/'>←</a></p>", status_code=403)
-        code = "password_change_required" if isinstance(error, PasswordChangeRequired) else "forbidden"
-        return JSONResponse(error_body(code, str(error)), status_code=403)
+        return JSONResponse(error_body(getattr(error, "code", "forbidden"), str(error)), status_code=403)
 
     @app.exception_handler(store.NotFound)
     async def _not_found(request: Request, error: store.NotFound):
@@ -150,6 +159,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         ]
         return JSONResponse(error_body("invalid_request", f"{len(problems)} problem(s) in the request", problems), status_code=422)
 
+    app.state.throttle = LoginThrottle()
     app.add_middleware(SecurityMiddleware)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -38,10 +39,17 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 
-SCHEMA_VERSION = 1
-"""Version of the tables this code writes."""
+SCHEMA_VERSION = 2
+"""Version of the tables this code writes (2: second factor columns and the settings table)."""
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+def _add_totp_columns(connection: Connection) -> None:
+    """Version 1 → 2: the users' second factor (the ``settings`` table is created after the steps)."""
+    for column, kind in (("totp_secret", "VARCHAR(64)"), ("totp_pending", "VARCHAR(64)"), ("totp_last_step", "BIGINT")):
+        connection.exec_driver_sql(f"ALTER TABLE users ADD COLUMN {column} {kind}")  # nosec B608 - constant names
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_totp_columns}
 """``MIGRATIONS[v]`` moves a database from version ``v`` to ``v + 1``; version 1 is the first."""
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -97,6 +105,23 @@ class User(Base):
     # before the account can do anything else.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The authenticator-app secret once confirmed; the one shown on the enrolment page until then;
+    # the last time step a code was accepted for (a code never works twice).
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    totp_pending: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
+
+    @property
+    def has_totp(self) -> bool:
+        return bool(self.totp_secret)
+
+
+class Setting(Base):
+    """A service-wide setting an administrator changes at run time (``require_totp``)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class ApiToken(Base):

@@ -40,6 +40,9 @@ class ErrorOut(BaseModel):
 class TokenIn(BaseModel):
     username: str = Field(min_length=1, max_length=80)
     password: str = Field(min_length=1, max_length=1024)
+    totp_code: str | None = Field(
+        default=None, pattern=r"^[0-9]{6}$", description="The authenticator app's code, for accounts with a second factor"
+    )
 
 
 class TokenOut(BaseModel):
@@ -51,6 +54,28 @@ class TokenOut(BaseModel):
 class PasswordIn(BaseModel):
     current_password: str = Field(min_length=1, max_length=1024)
     new_password: str = Field(min_length=1, max_length=1024)
+
+
+class TotpSetupOut(BaseModel):
+    secret: str = Field(description="Base32 secret to type into the authenticator app")
+    otpauth_uri: str = Field(description="The same as an otpauth:// URI (what a QR code carries)")
+
+
+class TotpCodeIn(BaseModel):
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+class SettingsIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+    require_totp: bool = Field(description="Admins and officers must sign in with an authenticator app")
+
+
+class SettingsOut(BaseModel):
+    require_totp: bool
 
 
 class UserIn(BaseModel):
@@ -66,6 +91,7 @@ class UserOut(BaseModel):
     role: Role
     is_active: bool
     must_change_password: bool
+    has_totp: bool = False
 
 
 class UserCreatedOut(UserOut):

@@ -54,16 +54,70 @@ class NotFound(Exception):
     """No such project, scenario, job, plan or user (HTTP 404)."""
 
 
-def audit(session: Session, user: User | None, action: str, target: str) -> None:
-    """Record a download or an account change."""
+def audit(session: Session, user: User | None, action: str, target: str, username: str | None = None) -> None:
+    """Record a sign-in, an upload, a job, a download or an account change."""
     session.add(
         AuditEntry(
             user_id=user.id if user else None,
-            username=user.username if user else "(system)",
+            username=(user.username if user else username or "(system)")[:80],
             action=action,
             target=target,
         )
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Accounts (admin)
+# --------------------------------------------------------------------------------------------------
+
+
+def _other_active_admin(session: Session, user: User) -> bool:
+    return session.scalar(select(User.id).where(User.role == "admin", User.is_active, User.id != user.id).limit(1)) is not None
+
+
+def set_active(session: Session, admin: User, username: str, is_active: bool) -> User:
+    """Disable (every session and token ends) or enable an account; the last admin stays."""
+    user = get_user(session, username)
+    if not is_active and user.role == "admin" and not _other_active_admin(session, user):
+        raise ValueError(f"{username}: the last active admin cannot be disabled")
+    user.is_active = is_active
+    if not is_active:
+        auth.revoke_all(session, user)
+    audit(session, admin, "enable_user" if is_active else "disable_user", username)
+    return user
+
+
+def revoke_tokens(session: Session, admin: User, username: str) -> User:
+    """End every web session and API token of an account."""
+    user = get_user(session, username)
+    n = auth.revoke_all(session, user)
+    audit(session, admin, "revoke_tokens", f"{username}: {n} sessions and tokens")
+    return user
+
+
+def change_role(session: Session, admin: User, username: str, role: str) -> User:
+    """Give an account another role; its sessions and tokens end (they were granted for the old one)."""
+    from schoolbus.service.db import ROLES
+
+    user = get_user(session, username)
+    if role not in ROLES:
+        raise ValueError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+    if user.role == "admin" and role != "admin" and not _other_active_admin(session, user):
+        raise ValueError(f"{username}: the last active admin keeps the admin role")
+    old = user.role
+    user.role = role
+    auth.revoke_all(session, user)
+    audit(session, admin, "change_role", f"{username}: {old} -> {role}")
+    return user
+
+
+def change_settings(session: Session, admin: User, require_totp: bool):
+    """Switch the second factor for admins and officers on or off."""
+    from schoolbus.service.schemas import SettingsOut
+
+    auth.set_setting(session, auth.REQUIRE_TOTP, "1" if require_totp else "0")
+    audit(session, admin, "change_setting", f"{auth.REQUIRE_TOTP}={'on' if require_totp else 'off'}")
+    return SettingsOut(require_totp=require_totp)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -145,6 +199,7 @@ def save_input(session: Session, user: User, project_id: int, kind: str, filenam
         row.filename, row.content, row.n_rows = filename, content, n_rows
         row.uploaded_at = utcnow()
     session.flush()
+    audit(session, user, "upload", f"project {project.id}: {kind} {filename} ({len(content)} bytes)")
     return row
 
 
@@ -164,6 +219,7 @@ def save_network(session: Session, user: User, project_id: int, data_dir: Path, 
     kind, path, digest = store_network(Path(data_dir) / "networks", filename, content)
     project.network_kind, project.network_path, project.network_sha256 = kind, str(path), digest
     project.network_filename = filename
+    audit(session, user, "upload", f"project {project.id}: network {filename} ({len(content)} bytes)")
     return project
 
 
@@ -224,6 +280,7 @@ def submit_job(session: Session, user: User, scenario_id: int, time_limit_s: flo
     )
     session.add(job)
     session.flush()
+    audit(session, user, "submit_job", f"project {record.project_id}: job {job.id} on scenario {record.id}")
     return job
 
 

@@ -10,6 +10,7 @@ session cookie for GET requests only).
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schoolbus.errors import InputError, Problem
-from schoolbus.service import auth, store
+from schoolbus.service import auth, store, totp
 from schoolbus.service.auth import EDIT, READ_FULL, AuthError, SignedIn
 from schoolbus.service.config import SESSION_TTL_S
 from schoolbus.service.db import ROLES, Job, User
@@ -30,7 +31,9 @@ from schoolbus.service.deps import LOGIN_CSRF_COOKIE, SESSION_COOKIE, db_session
 from schoolbus.service.i18n import PAGE_LANGUAGES, page_language, translate
 from schoolbus.service.jobs import cancel_job
 from schoolbus.service.routers.plans import COMPARED_METRICS, compare
+from schoolbus.service.routers.accounts import sign_in
 from schoolbus.service.routers.projects import read_upload
+from schoolbus.service.throttle import TooManyAttempts
 from schoolbus.service.scenarios import default_fleet_yaml
 
 router = APIRouter(include_in_schema=False)
@@ -75,9 +78,15 @@ class PasswordFirst(Exception):
     """The account must replace its one-time password; the app redirects to the password page."""
 
 
-def active_user(signed: SignedIn = Depends(page_user)) -> SignedIn:
+class TotpFirst(Exception):
+    """The account must set up its authenticator app; the app redirects to the enrolment page."""
+
+
+def active_user(signed: SignedIn = Depends(page_user), session: Session = Depends(db_session, scope="function")) -> SignedIn:
     if signed.user.must_change_password:
         raise PasswordFirst()
+    if auth.needs_totp_enrolment(session, signed.user):
+        raise TotpFirst()
     return signed
 
 
@@ -127,13 +136,21 @@ def login(
     request: Request,
     username: str = Form(...),
     password: str = Form(...),
+    code: str = Form(""),
     csrf_token: str = Form(""),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     if not auth.csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
         return _back("/login?error=csrf")
     try:
-        user = auth.authenticate(session, username, password)
+        user = sign_in(request, session, username, password, code.strip() or None, "page")
+    except TooManyAttempts as error:
+        retry = math.ceil(error.retry_after_s)
+        response = render(request, "login.html", None, status_code=429, login_csrf=csrf_token, error="throttled", retry_after_s=retry)
+        response.headers["Retry-After"] = str(retry)
+        return response
+    except auth.SecondFactorNeeded:
+        return _back("/login?error=totp")
     except AuthError:
         return _back("/login?error=credentials")
     language = page_language(request.cookies.get("schoolbus_lang"))
@@ -198,10 +215,51 @@ def password_change(
     check_csrf(signed, csrf_token)
     user = session.get(User, signed.user.id)
     try:
-        auth.change_password(session, user, current_password, new_password)
+        auth.change_password(session, user, current_password, new_password, keep_session_id=signed.session_id)
     except (AuthError, ValueError) as error:
         return render(request, "password.html", signed, status_code=422, error=str(error))
     store.audit(session, user, "change_password", user.username)
+    return _back("/")
+
+
+@router.post("/account/logout-everywhere")
+def logout_everywhere(csrf_token: str = Form(""), signed: SignedIn = Depends(page_user), session: Session = Depends(db_session, scope="function")) -> Response:
+    check_csrf(signed, csrf_token)
+    user = session.get(User, signed.user.id)
+    n = auth.revoke_all(session, user)
+    store.audit(session, user, "logout_everywhere", f"{n} sessions and tokens")
+    response = _back("/login")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/account/totp", response_class=HTMLResponse)
+def totp_form(request: Request, signed: SignedIn = Depends(page_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+    user = session.get(User, signed.user.id)
+    secret = None if user.totp_secret else auth.start_totp(user)
+    uri = totp.provisioning_uri(secret, user.username) if secret else None
+    return render(request, "totp.html", signed, secret=secret, otpauth_uri=uri, error=None,
+                  required=auth.needs_totp_enrolment(session, user))
+
+
+@router.post("/account/totp")
+def totp_confirm(
+    request: Request,
+    code: str = Form(""),
+    csrf_token: str = Form(""),
+    signed: SignedIn = Depends(page_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    check_csrf(signed, csrf_token)
+    user = session.get(User, signed.user.id)
+    try:
+        auth.confirm_totp(user, code.strip())
+    except ValueError as error:
+        secret = user.totp_pending
+        return render(request, "totp.html", signed, status_code=422, secret=secret,
+                      otpauth_uri=totp.provisioning_uri(secret, user.username) if secret else None, error=str(error),
+                      required=auth.needs_totp_enrolment(session, user))
+    store.audit(session, user, "totp_enrolled", user.username)
     return _back("/")
 
 
@@ -495,11 +553,82 @@ def compare_page(
 # --------------------------------------------------------------------------------------------------
 
 
-@router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+def _users_page(request: Request, session: Session, signed: SignedIn, status_code: int = 200, created=None, error=None) -> HTMLResponse:
+    return render(
+        request, "users.html", signed, status_code=status_code,
+        users=list(session.scalars(select(User).order_by(User.id))), roles=ROLES, created=created, error=error,
+        require_totp=auth.is_totp_required(session),
+    )
+
+
+def _admin(signed: SignedIn) -> None:
     if signed.user.role != "admin":
         raise auth.Forbidden("only an admin may manage accounts")
-    return render(request, "users.html", signed, users=list(session.scalars(select(User).order_by(User.id))), roles=ROLES, created=None, error=None)
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+    _admin(signed)
+    return _users_page(request, session, signed)
+
+
+USER_ACTIONS = ("disable", "enable", "revoke-tokens", "role")
+
+
+@router.post("/admin/users/{username}/{action}")
+def user_action(
+    username: str,
+    action: str,
+    request: Request,
+    role: str = Form(""),
+    csrf_token: str = Form(""),
+    signed: SignedIn = Depends(active_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Disable, enable, revoke the sessions and tokens of, or change the role of an account."""
+    check_csrf(signed, csrf_token)
+    _admin(signed)
+    try:
+        if action == "disable":
+            store.set_active(session, signed.user, username, False)
+        elif action == "enable":
+            store.set_active(session, signed.user, username, True)
+        elif action == "revoke-tokens":
+            store.revoke_tokens(session, signed.user, username)
+        elif action == "role":
+            store.change_role(session, signed.user, username, role)
+        else:
+            raise store.NotFound(f"no account action {action!r}; expected one of {', '.join(USER_ACTIONS)}")
+    except (ValueError, store.NotFound) as error:
+        session.rollback()
+        return _users_page(request, session, signed, status_code=422, error=str(error))
+    return _back("/admin/users")
+
+
+@router.post("/admin/settings")
+def settings(
+    request: Request,
+    require_totp: str = Form(""),
+    csrf_token: str = Form(""),
+    signed: SignedIn = Depends(active_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    check_csrf(signed, csrf_token)
+    _admin(signed)
+    store.change_settings(session, signed.user, require_totp == "on")
+    return _back("/admin/users")
+
+
+AUDIT_PAGE_ROWS = 500
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+    _admin(signed)
+    from schoolbus.service.db import AuditEntry
+
+    entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(AUDIT_PAGE_ROWS)))
+    return render(request, "audit.html", signed, entries=entries)
 
 
 @router.post("/admin/users")
@@ -513,8 +642,7 @@ def create_user(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     check_csrf(signed, csrf_token)
-    if signed.user.role != "admin":
-        raise auth.Forbidden("only an admin may manage accounts")
+    _admin(signed)
     created, error = None, None
     try:
         user, password = auth.create_user(session, username.strip(), role)
@@ -525,10 +653,7 @@ def create_user(
     except (ValueError, InputError, store.NotFound) as err:
         session.rollback()
         error = str(err)
-    return render(
-        request, "users.html", signed, status_code=422 if error else 200,
-        users=list(session.scalars(select(User).order_by(User.id))), roles=ROLES, created=created, error=error,
-    )
+    return _users_page(request, session, signed, status_code=422 if error else 200, created=created, error=error)
 
 
 @router.post("/projects/{project_id}/members")
