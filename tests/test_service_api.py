@@ -560,6 +560,7 @@ def _get_urls(district) -> list[tuple[str, str]]:
         ("/api/v1/me", "/api/v1/me"),
         ("/api/v1/users", "/api/v1/users"),
         ("/api/v1/audit", "/api/v1/audit"),
+        ("/api/v1/settings", "/api/v1/settings"),
         ("/api/v1/projects", "/api/v1/projects"),
         ("/api/v1/projects/{project_id}", f"/api/v1/projects/{p}"),
         ("/api/v1/projects/{project_id}/scenarios", f"/api/v1/projects/{p}/scenarios"),
