@@ -22,7 +22,7 @@ from schoolbus.planfile import NetworkSource, plan_to_dict, scenario_to_dict
 from schoolbus.service import auth
 from schoolbus.service.app import create_app
 from schoolbus.service.config import ServiceConfig
-from schoolbus.service.db import PlanRecord, Project, ScenarioRecord, User, VehicleContractor
+from schoolbus.service.db import Job, PlanRecord, Project, ScenarioRecord, User, VehicleContractor
 
 PASSWORD = "correct-horse-battery"
 SERVER_PATH = "/srv/schoolbus/networks/0123456789abcdef.osm.pbf"
@@ -88,7 +88,11 @@ def seed(app, client: TestClient) -> Seeded:
             session.flush()
             plans.append(record)
         session.add(VehicleContractor(plan_id=plans[0].id, vehicle_id="V1", user_id=users["cem"].id))
-        ids = (p.id, q.id, scenario.id, [r.id for r in plans])
+        job = Job(project_id=p.id, scenario_id=scenario.id, status="succeeded", plan_id=plans[0].id, created_by=users["olga"].id)
+        session.add(job)
+        session.flush()
+        plans[0].job_id = job.id
+        ids = (p.id, q.id, scenario.id, [r.id for r in plans], job.id)
     seeded = Seeded(app, client, *ids)
     for username, _ in ACCOUNTS:
         response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})

@@ -51,7 +51,24 @@ PLAN_CACHE_SIZE = 8
 
 
 class NotFound(Exception):
-    """No such project, scenario, job, plan or user (HTTP 404)."""
+    """No such project, scenario, job, plan or user (HTTP 404; to admins only, see below)."""
+
+
+def not_yours_or_not_there(user: User, what: str, ident: object) -> Exception:
+    """The one answer to "that does not exist" and "that is not yours to see".
+
+    Anyone but an admin gets the same 403 for both, so no answer tells whether another project's
+    object exists; an admin sees everything, so for them "not there" is a plain 404.
+    """
+    if user is not None and user.role == "admin":
+        return NotFound(f"no {what} {ident}")
+    return Forbidden(f"no {what} {ident}, or not yours to see")
+
+
+def _visible_project(session: Session, user: User, project_id: int, what: str, ident: object) -> None:
+    """Raise :func:`not_yours_or_not_there` unless ``user`` may see project ``project_id`` at all."""
+    if not auth.may(session, user, project_id, READ_SUMMARY):
+        raise not_yours_or_not_there(user, what, ident)
 
 
 def audit(session: Session, user: User | None, action: str, target: str, username: str | None = None) -> None:
@@ -157,7 +174,8 @@ def create_project(session: Session, user: User, name: str) -> Project:
 def get_project(session: Session, user: User, project_id: int, action: str) -> Project:
     project = session.get(Project, project_id)
     if project is None:
-        raise NotFound(f"no project {project_id}")
+        raise not_yours_or_not_there(user, "project", project_id)
+    _visible_project(session, user, project_id, "project", project_id)
     auth.require(session, user, project_id, action)
     return project
 
@@ -171,9 +189,10 @@ def get_user(session: Session, username: str) -> User:
 
 def add_member(session: Session, user: User, project_id: int, username: str) -> User:
     project = get_project(session, user, project_id, EDIT)
-    member = get_user(session, username)
-    if member.role == "admin":
-        raise InputError([Problem("member", None, "username", username, "a non-admin account (admins see every project)")])
+    member = session.scalar(select(User).where(User.username == username))
+    # An unknown name and an admin's name get the same answer: no way to list the admins.
+    if member is None or member.role == "admin":
+        raise InputError([Problem("member", None, "username", username, "the username of an officer, manager or contractor account")])
     auth.add_member(session, project, member)
     audit(session, user, "add_member", f"project {project.id}: {username}")
     return member
@@ -251,7 +270,8 @@ def list_scenarios(session: Session, user: User, project_id: int) -> list[Scenar
 def get_scenario(session: Session, user: User, scenario_id: int, action: str = READ_SUMMARY) -> ScenarioRecord:
     record = session.get(ScenarioRecord, scenario_id)
     if record is None:
-        raise NotFound(f"no scenario {scenario_id}")
+        raise not_yours_or_not_there(user, "scenario", scenario_id)
+    _visible_project(session, user, record.project_id, "scenario", scenario_id)
     auth.require(session, user, record.project_id, action)
     return record
 
@@ -287,7 +307,8 @@ def submit_job(session: Session, user: User, scenario_id: int, time_limit_s: flo
 def get_job(session: Session, user: User, job_id: int, action: str = READ_SUMMARY) -> Job:
     job = session.get(Job, job_id)
     if job is None:
-        raise NotFound(f"no job {job_id}")
+        raise not_yours_or_not_there(user, "job", job_id)
+    _visible_project(session, user, job.project_id, "job", job_id)
     auth.require(session, user, job.project_id, action)
     return job
 
@@ -330,12 +351,12 @@ def get_plan(session: Session, user: User, plan_id: int) -> PlanRecord:
     """A plan record; any role with some view of it passes (each output checks its own right)."""
     record = session.get(PlanRecord, plan_id)
     if record is None:
-        raise NotFound(f"no plan {plan_id}")
+        raise not_yours_or_not_there(user, "plan", plan_id)
     if user.role == "contractor":
         if not auth.contractor_vehicles(session, user, plan_id):
-            raise Forbidden("no vehicle of this plan is assigned to you")
+            raise not_yours_or_not_there(user, "plan", plan_id)
     else:
-        auth.require(session, user, record.project_id, READ_SUMMARY)
+        _visible_project(session, user, record.project_id, "plan", plan_id)
     return record
 
 

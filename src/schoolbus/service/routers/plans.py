@@ -275,7 +275,7 @@ def compare(session: Session, user: User, plan_ids: list[int]) -> ComparisonOut:
     records = []
     for plan_id in plan_ids:
         if not 1 <= plan_id <= MAX_ID:
-            raise store.NotFound(f"no plan {plan_id}")
+            raise store.not_yours_or_not_there(user, "plan", plan_id)
         record = store.get_plan(session, user, plan_id)
         auth.require(session, user, record.project_id, READ_SUMMARY)
         records.append(record)
