@@ -51,9 +51,15 @@ class TokenOut(BaseModel):
     must_change_password: bool
 
 
+MIN_PASSWORD_CHARS = 10
+USERNAME_PATTERN = r"^[a-z0-9._-]+$"
+NOT_BLANK = r"\S"
+"""Names must hold a visible character (they are stripped before use)."""
+
+
 class PasswordIn(BaseModel):
     current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=1024)
 
 
 class TotpSetupOut(BaseModel):
@@ -79,9 +85,11 @@ class SettingsOut(BaseModel):
 
 
 class UserIn(BaseModel):
-    username: str = Field(min_length=1, max_length=80)
+    username: str = Field(min_length=1, max_length=80, pattern=USERNAME_PATTERN)
     role: Role
-    password: str | None = Field(default=None, max_length=1024, description="Omit to get a one-time password")
+    password: str | None = Field(
+        default=None, min_length=MIN_PASSWORD_CHARS, max_length=1024, description="Omit to get a one-time password"
+    )
 
 
 class UserOut(BaseModel):
@@ -99,7 +107,7 @@ class UserCreatedOut(UserOut):
 
 
 class ProjectIn(BaseModel):
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK, description="Unique among projects (else 422)")
 
 
 class InputFileOut(BaseModel):
@@ -119,11 +127,11 @@ class ProjectOut(BaseModel):
 
 
 class MemberIn(BaseModel):
-    username: str = Field(min_length=1, max_length=80)
+    username: str = Field(min_length=1, max_length=80, description="An officer, manager or contractor account (else 422)")
 
 
 class ScenarioIn(BaseModel):
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
 
 
 class ScenarioOut(BaseModel):
@@ -137,6 +145,8 @@ class ScenarioOut(BaseModel):
 
 
 class JobIn(BaseModel):
+    # Strict: `true` is not a seed, "3" is not an id.
+    model_config = ConfigDict(strict=True)
     scenario_id: int = Field(ge=1, le=2**31 - 1)
     time_limit_s: float = Field(default=5.0, gt=0, le=600, description="Seconds per routing solve (a cap)")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)

@@ -59,8 +59,11 @@ COMPARED_METRICS = (
 
 
 def binary(*media_types: str) -> dict:
-    """OpenAPI ``responses`` for a file download in one of ``media_types``."""
-    content = {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types}
+    """OpenAPI ``responses`` for a file download in one of ``media_types`` (GeoJSON is JSON)."""
+    content = {
+        m: {"schema": {"type": "object"} if m.endswith("json") else {"type": "string", "format": "binary"}}
+        for m in media_types
+    }
     return {200: {"description": "The file", "content": content}}
 
 
