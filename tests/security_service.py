@@ -92,7 +92,8 @@ def seed(app, client: TestClient) -> Seeded:
         session.add(job)
         session.flush()
         plans[0].job_id = job.id
-        ids = (p.id, q.id, scenario.id, [r.id for r in plans], job.id)
+        # What URLs and the API name them by.
+        ids = (p.public_id, q.public_id, scenario.public_id, [r.public_id for r in plans], job.public_id)
     seeded = Seeded(app, client, *ids)
     for username, _ in ACCOUNTS:
         response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})

@@ -146,7 +146,7 @@ def seeded(tmp_path_factory):
     with seeded_service(tmp_path_factory, "access") as s:
         with s.app.state.sessions.begin() as session:
             # No road network: a job request is refused after the role check (no worker starts).
-            session.get(Project, s.project_id).network_path = None
+            session.scalar(select(Project).where(Project.public_id == s.project_id)).network_path = None
             auth.create_user(session, "victim", "manager", PASSWORD)
         yield s
 
@@ -306,7 +306,7 @@ def fresh(s, username: str) -> dict[str, str]:
 def test_not_yours_and_not_there_look_the_same(seeded, template):
     s = seeded
     existing = {"projects": s.project_id, "scenarios": s.scenario_id, "jobs": s.job_id, "plans": s.plan_ids[0]}[template.split("/")[3]]
-    missing = 2**31 - 7
+    missing = "no-such-id-0000"
     for username in ("oscar", "can"):  # an officer of another project; a contractor without vehicles
         theirs = s.client.get(template.format(existing), headers=fresh(s, username))
         absent = s.client.get(template.format(missing), headers=fresh(s, username))

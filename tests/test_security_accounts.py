@@ -315,13 +315,22 @@ def test_version_1_store_is_migrated(tmp_path):
         for column in ("totp_secret", "totp_pending", "totp_last_step"):
             connection.exec_driver_sql(f"ALTER TABLE users DROP COLUMN {column}")
         connection.exec_driver_sql("DROP TABLE settings")
+        for table in ("projects", "scenarios", "jobs", "plans"):
+            connection.exec_driver_sql(f"DROP INDEX ix_{table}_public_id")
+            connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN public_id")
         connection.exec_driver_sql("INSERT INTO users (username, password_hash, role, is_active, must_change_password, created_at) VALUES ('eski', 'x', 'officer', 1, 0, '2026-01-01 00:00:00')")
+        for name in ("bir", "iki"):
+            connection.exec_driver_sql(f"INSERT INTO projects (name, created_at) VALUES ('{name}', '2026-01-01 00:00:00')")
         connection.exec_driver_sql("UPDATE schema_version SET version = 1")
     assert migrate(engine) == SCHEMA_VERSION
     with session_factory(engine)() as session:
-        from schoolbus.service.db import User
+        from schoolbus.service.db import Project, User
 
         user = session.scalar(select(User).where(User.username == "eski"))
         assert user.role == "officer" and user.totp_secret is None
         assert not auth.is_totp_required(session)
+        public_ids = [p.public_id for p in session.scalars(select(Project).order_by(Project.id))]
+        assert len(public_ids) == len(set(public_ids)) == 2 and all(len(p) == 16 for p in public_ids)
+        session.add(Project(name="üç"))
+        session.flush()  # new rows get their public id from the model
     engine.dispose()

@@ -36,11 +36,12 @@ def test_malformed_json_is_a_documented_400(seeded):
 @pytest.mark.parametrize(
     "body",
     [
-        {"scenario_id": 1, "seed": False},  # a boolean is not a seed
-        {"scenario_id": 1, "seed": True},
-        {"scenario_id": "1"},  # a string is not an id
-        {"scenario_id": 1, "time_limit_s": True},
-        {"scenario_id": 1.5},
+        {"scenario_id": "abc", "seed": False},  # a boolean is not a seed
+        {"scenario_id": "abc", "seed": True},
+        {"scenario_id": "abc", "seed": "3"},  # nor is a string
+        {"scenario_id": "abc", "time_limit_s": True},
+        {"scenario_id": 1},  # ids are public ids (text), never row numbers
+        {"scenario_id": "../../etc"},  # nor paths
     ],
 )
 def test_job_numbers_are_strict(seeded, body):

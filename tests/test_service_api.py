@@ -403,7 +403,7 @@ def test_job_requests_are_checked(service, district):
     sid = district["scenario_id"]
     assert service.post("mert", "/api/v1/jobs", json={"scenario_id": sid}).status_code == 403
     assert service.post("olga", "/api/v1/jobs", json={"scenario_id": sid, "time_limit_s": 0}).status_code == 422
-    assert service.post("olga", "/api/v1/jobs", json={"scenario_id": 99999}).status_code == 403
+    assert service.post("olga", "/api/v1/jobs", json={"scenario_id": "99999"}).status_code == 403
     # Cancelling a finished job changes nothing; a manager may not cancel.
     finished = service.post("olga", f"/api/v1/jobs/{district['job_id']}/cancel")
     assert finished.status_code == 200 and finished.json()["status"] == "succeeded"

@@ -119,7 +119,7 @@ class InputFileOut(BaseModel):
 
 
 class ProjectOut(BaseModel):
-    id: int
+    id: str
     name: str
     created_at: dt.datetime
     network_filename: str | None
@@ -135,9 +135,8 @@ class ScenarioIn(BaseModel):
 
 
 class ScenarioOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    project_id: int
+    id: str
+    project_id: str
     name: str
     n_students: int
     n_schools: int
@@ -147,16 +146,15 @@ class ScenarioOut(BaseModel):
 class JobIn(BaseModel):
     # Strict: `true` is not a seed, "3" is not an id.
     model_config = ConfigDict(strict=True)
-    scenario_id: int = Field(ge=1, le=2**31 - 1)
+    scenario_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
     time_limit_s: float = Field(default=5.0, gt=0, le=600, description="Seconds per routing solve (a cap)")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
 class JobOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    project_id: int
-    scenario_id: int | None
+    id: str
+    project_id: str
+    scenario_id: str | None
     kind: Literal["plan", "demo"]
     status: JobStatus
     stage: str
@@ -168,14 +166,14 @@ class JobOut(BaseModel):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
-    plan_id: int | None
+    plan_id: str | None
 
 
 class PlanOut(BaseModel):
-    id: int
-    project_id: int
-    scenario_id: int | None
-    job_id: int | None
+    id: str
+    project_id: str
+    scenario_id: str | None
+    job_id: str | None
     name: str
     created_at: dt.datetime
     summary: dict[str, Any] | None = Field(description="The plan's summary; null for contractors")
@@ -211,8 +209,9 @@ class HealthOut(BaseModel):
     running_jobs: int
 
 
-MAX_ID = 2**31 - 1
-"""Largest id the store holds (a 32-bit signed integer on PostgreSQL and in the API)."""
+PUBLIC_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+"""Public ids are random URL-safe tokens (``db.new_public_id``); integer keys never leave the store."""
 
-Id = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
-"""A path parameter naming a row: out-of-range numbers are a 422, never a database error."""
+Id = Annotated[str, FastApiPath(pattern=PUBLIC_ID_PATTERN, description="A public id (random, not sequential)")]
+"""A path parameter naming a project, scenario, job or plan."""
+PublicId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]

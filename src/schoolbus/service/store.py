@@ -171,12 +171,17 @@ def create_project(session: Session, user: User, name: str) -> Project:
     return project
 
 
-def get_project(session: Session, user: User, project_id: int, action: str) -> Project:
-    project = session.get(Project, project_id)
+def by_public_id(session: Session, model, public_id: str):
+    return session.scalar(select(model).where(model.public_id == str(public_id)))
+
+
+def get_project(session: Session, user: User, project_id: str, action: str) -> Project:
+    """The project of public id ``project_id`` if ``user`` may do ``action`` in it."""
+    project = by_public_id(session, Project, project_id)
     if project is None:
         raise not_yours_or_not_there(user, "project", project_id)
-    _visible_project(session, user, project_id, "project", project_id)
-    auth.require(session, user, project_id, action)
+    _visible_project(session, user, project.id, "project", project_id)
+    auth.require(session, user, project.id, action)
     return project
 
 
@@ -194,7 +199,7 @@ def add_member(session: Session, user: User, project_id: int, username: str) -> 
     if member is None or member.role == "admin":
         raise InputError([Problem("member", None, "username", username, "the username of an officer, manager or contractor account")])
     auth.add_member(session, project, member)
-    audit(session, user, "add_member", f"project {project.id}: {username}")
+    audit(session, user, "add_member", f"project {project.public_id}: {username}")
     return member
 
 
@@ -218,7 +223,7 @@ def save_input(session: Session, user: User, project_id: int, kind: str, filenam
         row.filename, row.content, row.n_rows = filename, content, n_rows
         row.uploaded_at = utcnow()
     session.flush()
-    audit(session, user, "upload", f"project {project.id}: {kind} {filename} ({len(content)} bytes)")
+    audit(session, user, "upload", f"project {project.public_id}: {kind} {filename} ({len(content)} bytes)")
     return row
 
 
@@ -238,7 +243,7 @@ def save_network(session: Session, user: User, project_id: int, data_dir: Path, 
     kind, path, digest = store_network(Path(data_dir) / "networks", filename, content)
     project.network_kind, project.network_path, project.network_sha256 = kind, str(path), digest
     project.network_filename = filename
-    audit(session, user, "upload", f"project {project.id}: network {filename} ({len(content)} bytes)")
+    audit(session, user, "upload", f"project {project.public_id}: network {filename} ({len(content)} bytes)")
     return project
 
 
@@ -262,13 +267,13 @@ def create_scenario(session: Session, user: User, project_id: int, name: str) ->
     return record
 
 
-def list_scenarios(session: Session, user: User, project_id: int) -> list[ScenarioRecord]:
-    get_project(session, user, project_id, READ_SUMMARY)
-    return list(session.scalars(select(ScenarioRecord).where(ScenarioRecord.project_id == project_id).order_by(ScenarioRecord.id)))
+def list_scenarios(session: Session, user: User, project_id: str) -> list[ScenarioRecord]:
+    project = get_project(session, user, project_id, READ_SUMMARY)
+    return list(session.scalars(select(ScenarioRecord).where(ScenarioRecord.project_id == project.id).order_by(ScenarioRecord.id)))
 
 
-def get_scenario(session: Session, user: User, scenario_id: int, action: str = READ_SUMMARY) -> ScenarioRecord:
-    record = session.get(ScenarioRecord, scenario_id)
+def get_scenario(session: Session, user: User, scenario_id: str, action: str = READ_SUMMARY) -> ScenarioRecord:
+    record = by_public_id(session, ScenarioRecord, scenario_id)
     if record is None:
         raise not_yours_or_not_there(user, "scenario", scenario_id)
     _visible_project(session, user, record.project_id, "scenario", scenario_id)
@@ -284,7 +289,7 @@ def get_scenario(session: Session, user: User, scenario_id: int, action: str = R
 MAX_TIME_LIMIT_S = 600.0
 
 
-def submit_job(session: Session, user: User, scenario_id: int, time_limit_s: float, seed: int) -> Job:
+def submit_job(session: Session, user: User, scenario_id: str, time_limit_s: float, seed: int) -> Job:
     """Queue a planning job for a scenario (the dispatcher must be woken afterwards)."""
     record = get_scenario(session, user, scenario_id, EDIT)
     project = session.get(Project, record.project_id)
@@ -300,12 +305,12 @@ def submit_job(session: Session, user: User, scenario_id: int, time_limit_s: flo
     )
     session.add(job)
     session.flush()
-    audit(session, user, "submit_job", f"project {record.project_id}: job {job.id} on scenario {record.id}")
+    audit(session, user, "submit_job", f"project {project.public_id}: job {job.public_id} on scenario {record.public_id}")
     return job
 
 
-def get_job(session: Session, user: User, job_id: int, action: str = READ_SUMMARY) -> Job:
-    job = session.get(Job, job_id)
+def get_job(session: Session, user: User, job_id: str, action: str = READ_SUMMARY) -> Job:
+    job = by_public_id(session, Job, job_id)
     if job is None:
         raise not_yours_or_not_there(user, "job", job_id)
     _visible_project(session, user, job.project_id, "job", job_id)
@@ -313,9 +318,9 @@ def get_job(session: Session, user: User, job_id: int, action: str = READ_SUMMAR
     return job
 
 
-def list_jobs(session: Session, user: User, project_id: int) -> list[Job]:
-    get_project(session, user, project_id, READ_SUMMARY)
-    return list(session.scalars(select(Job).where(Job.project_id == project_id).order_by(Job.id.desc())))
+def list_jobs(session: Session, user: User, project_id: str) -> list[Job]:
+    project = get_project(session, user, project_id, READ_SUMMARY)
+    return list(session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.id.desc())))
 
 
 def preload_demo(session: Session, n_students: int) -> Job | None:
@@ -347,20 +352,21 @@ def is_finished(job: Job) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
-def get_plan(session: Session, user: User, plan_id: int) -> PlanRecord:
+def get_plan(session: Session, user: User, plan_id: str) -> PlanRecord:
     """A plan record; any role with some view of it passes (each output checks its own right)."""
-    record = session.get(PlanRecord, plan_id)
+    record = by_public_id(session, PlanRecord, plan_id)
     if record is None:
         raise not_yours_or_not_there(user, "plan", plan_id)
     if user.role == "contractor":
-        if not auth.contractor_vehicles(session, user, plan_id):
+        if not auth.contractor_vehicles(session, user, record.id):
             raise not_yours_or_not_there(user, "plan", plan_id)
     else:
         _visible_project(session, user, record.project_id, "plan", plan_id)
     return record
 
 
-def list_plans(session: Session, user: User, project_id: int | None = None) -> list[PlanRecord]:
+def list_plans(session: Session, user: User, project_id: str | None = None) -> list[PlanRecord]:
+    """The plans ``user`` may see (of one project, by its public id, if given)."""
     query = select(PlanRecord).order_by(PlanRecord.id)
     if user.role == "contractor":
         mine = select(VehicleContractor.plan_id).where(VehicleContractor.user_id == user.id)
@@ -370,13 +376,14 @@ def list_plans(session: Session, user: User, project_id: int | None = None) -> l
         if ids is not None:
             query = query.where(PlanRecord.project_id.in_(ids))
     if project_id is not None:
-        query = query.where(PlanRecord.project_id == project_id)
+        query = query.where(PlanRecord.project_id == select(Project.id).where(Project.public_id == project_id).scalar_subquery())
     return list(session.scalars(query))
 
 
-def assign_contractors(session: Session, user: User, plan_id: int, assignments: dict[str, str | None]) -> dict[str, str]:
+def assign_contractors(session: Session, user: User, plan_id: str, assignments: dict[str, str | None]) -> dict[str, str]:
     """Assign vehicle-days to contractor accounts (``None`` removes one); the resulting map."""
     record = get_plan(session, user, plan_id)
+    plan_id = record.id
     auth.require(session, user, record.project_id, EDIT)
     vehicle_ids = {v["id"] for v in json.loads(record.document)["vehicles"]}
     problems = []
@@ -401,7 +408,7 @@ def assign_contractors(session: Session, user: User, plan_id: int, assignments: 
         else:
             row.user_id = contractor.id
     session.flush()
-    audit(session, user, "assign_contractors", f"plan {plan_id}")
+    audit(session, user, "assign_contractors", f"plan {record.public_id}")
     return contractor_map(session, plan_id)
 
 
@@ -412,6 +419,14 @@ def contractor_map(session: Session, plan_id: int) -> dict[str, str]:
         .where(VehicleContractor.plan_id == plan_id)
     )
     return {vehicle_id: username for vehicle_id, username in rows}
+
+
+def public_id_of(session: Session, model, row_id: int | None) -> str | None:
+    """The public id of row ``row_id`` of ``model`` (``None`` stays ``None``)."""
+    if row_id is None:
+        return None
+    row = session.get(model, row_id)
+    return row.public_id if row is not None else None
 
 
 _plan_cache: OrderedDict[tuple[str, int], Plan] = OrderedDict()

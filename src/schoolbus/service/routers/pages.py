@@ -13,10 +13,12 @@ import json
 import math
 import secrets
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,8 +27,8 @@ from schoolbus.errors import InputError, Problem
 from schoolbus.service import auth, store, totp
 from schoolbus.service.auth import EDIT, READ_FULL, AuthError, SignedIn
 from schoolbus.service.config import SESSION_TTL_S
-from schoolbus.service.db import ROLES, Job, User
-from schoolbus.service.schemas import Id
+from schoolbus.service.db import ROLES, Job, Project, User
+from schoolbus.service.schemas import PUBLIC_ID_PATTERN, Id
 from schoolbus.service.deps import LOGIN_CSRF_COOKIE, SESSION_COOKIE, db_session
 from schoolbus.service.i18n import PAGE_LANGUAGES, page_language, translate
 from schoolbus.service.jobs import cancel_job
@@ -302,14 +304,14 @@ def create_project(
             request, "index.html", signed, status_code=422, projects=store.list_projects(session, signed.user),
             sheets=[], may_create=True, problems=error.problems,
         )
-    return _back(f"/projects/{project.id}")
+    return _back(f"/projects/{project.public_id}")
 
 
 def _project_page(request: Request, session: Session, signed: SignedIn, project_id: Id, status_code: int = 200, **extra) -> HTMLResponse:
     user = signed.user
     project = store.get_project(session, user, project_id, auth.READ_SUMMARY)
-    may_edit = auth.may(session, user, project_id, EDIT)
-    files = store.input_files(session, project_id)
+    may_edit = auth.may(session, user, project.id, EDIT)
+    files = store.input_files(session, project.id)
     jobs = store.list_jobs(session, user, project_id)
     policy_values = {}
     fleet_text = ""
@@ -330,11 +332,12 @@ def _project_page(request: Request, session: Session, signed: SignedIn, project_
         status_code=status_code,
         project=project,
         may_edit=may_edit,
-        may_full=auth.may(session, user, project_id, READ_FULL),
+        may_full=auth.may(session, user, project.id, READ_FULL),
         files=files,
         scenarios=store.list_scenarios(session, user, project_id),
         jobs=jobs,
         plans=[{"record": p, "summary": store.plan_summary(p)} for p in plans],
+        plan_public_ids={p.id: p.public_id for p in plans},
         refresh=any(j.status in ("queued", "running") for j in jobs),
         policy_fields=POLICY_FIELDS,
         policy_values=policy_values if isinstance(policy_values, dict) else {},
@@ -450,19 +453,19 @@ def run(
     try:
         store.submit_job(session, signed.user, scenario_id, min(max(time_limit_s, 0.1), store.MAX_TIME_LIMIT_S), max(seed, 0))
     except InputError as error:
-        return _invalid(request, session, signed, record.project_id, error, "job")
+        return _invalid(request, session, signed, store.public_id_of(session, Project, record.project_id), error, "job")
     session.commit()
     request.app.state.runner.wake()
-    return _back(f"/projects/{record.project_id}")
+    return _back(f"/projects/{store.public_id_of(session, Project, record.project_id)}")
 
 
 @router.post("/jobs/{job_id}/cancel")
 def cancel(job_id: Id, request: Request, csrf_token: str = Form(""), signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> Response:
     check_csrf(signed, csrf_token)
     job: Job = store.get_job(session, signed.user, job_id, EDIT)
-    cancel_job(request.app.state.sessions, job_id)
+    cancel_job(request.app.state.sessions, job.id)
     request.app.state.runner.wake()
-    return _back(f"/projects/{job.project_id}")
+    return _back(f"/projects/{store.public_id_of(session, Project, job.project_id)}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -476,7 +479,7 @@ def plan_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_u
     record = store.get_plan(session, user, plan_id)
     document = json.loads(record.document)
     vehicle_ids = [v["id"] for v in document["vehicles"]]
-    sheet_ids = auth.sheet_vehicles(session, user, plan_id, record.project_id, vehicle_ids)
+    sheet_ids = auth.sheet_vehicles(session, user, record.id, record.project_id, vehicle_ids)
     is_contractor = user.role == "contractor"
     may_edit = not is_contractor and auth.may(session, user, record.project_id, EDIT)
     contractors = [u.username for u in session.scalars(select(User).where(User.role == "contractor").order_by(User.username))] if may_edit else []
@@ -492,7 +495,8 @@ def plan_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_u
         show_map=not is_contractor,
         may_full=not is_contractor and auth.may(session, user, record.project_id, READ_FULL),
         may_edit=may_edit,
-        contractor_map=store.contractor_map(session, plan_id) if may_edit else {},
+        contractor_map=store.contractor_map(session, record.id) if may_edit else {},
+        project_public_id=store.public_id_of(session, Project, record.project_id),
         contractors=contractors,
         exports=("routes.csv", "stops.csv", "assignments.csv", "vehicles.csv", "plan.xlsx", "routes.geojson", "stops.geojson"),
         metric_labels=METRIC_LABELS,
@@ -522,14 +526,15 @@ def _bars(values: list[float | None]) -> list[float]:
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(
     request: Request,
-    plan_id: list[int] = Query([]),
-    project_id: int | None = Query(None),
+    plan_id: list[Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]] = Query([]),
+    project_id: str | None = Query(None, pattern=PUBLIC_ID_PATTERN),
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     if len(plan_id) < 2:
         # Back to the project the (empty) selection came from, when it is one this user may see.
-        back = f"/projects/{project_id}" if project_id and auth.may(session, signed.user, project_id, auth.READ_SUMMARY) else "/"
+        project = store.by_public_id(session, Project, project_id) if project_id else None
+        back = f"/projects/{project.public_id}" if project and auth.may(session, signed.user, project.id, auth.READ_SUMMARY) else "/"
         return render(request, "compare.html", signed, comparison=None, back=back, status_code=422)
     comparison = compare(session, signed.user, plan_id[:6])
     back = f"/projects/{comparison.plans[0].project_id}"
@@ -636,7 +641,7 @@ def create_user(
     request: Request,
     username: str = Form(""),
     role: str = Form(""),
-    project_id: int | None = Form(None),
+    project_id: str | None = Form(None),
     csrf_token: str = Form(""),
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),

@@ -13,18 +13,19 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import Field
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from schoolbus.service import artifacts, auth, privacy, security, store
 from schoolbus.service.auth import EDIT, READ_FULL, READ_SUMMARY, Forbidden
-from schoolbus.service.db import PlanRecord, User
+from schoolbus.service.db import Job, PlanRecord, Project, ScenarioRecord, User
 from schoolbus.service.schemas import Id
 from schoolbus.service.deps import api_user, db_session
-from schoolbus.service.schemas import MAX_ID, ComparisonOut, ContractorsIn, PlanOut, SheetOut
+from schoolbus.service.schemas import PUBLIC_ID_PATTERN, ComparisonOut, ContractorsIn, PlanOut, SheetOut
 
 router = APIRouter()
 
@@ -67,12 +68,12 @@ def binary(*media_types: str) -> dict:
     return {200: {"description": "The file", "content": content}}
 
 
-def plan_out(record: PlanRecord, with_summary: bool = True) -> PlanOut:
+def plan_out(session: Session, record: PlanRecord, with_summary: bool = True) -> PlanOut:
     return PlanOut(
-        id=record.id,
-        project_id=record.project_id,
-        scenario_id=record.scenario_id,
-        job_id=record.job_id,
+        id=record.public_id,
+        project_id=store.public_id_of(session, Project, record.project_id),
+        scenario_id=store.public_id_of(session, ScenarioRecord, record.scenario_id),
+        job_id=store.public_id_of(session, Job, record.job_id),
         name=record.name,
         created_at=record.created_at,
         summary=store.plan_summary(record) if with_summary else None,
@@ -97,11 +98,11 @@ def _file(path: Path, download_name: str) -> FileResponse:
 
 @router.get("/plans", response_model=list[PlanOut], tags=["plans"], summary="Plans you may see")
 def list_plans(
-    project_id: int | None = Query(None, ge=1, le=MAX_ID),
+    project_id: str | None = Query(None, pattern=PUBLIC_ID_PATTERN),
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[PlanOut]:
-    return [plan_out(r, user.role != "contractor") for r in store.list_plans(session, user, project_id)]
+    return [plan_out(session, r, user.role != "contractor") for r in store.list_plans(session, user, project_id)]
 
 
 @router.get(
@@ -173,7 +174,7 @@ def list_sheets(
 ) -> list[SheetOut]:
     record = store.get_plan(session, user, plan_id)
     plan = store.load_plan(session, record)
-    allowed = auth.sheet_vehicles(session, user, plan_id, record.project_id, [v.id for v in plan.vehicles])
+    allowed = auth.sheet_vehicles(session, user, record.id, record.project_id, [v.id for v in plan.vehicles])
     if not allowed:
         raise Forbidden("no route sheet of this plan is yours to see")
     base = f"/api/v1/plans/{plan_id}/sheets"
@@ -266,7 +267,7 @@ def export(
 def get_contractors(plan_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> dict[str, str]:
     record = store.get_plan(session, user, plan_id)
     auth.require(session, user, record.project_id, EDIT)
-    return store.contractor_map(session, plan_id)
+    return store.contractor_map(session, record.id)
 
 
 @router.put("/plans/{plan_id}/contractors", response_model=dict[str, str], tags=["plans"], summary="Assign vehicle-days to contractors")
@@ -274,22 +275,20 @@ def set_contractors(plan_id: Id, body: ContractorsIn, user: User = Depends(api_u
     return store.assign_contractors(session, user, plan_id, body.assignments)
 
 
-def compare(session: Session, user: User, plan_ids: list[int]) -> ComparisonOut:
+def compare(session: Session, user: User, plan_ids: list[str]) -> ComparisonOut:
     records = []
     for plan_id in plan_ids:
-        if not 1 <= plan_id <= MAX_ID:
-            raise store.not_yours_or_not_there(user, "plan", plan_id)
         record = store.get_plan(session, user, plan_id)
         auth.require(session, user, record.project_id, READ_SUMMARY)
         records.append(record)
     summaries = [store.plan_summary(r) for r in records]
     metrics = [{"key": key, "values": [s.get(key) for s in summaries]} for key in COMPARED_METRICS]
-    return ComparisonOut(plans=[plan_out(r) for r in records], metrics=metrics)
+    return ComparisonOut(plans=[plan_out(session, r) for r in records], metrics=metrics)
 
 
 @router.get("/comparisons", response_model=ComparisonOut, tags=["plans"], summary="Compare plans side by side")
 def comparison(
-    plan_id: list[int] = Query(..., min_length=2, max_length=6, description="Two to six plan ids"),
+    plan_id: list[Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]] = Query(..., min_length=2, max_length=6, description="Two to six plan ids"),
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> ComparisonOut:
