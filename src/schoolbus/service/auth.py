@@ -27,8 +27,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from schoolbus.service.throttle import LoginThrottle, hash_slots
-
 from schoolbus.service import totp
 from schoolbus.service.config import SESSION_TTL_S, TOKEN_TTL_S
 from schoolbus.service.db import (
@@ -42,6 +40,7 @@ from schoolbus.service.db import (
     WebSession,
     utcnow,
 )
+from schoolbus.service.throttle import LoginThrottle, hash_slots
 
 TOKEN_BYTES = 32
 ONE_TIME_PASSWORD_BYTES = 12

@@ -28,11 +28,11 @@ import struct
 import zipfile
 import zlib
 from typing import BinaryIO
+from xml.etree.ElementTree import ParseError  # nosec B405 - only the exception class; parsing is defusedxml's
 
 import yaml
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
-from xml.etree.ElementTree import ParseError  # nosec B405 - only the exception class; parsing is defusedxml's
 
 from schoolbus.errors import InputError, Problem
 
