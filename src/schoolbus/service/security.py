@@ -74,14 +74,15 @@ def map_policy(nonce: str) -> str:
     )
 
 
-NONCE_PLACEHOLDER = "schoolbus-csp-nonce"
-"""What :mod:`schoolbus.outputs.maps` writes as the nonce of its own scripts and styles; the
-service replaces it by a fresh nonce on every response (a stored map never holds a real one)."""
-
-
 def with_nonce(html: str, nonce: str) -> str:
-    """A rendered map with its nonce placeholders replaced by ``nonce``."""
-    return html.replace(f'nonce="{NONCE_PLACEHOLDER}"', f'nonce="{nonce}"')
+    """A rendered map with its nonce placeholders replaced by ``nonce``.
+
+    :mod:`schoolbus.outputs.maps` writes a placeholder as the nonce of its own scripts and
+    styles; a stored map never holds a real nonce, each response gets a fresh one.
+    """
+    from schoolbus.outputs.maps import CSP_NONCE_PLACEHOLDER
+
+    return html.replace(f'nonce="{CSP_NONCE_PLACEHOLDER}"', f'nonce="{nonce}"')
 
 
 def body_limit(method: str, path: str) -> int:
