@@ -205,8 +205,8 @@ def test_server_killed_mid_job_leaves_it_failed_and_requeues_the_waiting_one(tmp
         headers = {"Authorization": f"Bearer {token}"}
         httpx.post(f"{base}/api/v1/me/password", json={"current_password": password, "new_password": PASSWORD}, headers=headers)
         plans = httpx.get(f"{base}/api/v1/plans", headers=headers).json()
-        assert [p["job_id"] for p in plans] == [second.id]
-        job = httpx.get(f"{base}/api/v1/jobs/{first.id}", headers=headers).json()
+        assert [p["job_id"] for p in plans] == [second.public_id]
+        job = httpx.get(f"{base}/api/v1/jobs/{first.public_id}", headers=headers).json()
         assert job["status"] == "failed" and job["error"] == RESTARTED_REASON
         engine.dispose()
     finally:

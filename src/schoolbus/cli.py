@@ -150,6 +150,46 @@ def users_list_command(
             console.print(f"{user.username}\t{user.role}\t{'active' if user.is_active else 'disabled'}", highlight=False)
 
 
+def _account_action(username: str, data_dir: Path | None, action) -> None:
+    """Run ``action(session, username)`` in the store; an unknown account is an input error."""
+    from schoolbus.errors import InputError, Problem
+    from schoolbus.service import store
+
+    with _service_store(data_dir) as sessions, sessions.begin() as session:
+        try:
+            action(session, username)
+        except store.NotFound:
+            raise InputError([Problem("command line", None, "USERNAME", username, "the name of an existing account")]) from None
+        except ValueError as error:
+            raise InputError([Problem("command line", None, "USERNAME", username, str(error))]) from None
+
+
+@users_app.command("disable")
+@reports_errors
+def users_disable_command(
+    username: str = typer.Argument(..., help="The account to disable."),
+    data_dir: Path | None = typer.Option(None, help="Data folder (default $SCHOOLBUS_DATA_DIR or ~/.local/share/schoolbus)."),
+) -> None:
+    """Disable an account: it can no longer sign in, and its sessions and API tokens end now."""
+    from schoolbus.service import store
+
+    _account_action(username, data_dir, lambda session, name: store.set_active(session, None, name, False))
+    console.print(f"disabled {username}; its sessions and tokens are revoked", highlight=False)
+
+
+@users_app.command("revoke-tokens")
+@reports_errors
+def users_revoke_tokens_command(
+    username: str = typer.Argument(..., help="The account whose sessions and tokens end."),
+    data_dir: Path | None = typer.Option(None, help="Data folder (default $SCHOOLBUS_DATA_DIR or ~/.local/share/schoolbus)."),
+) -> None:
+    """End every web session and API token of an account (it may sign in again)."""
+    from schoolbus.service import store
+
+    _account_action(username, data_dir, lambda session, name: store.revoke_tokens(session, None, name))
+    console.print(f"revoked every session and token of {username}", highlight=False)
+
+
 @app.command("compare")
 @reports_errors
 def compare_command(

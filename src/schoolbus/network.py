@@ -17,8 +17,9 @@ what a bus may drive and where a pupil may walk, whatever the input format:
    ``loaded`` (``drive`` minus the policy's forbidden classes, largest SCC again) and ``walk``
    (walkable ways, undirected, holding every ``loaded`` node).
 
-A built network is pickled in a cache folder keyed by a hash of the input bytes (or the online
-query) and the options, so a plan re-run does not rebuild it.
+A built network is kept in a cache folder (gzipped JSON, never a pickle: a cache file someone
+else wrote cannot run code) keyed by a hash of the input bytes (or the online query) and the
+options, so a plan re-run does not rebuild it.
 
 Bus speeds, km/h, when a way has no usable ``maxspeed`` tag (urban school-bus speeds, below the
 legal limits because a bus brakes, turns and meets traffic)::
@@ -37,8 +38,8 @@ import dataclasses
 import hashlib
 import json
 import math
+import gzip
 import os
-import pickle
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -84,8 +85,12 @@ WALK_MAXSPEED_KPH = 7.0
 MPH_TO_KPH = 1.609344
 KNOT_TO_KPH = 1.852
 
-CACHE_FORMAT = 3
-"""Bump when the pickled network changes shape, so old cache files are not read back."""
+CACHE_FORMAT = 4
+"""Bump when the cached network changes shape, so old cache files are not read back
+(2: gzipped JSON instead of a pickle; 3 and 4: cut-off drive points and named places)."""
+
+CACHE_GZIP_LEVEL = 1
+"""Fast compression: the cache is written once per network and read on every plan."""
 
 FALLBACK_SPEED_KPH = 30.0
 """Bus speed on a drivable class missing from ``DEFAULT_SPEED_KPH``."""
@@ -208,7 +213,7 @@ class NetworkReport:
     max_edge_m : float
         Longest edge allowed before subdivision, metres.
     cache_path : str
-        The pickle this network was read from or written to ('' if it could not be written).
+        The cache file this network was read from or written to ('' if it could not be written).
     is_from_cache : bool
         Whether this network was read back from the cache.
     """
@@ -965,22 +970,111 @@ def _cache_key(source: dict[str, Any], options: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+_LINESTRING = "__linestring__"
+"""How an edge's shapely ``geometry`` is written: ``{"__linestring__": [[lon, lat], ...]}``."""
+_PLAIN_TYPES = (bool, int, float, str, type(None))
+
+
+def _attrs_to_json(attrs: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, LineString):
+            out[key] = {_LINESTRING: [list(c) for c in value.coords]}
+        elif isinstance(value, _PLAIN_TYPES):
+            out[key] = value
+        else:
+            raise TypeError(f"attribute {key!r} of type {type(value).__name__} has no cache form")
+    return out
+
+
+def _attrs_from_json(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: LineString(value[_LINESTRING]) if isinstance(value, dict) and _LINESTRING in value else value
+        for key, value in attrs.items()
+    }
+
+
+def _graph_to_json(graph: nx.MultiGraph | nx.MultiDiGraph) -> dict[str, Any]:
+    """Nodes, edges and adjacency *in their order* (algorithms break ties by it: a cached network
+    must give the same plan as a fresh one)."""
+    edges: list[dict[str, Any]] = []
+    succ = []
+    for u, neighbours in graph.adj.items():
+        row = []
+        for v, keyed in neighbours.items():
+            for k, data in keyed.items():
+                row.append([v, k, len(edges)])
+                edges.append(_attrs_to_json(data))
+        succ.append(row)
+    document: dict[str, Any] = {
+        "directed": graph.is_directed(),
+        "graph": dict(graph.graph),
+        "nodes": [[n, _attrs_to_json(d)] for n, d in graph.nodes(data=True)],
+        "succ": succ,
+        "edges": edges,
+    }
+    if graph.is_directed():
+        document["pred"] = [[u for u in graph.pred[v]] for v in graph]
+    return document
+
+
+def _graph_from_json(document: dict[str, Any]) -> nx.MultiGraph | nx.MultiDiGraph:
+    directed = document["directed"]
+    graph = nx.MultiDiGraph() if directed else nx.MultiGraph()
+    graph.graph.update(document["graph"])
+    nodes = [n for n, _ in document["nodes"]]
+    for n, attrs in document["nodes"]:
+        graph.add_node(n, **attrs)
+    edges = [_attrs_from_json(e) for e in document["edges"]]
+    # networkx shares one key dict between both ends of an edge; rebuilding the adjacency dicts in
+    # the recorded order is the only way to get the same iteration order back.
+    adjacency = graph._succ if directed else graph._adj
+    keyed: dict[tuple, dict] = {}
+    for u, row in zip(nodes, document["succ"]):
+        for v, k, index in row:
+            pair = (u, v) if directed else frozenset((u, v))
+            keydict = keyed.get(pair)
+            if keydict is None:
+                keydict = keyed[pair] = graph.edge_key_dict_factory()
+            keydict[k] = edges[index]
+            adjacency[u][v] = keydict
+    if directed:
+        for v, row in zip(nodes, document["pred"]):
+            for u in row:
+                graph._pred[v][u] = keyed[(u, v)]
+    return graph
+
+
 def _read_cache(path: Path) -> RoadNetwork | None:
+    """The network a cache file holds, or ``None`` (missing, another format, damaged)."""
     try:
-        with path.open("rb") as handle:
-            network = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            document = json.load(handle)
+        if document.get("format") != CACHE_FORMAT:
+            return None
+        report = {k: tuple(v) if isinstance(v, list) else v for k, v in document["report"].items()}
+        graphs = {name: _graph_from_json(document[name]) for name in ("drive", "loaded", "walk")}
+        return RoadNetwork(name=document["name"], report=NetworkReport(**report), **graphs)
+    except (OSError, EOFError, ValueError, KeyError, TypeError, IndexError):
         return None
-    return network if isinstance(network, RoadNetwork) else None
 
 
 def _write_cache(path: Path, network: RoadNetwork) -> bool:
     """Write atomically (a crash leaves no half file); False if the folder is not writable."""
     try:
+        document = {
+            "format": CACHE_FORMAT,
+            "name": network.name,
+            "report": dataclasses.asdict(network.report),
+            **{name: _graph_to_json(getattr(network, name)) for name in ("drive", "loaded", "walk")},
+        }
+    except TypeError:
+        return False
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.partial")
-        with partial.open("wb") as handle:
-            pickle.dump(network, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        with gzip.open(partial, "wt", encoding="utf-8", compresslevel=CACHE_GZIP_LEVEL) as handle:
+            json.dump(document, handle, separators=(",", ":"))
         os.replace(partial, path)
     except OSError:
         return False
@@ -1063,7 +1157,7 @@ def load_network(
         "max_edge_m": float(max_edge_m),
         "columns": dataclasses.asdict(columns) if source.kind == "roads" else None,
     }
-    cache_path = cache_root / f"network-{_cache_key(source.key, options)}.pickle"
+    cache_path = cache_root / f"network-{_cache_key(source.key, options)}.json.gz"
     cached = _read_cache(cache_path)
     if cached is not None:
         report = dataclasses.replace(cached.report, cache_path=str(cache_path), is_from_cache=True)

@@ -291,23 +291,44 @@ def csv_text(value: Cell) -> str:
     return str(value)
 
 
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+"""Leading characters that make a spreadsheet read a text cell as a formula (OWASP CSV injection)."""
+
+
+def neutralised(value: Cell) -> Cell:
+    """``value`` safe to open in a spreadsheet: text starting with a formula trigger gets a ``'``.
+
+    Only text is changed (a negative *number* stays a number); every school, stop and pupil
+    name or id comes from an uploaded file, so none may reach a spreadsheet as a live formula.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 def write_csv(table: Table, path: Path) -> None:
-    """Write ``table`` to ``path`` as UTF-8-with-BOM CSV under its stable column keys."""
+    """Write ``table`` to ``path`` as UTF-8-with-BOM CSV under its stable column keys.
+
+    Text cells are :func:`neutralised`.
+    """
     with path.open("w", encoding=CSV_ENCODING, newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([c.key for c in table.columns])
-        writer.writerows([csv_text(v) for v in row] for row in table.rows)
+        writer.writerow([neutralised(c.key) for c in table.columns])
+        writer.writerows([neutralised(csv_text(v)) if isinstance(v, str) else csv_text(v) for v in row] for row in table.rows)
 
 
 def write_xlsx(tables: Sequence[Table], path: Path) -> None:
-    """Write one sheet per table: readable column names, frozen bold header, fitted widths."""
+    """Write one sheet per table: readable column names, frozen bold header, fitted widths.
+
+    Text cells are :func:`neutralised`: no cell of the workbook is a formula.
+    """
     workbook = Workbook()
     workbook.remove(workbook.active)
     for table in tables:
         sheet = workbook.create_sheet(_sheet_title(table.title))
-        sheet.append([c.label for c in table.columns])
+        sheet.append([neutralised(c.label) for c in table.columns])
         for row in table.rows:
-            sheet.append(list(row))
+            sheet.append([neutralised(v) for v in row])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
             cell.fill = PatternFill("solid", fgColor=HEADER_FILL)

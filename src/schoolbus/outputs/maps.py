@@ -332,7 +332,8 @@ def render_map(
     for layer in layers:
         colour, dash = colours[layer.vehicle.id]
         school = schools.get(layer.school_id)
-        group_name = f"{school.name if school else layer.school_id} · {shift_label(layer.shift, language)}"
+        # The plugin inserts group names as HTML: user text (school names) is escaped here.
+        group_name = str(escape(f"{school.name if school else layer.school_id} · {shift_label(layer.shift, language)}"))
         first_group = first_group or group_name
         # Many vehicle-days: only the first school and shift is on at first; the rest wait in
         # the layer list, so the map opens readable.
@@ -423,6 +424,7 @@ def render_map(
     html = _stable_ids(fmap.get_root().render())
     # The page carries the legend's language; the map pane itself stays left-to-right.
     html = html.replace("<html>", f'<html lang="{language}">', 1)
+    html = _with_nonce_placeholders(html)
     out_path.write_text(html, encoding="utf-8")
     return out_path
 
@@ -678,6 +680,17 @@ def _inline_assets(fmap: folium.Map, language: str) -> None:
             flags=re.M,
         )
         header.add_child(_RawHtml(f"<{tag}>\n{code}\n</{tag}>"), name=name)
+
+
+CSP_NONCE_PLACEHOLDER = "schoolbus-csp-nonce"
+"""The nonce written on the page's own ``<script>``/``<style>`` elements; whoever serves the page
+under a Content-Security-Policy replaces it by a fresh nonce per response
+(:mod:`schoolbus.service.security`). User text is escaped, so it can hold no such element."""
+
+
+def _with_nonce_placeholders(html: str) -> str:
+    """Mark every ``<script>`` and ``<style>`` element of the page with the nonce placeholder."""
+    return re.sub(r"<(script|style)(?=[\s>])", rf'<\1 nonce="{CSP_NONCE_PLACEHOLDER}"', html)
 
 
 def _stable_ids(html: str) -> str:

@@ -10,27 +10,34 @@ from __future__ import annotations
 
 import html
 import logging
+import math
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from schoolbus.errors import InputError, SchoolbusError
 from schoolbus.service import auth, store
 from schoolbus.service.auth import AuthError, Forbidden
 from schoolbus.service.config import ServiceConfig
 from schoolbus.service.db import SCHEMA_VERSION, make_engine, migrate, session_factory
-from schoolbus.service.deps import PasswordChangeRequired
 from schoolbus.service.jobs import JobRunner
 from schoolbus.service.routers import accounts, geocode, pages, plans, projects, versions
 from schoolbus.service.schemas import ErrorOut, HealthOut
+from schoolbus.service.security import SecurityMiddleware
+from schoolbus.service.throttle import LoginThrottle, TooManyAttempts
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("schoolbus.service")
 
-ERROR_RESPONSES = {status: {"model": ErrorOut} for status in (401, 403, 404, 422)}
+ERROR_RESPONSES = {status: {"model": ErrorOut} for status in (400, 401, 403, 404, 413, 422)}
+ERROR_RESPONSES[400]["description"] = "Malformed request body (JSON that does not parse, a broken multipart form)"
+ERROR_RESPONSES[413]["description"] = "Request body over its limit (uploads 200 MiB, anything else 2 MiB)"
 
 
 def _problem_value(value: object) -> object:
@@ -57,6 +64,22 @@ def error_body(code: str, message: str, problems=()) -> dict:
 
 def _wants_page(request: Request) -> bool:
     return not request.url.path.startswith(API_PREFIX) and request.url.path != "/openapi.json"
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path`` (for a 405's ``Allow``)."""
+    if not hasattr(app.state, "route_patterns"):
+        patterns: list[tuple[re.Pattern, str]] = []
+        for template, operations in app.openapi()["paths"].items():
+            regex = compile_path(template)[0]
+            patterns += [(regex, method.upper()) for method in operations]
+        for route in pages.router.routes:
+            patterns += [(compile_path(route.path)[0], method) for method in route.methods]
+        app.state.route_patterns = patterns
+    methods = {method for regex, method in app.state.route_patterns if regex.match(path)}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -117,18 +140,26 @@ def create_app(config: ServiceConfig) -> FastAPI:
     async def _auth_error(request: Request, error: AuthError):
         if _wants_page(request):
             return RedirectResponse("/login", status_code=303)
-        return JSONResponse(error_body("unauthorized", str(error)), status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(error_body(error.code, str(error)), status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(TooManyAttempts)
+    async def _too_many(request: Request, error: TooManyAttempts):
+        retry = str(math.ceil(error.retry_after_s))
+        return JSONResponse(error_body("too_many_attempts", str(error)), status_code=429, headers={"Retry-After": retry})
 
     @app.exception_handler(pages.PasswordFirst)
     async def _password_first(request: Request, error: pages.PasswordFirst):
         return RedirectResponse("/account/password", status_code=303)
 
+    @app.exception_handler(pages.TotpFirst)
+    async def _totp_first(request: Request, error: pages.TotpFirst):
+        return RedirectResponse("/account/totp", status_code=303)
+
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, error: Forbidden):
         if _wants_page(request):
             return HTMLResponse(f"<!doctype html><title>403</title><p>{html.escape(str(error))}</p><p><a href='/'>←</a></p>", status_code=403)
-        code = "password_change_required" if isinstance(error, PasswordChangeRequired) else "forbidden"
-        return JSONResponse(error_body(code, str(error)), status_code=403)
+        return JSONResponse(error_body(getattr(error, "code", "forbidden"), str(error)), status_code=403)
 
     @app.exception_handler(store.NotFound)
     async def _not_found(request: Request, error: store.NotFound):
@@ -139,15 +170,30 @@ def create_app(config: ServiceConfig) -> FastAPI:
         # Account rules (username, role, password strength) are reported as invalid input.
         return JSONResponse(error_body("invalid_input", str(error)), status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException):
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names the methods of the first route that matched the path; the path may
+            # have others (GET and PUT are separate routes).
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+        code = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return JSONResponse(error_body(code, str(error.detail)), status_code=error.status_code, headers=headers)
+
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(request: Request, error: RequestValidationError):
         from schoolbus.errors import Problem
 
+        if any(e.get("type") == "json_invalid" for e in error.errors()):
+            return JSONResponse(error_body("malformed_request", "the request body is not valid JSON"), status_code=400)
         problems = [
             Problem("request", None, ".".join(str(part) for part in e.get("loc", ())), e.get("input"), e.get("msg", ""))
             for e in error.errors()
         ]
         return JSONResponse(error_body("invalid_request", f"{len(problems)} problem(s) in the request", problems), status_code=422)
+
+    app.state.throttle = LoginThrottle()
+    app.add_middleware(SecurityMiddleware)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
 

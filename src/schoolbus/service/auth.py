@@ -27,17 +27,20 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from schoolbus.service import totp
 from schoolbus.service.config import SESSION_TTL_S, TOKEN_TTL_S
 from schoolbus.service.db import (
     ROLES,
     ApiToken,
     Project,
     ProjectMember,
+    Setting,
     User,
     VehicleContractor,
     WebSession,
     utcnow,
 )
+from schoolbus.service.throttle import LoginThrottle, hash_slots
 
 TOKEN_BYTES = 32
 ONE_TIME_PASSWORD_BYTES = 12
@@ -54,9 +57,19 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 class AuthError(Exception):
     """Sign-in failed, or a token or session is missing, unknown or expired (HTTP 401)."""
 
+    code = "unauthorized"
+
+
+class SecondFactorNeeded(AuthError):
+    """The password was right, but the account's authenticator code is missing or wrong (401)."""
+
+    code = "totp_required"
+
 
 class Forbidden(Exception):
     """Signed in, but this role may not do that (HTTP 403)."""
+
+    code = "forbidden"
 
 
 def sha256_hex(text: str) -> str:
@@ -64,14 +77,20 @@ def sha256_hex(text: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    """An Argon2id hash (salt and parameters included) of ``password``."""
-    return _hasher.hash(password)
+    """An Argon2id hash (salt and parameters included) of ``password``.
+
+    Slow and memory-hungry by design: called from worker threads only (the routes are plain
+    ``def``), at most :data:`~schoolbus.service.throttle.MAX_CONCURRENT_HASHES` at once.
+    """
+    with hash_slots:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether ``password`` matches ``password_hash`` (never raises on a bad hash)."""
     try:
-        return _hasher.verify(password_hash, password)
+        with hash_slots:
+            return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -138,19 +157,57 @@ def ensure_first_admin(session: Session) -> str | None:
     return password
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
-    """The active account ``username`` whose password is ``password``; else :class:`AuthError`."""
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    throttle: LoginThrottle | None = None,
+    address: str | None = None,
+    totp_code: str | None = None,
+) -> User:
+    """The active account ``username`` whose password is ``password`` (and, when the account has
+    a second factor, whose authenticator code is ``totp_code``).
+
+    Raises
+    ------
+    TooManyAttempts
+        The account or the address must wait (checked *before* the password).
+    AuthError
+        Wrong username, password or code, or a disabled account (each failure is counted).
+    """
+    if throttle is not None:
+        throttle.check(username, address)
     user = session.scalar(select(User).where(User.username == username))
+    # Give the connection back while Argon2 works (and waits for a slot): forty parallel sign-ins
+    # must not hold forty database connections.
+    session.commit()
     if user is None:
         verify_password(_DUMMY_HASH, password)
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, password) and user.is_active
+    if not ok:
+        if throttle is not None:
+            throttle.failed(username, address)
         raise AuthError("wrong username or password")
-    if not verify_password(user.password_hash, password) or not user.is_active:
-        raise AuthError("wrong username or password")
+    if user.totp_secret:
+        step = totp.matching_step(user.totp_secret, totp_code, user.totp_last_step)
+        if step is None:
+            if throttle is not None:
+                throttle.failed(username, address)
+            raise SecondFactorNeeded("this account needs the 6-digit code of its authenticator app (totp_code)")
+        user.totp_last_step = step
+    if throttle is not None:
+        throttle.succeeded(username)
     return user
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
-    """Replace ``user``'s password after checking the current one."""
+def change_password(
+    session: Session, user: User, current: str, new: str, *, keep_token: str | None = None, keep_session_id: int | None = None
+) -> None:
+    """Replace ``user``'s password after checking the current one; every other session and token
+    of the account is revoked (``keep_*`` names the one the change was made from)."""
     if not verify_password(user.password_hash, current):
         raise AuthError("the current password is wrong")
     if problem := password_problem(new):
@@ -159,6 +216,72 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
         raise ValueError("new password: expected a password different from the current one")
     user.password_hash = hash_password(new)
     user.must_change_password = False
+    revoke_all(session, user, keep_token=keep_token, keep_session_id=keep_session_id)
+
+
+def revoke_all(session: Session, user: User, *, keep_token: str | None = None, keep_session_id: int | None = None) -> int:
+    """Revoke every bearer token and web session of ``user`` but the ones named; how many went."""
+    tokens = delete(ApiToken).where(ApiToken.user_id == user.id)
+    if keep_token is not None:
+        tokens = tokens.where(ApiToken.token_sha256 != sha256_hex(keep_token))
+    sessions = delete(WebSession).where(WebSession.user_id == user.id)
+    if keep_session_id is not None:
+        sessions = sessions.where(WebSession.id != keep_session_id)
+    return session.execute(tokens).rowcount + session.execute(sessions).rowcount
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings and the second factor
+# --------------------------------------------------------------------------------------------------
+
+REQUIRE_TOTP = "require_totp"
+"""Setting: admins and officers must use an authenticator app (``"1"``) or may (``"0"``)."""
+TOTP_ROLES = ("admin", "officer")
+
+
+def setting(session: Session, key: str, default: str = "") -> str:
+    row = session.get(Setting, key)
+    return row.value if row is not None else default
+
+
+def set_setting(session: Session, key: str, value: str) -> None:
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+
+
+def is_totp_required(session: Session) -> bool:
+    return setting(session, REQUIRE_TOTP, "0") == "1"
+
+
+def needs_totp_enrolment(session: Session, user: User) -> bool:
+    """Whether ``user`` must set up an authenticator app before doing anything else."""
+    return user.role in TOTP_ROLES and not user.totp_secret and is_totp_required(session)
+
+
+def start_totp(user: User) -> str:
+    """The pending secret shown on the enrolment page (made once, kept until confirmed)."""
+    if not user.totp_pending:
+        user.totp_pending = totp.new_secret()
+    return user.totp_pending
+
+
+def confirm_totp(user: User, code: str) -> None:
+    """Make the pending secret the account's second factor once a code from the app matches.
+
+    Raises
+    ------
+    ValueError
+        No enrolment started, or the code does not match.
+    """
+    if not user.totp_pending:
+        raise ValueError("totp: start the enrolment first (the page or POST /api/v1/me/totp)")
+    step = totp.matching_step(user.totp_pending, code)
+    if step is None:
+        raise ValueError("totp code: expected the 6 digits the authenticator app shows now")
+    user.totp_secret, user.totp_pending, user.totp_last_step = user.totp_pending, None, step
 
 
 # --------------------------------------------------------------------------------------------------

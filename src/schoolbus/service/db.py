@@ -16,9 +16,11 @@ writes into tables it does not understand.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Callable
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -33,15 +35,42 @@ from sqlalchemy import (
     event,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 
-SCHEMA_VERSION = 1
-"""Version of the tables this code writes."""
+SCHEMA_VERSION = 2
+"""Version of the tables this code writes (2: second factor, settings, public ids)."""
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+PUBLIC_ID_BYTES = 12
+"""Random bytes of a public id (16 URL-safe characters): what URLs and the API name rows by."""
+PUBLIC_ID_TABLES = ("projects", "scenarios", "jobs", "plans")
+
+
+def new_public_id() -> str:
+    """A random, non-sequential id for URLs and the API (the integer keys stay inside)."""
+    return secrets.token_urlsafe(PUBLIC_ID_BYTES)
+
+
+def _version_2(connection: Connection) -> None:
+    """Version 1 → 2: the users' second factor, and a random public id for every existing project,
+    scenario, job and plan (the ``settings`` table is created after the steps)."""
+    for column, kind in (("totp_secret", "VARCHAR(64)"), ("totp_pending", "VARCHAR(64)"), ("totp_last_step", "BIGINT")):
+        connection.exec_driver_sql(f"ALTER TABLE users ADD COLUMN {column} {kind}")  # nosec B608 - constant names
+    for table in PUBLIC_ID_TABLES:
+        connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN public_id VARCHAR(32)")  # nosec B608 - constant names
+        ids = [row[0] for row in connection.exec_driver_sql(f"SELECT id FROM {table}")]  # nosec B608
+        for row_id in ids:
+            connection.execute(
+                text(f"UPDATE {table} SET public_id = :public_id WHERE id = :id"),  # nosec B608 - constant names
+                {"public_id": new_public_id(), "id": row_id},
+            )
+        connection.exec_driver_sql(f"CREATE UNIQUE INDEX ix_{table}_public_id ON {table} (public_id)")  # nosec B608
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _version_2}
 """``MIGRATIONS[v]`` moves a database from version ``v`` to ``v + 1``; version 1 is the first."""
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -97,6 +126,23 @@ class User(Base):
     # before the account can do anything else.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The authenticator-app secret once confirmed; the one shown on the enrolment page until then;
+    # the last time step a code was accepted for (a code never works twice).
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    totp_pending: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
+
+    @property
+    def has_totp(self) -> bool:
+        return bool(self.totp_secret)
+
+
+class Setting(Base):
+    """A service-wide setting an administrator changes at run time (``require_totp``)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class ApiToken(Base):
@@ -132,6 +178,7 @@ class Project(Base):
 
     __tablename__ = "projects"
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True, default=new_public_id)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     network_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
@@ -165,6 +212,7 @@ class ScenarioRecord(Base):
 
     __tablename__ = "scenarios"
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True, default=new_public_id)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     document: Mapped[str] = mapped_column(Text)
@@ -183,6 +231,7 @@ class Job(Base):
 
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True, default=new_public_id)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     scenario_id: Mapped[int | None] = mapped_column(ForeignKey("scenarios.id", ondelete="SET NULL"), nullable=True)
     kind: Mapped[str] = mapped_column(String(20), default="plan")
@@ -208,6 +257,7 @@ class PlanRecord(Base):
 
     __tablename__ = "plans"
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True, default=new_public_id)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     scenario_id: Mapped[int | None] = mapped_column(ForeignKey("scenarios.id", ondelete="SET NULL"), nullable=True)
     job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -20,8 +20,20 @@ PASSWORD_CHANGE_PATHS = ("/api/v1/me", "/api/v1/me/password", "/api/v1/auth/toke
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 
 
+TOTP_ENROLMENT_PATHS = ("/api/v1/me", "/api/v1/me/totp", "/api/v1/me/totp/confirm", "/api/v1/me/password")
+"""What an admin or officer without the required second factor may still reach (to set it up)."""
+
+
 class PasswordChangeRequired(Forbidden):
     """The account still has its one-time password."""
+
+    code = "password_change_required"
+
+
+class TotpEnrolmentRequired(Forbidden):
+    """The administrator requires a second factor of this account, and it has none yet."""
+
+    code = "totp_enrolment_required"
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -61,6 +73,8 @@ def api_user(
         raise AuthError("sign in: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
     if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
         raise PasswordChangeRequired("replace the one-time password first: POST /api/v1/me/password")
+    if request.url.path not in TOTP_ENROLMENT_PATHS and auth.needs_totp_enrolment(session, user):
+        raise TotpEnrolmentRequired("set up an authenticator app first: POST /api/v1/me/totp, then /api/v1/me/totp/confirm")
     return user
 
 

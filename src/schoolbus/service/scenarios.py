@@ -21,6 +21,7 @@ from schoolbus.errors import InputError, Problem
 from schoolbus.ingest import load_scenario, read_fleet, read_policy, read_schools, read_students
 from schoolbus.model import Scenario
 from schoolbus.network import OSM_SUFFIXES
+from schoolbus.service.uploads import check_network, check_table_or_document
 
 ROAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".fgb")
 """Road line layers accepted as one uploaded file (a Shapefile needs its sidecar files)."""
@@ -60,6 +61,7 @@ def validate_upload(kind: str, filename: str, content: bytes) -> int | None:
     InputError
         Every problem in the file, named by the uploaded file name.
     """
+    check_table_or_document(filename, content)
     with tempfile.TemporaryDirectory(prefix="schoolbus-upload-") as folder:
         path = Path(folder) / filename
         path.write_bytes(content)
@@ -138,6 +140,7 @@ def store_network(folder: Path, filename: str, content: bytes) -> tuple[str, Pat
     kind = network_kind(filename)
     if not content.strip():
         raise InputError([Problem(filename, None, None, "", "a file with content (the file is empty)")])
+    check_network(filename, content)
     digest = hashlib.sha256(content).hexdigest()
     suffix = next(s for s in OSM_SUFFIXES + ROAD_SUFFIXES if filename.lower().endswith(s))
     folder.mkdir(parents=True, exist_ok=True)

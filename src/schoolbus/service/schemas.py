@@ -40,6 +40,9 @@ class ErrorOut(BaseModel):
 class TokenIn(BaseModel):
     username: str = Field(min_length=1, max_length=80)
     password: str = Field(min_length=1, max_length=1024)
+    totp_code: str | None = Field(
+        default=None, pattern=r"^[0-9]{6}$", description="The authenticator app's code, for accounts with a second factor"
+    )
 
 
 class TokenOut(BaseModel):
@@ -48,15 +51,45 @@ class TokenOut(BaseModel):
     must_change_password: bool
 
 
+MIN_PASSWORD_CHARS = 10
+USERNAME_PATTERN = r"^[a-z0-9._-]+$"
+NOT_BLANK = r"\S"
+"""Names must hold a visible character (they are stripped before use)."""
+
+
 class PasswordIn(BaseModel):
     current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=1024)
+
+
+class TotpSetupOut(BaseModel):
+    secret: str = Field(description="Base32 secret to type into the authenticator app")
+    otpauth_uri: str = Field(description="The same as an otpauth:// URI (what a QR code carries)")
+
+
+class TotpCodeIn(BaseModel):
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+class SettingsIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+    require_totp: bool = Field(description="Admins and officers must sign in with an authenticator app")
+
+
+class SettingsOut(BaseModel):
+    require_totp: bool
 
 
 class UserIn(BaseModel):
-    username: str = Field(min_length=1, max_length=80)
+    username: str = Field(min_length=1, max_length=80, pattern=USERNAME_PATTERN)
     role: Role
-    password: str | None = Field(default=None, max_length=1024, description="Omit to get a one-time password")
+    password: str | None = Field(
+        default=None, min_length=MIN_PASSWORD_CHARS, max_length=1024, description="Omit to get a one-time password"
+    )
 
 
 class UserOut(BaseModel):
@@ -66,6 +99,7 @@ class UserOut(BaseModel):
     role: Role
     is_active: bool
     must_change_password: bool
+    has_totp: bool = False
 
 
 class UserCreatedOut(UserOut):
@@ -73,7 +107,7 @@ class UserCreatedOut(UserOut):
 
 
 class ProjectIn(BaseModel):
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK, description="Unique among projects (else 422)")
 
 
 class InputFileOut(BaseModel):
@@ -85,7 +119,7 @@ class InputFileOut(BaseModel):
 
 
 class ProjectOut(BaseModel):
-    id: int
+    id: str
     name: str
     created_at: dt.datetime
     network_filename: str | None
@@ -93,17 +127,16 @@ class ProjectOut(BaseModel):
 
 
 class MemberIn(BaseModel):
-    username: str = Field(min_length=1, max_length=80)
+    username: str = Field(min_length=1, max_length=80, description="An officer, manager or contractor account (else 422)")
 
 
 class ScenarioIn(BaseModel):
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
 
 
 class ScenarioOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    project_id: int
+    id: str
+    project_id: str
     name: str
     n_students: int
     n_schools: int
@@ -111,16 +144,17 @@ class ScenarioOut(BaseModel):
 
 
 class JobIn(BaseModel):
-    scenario_id: int = Field(ge=1, le=2**31 - 1)
+    # Strict: `true` is not a seed, "3" is not an id.
+    model_config = ConfigDict(strict=True)
+    scenario_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
     time_limit_s: float = Field(default=5.0, gt=0, le=600, description="Seconds per routing solve (a cap)")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
 class JobOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    project_id: int
-    scenario_id: int | None
+    id: str
+    project_id: str
+    scenario_id: str | None
     kind: Literal["plan", "demo"]
     status: JobStatus
     stage: str
@@ -132,14 +166,14 @@ class JobOut(BaseModel):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
-    plan_id: int | None
+    plan_id: str | None
 
 
 class PlanOut(BaseModel):
-    id: int
-    project_id: int
-    scenario_id: int | None
-    job_id: int | None
+    id: str
+    project_id: str
+    scenario_id: str | None
+    job_id: str | None
     name: str
     created_at: dt.datetime
     summary: dict[str, Any] | None = Field(description="The plan's summary; null for contractors")
@@ -175,8 +209,9 @@ class HealthOut(BaseModel):
     running_jobs: int
 
 
-MAX_ID = 2**31 - 1
-"""Largest id the store holds (a 32-bit signed integer on PostgreSQL and in the API)."""
+PUBLIC_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+"""Public ids are random URL-safe tokens (``db.new_public_id``); integer keys never leave the store."""
 
-Id = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
-"""A path parameter naming a row: out-of-range numbers are a 422, never a database error."""
+Id = Annotated[str, FastApiPath(pattern=PUBLIC_ID_PATTERN, description="A public id (random, not sequential)")]
+"""A path parameter naming a project, scenario, job or plan."""
+PublicId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]

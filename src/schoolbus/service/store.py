@@ -52,19 +52,90 @@ PLAN_CACHE_SIZE = 8
 
 
 class NotFound(Exception):
-    """No such project, scenario, job, plan or user (HTTP 404)."""
+    """No such project, scenario, job, plan or user (HTTP 404; to admins only, see below)."""
 
 
-def audit(session: Session, user: User | None, action: str, target: str) -> None:
-    """Record a download or an account change."""
+def not_yours_or_not_there(user: User, what: str, ident: object) -> Exception:
+    """The one answer to "that does not exist" and "that is not yours to see".
+
+    Anyone but an admin gets the same 403 for both, so no answer tells whether another project's
+    object exists; an admin sees everything, so for them "not there" is a plain 404.
+    """
+    if user is not None and user.role == "admin":
+        return NotFound(f"no {what} {ident}")
+    return Forbidden(f"no {what} {ident}, or not yours to see")
+
+
+def _visible_project(session: Session, user: User, project_id: int, what: str, ident: object) -> None:
+    """Raise :func:`not_yours_or_not_there` unless ``user`` may see project ``project_id`` at all."""
+    if not auth.may(session, user, project_id, READ_SUMMARY):
+        raise not_yours_or_not_there(user, what, ident)
+
+
+def audit(session: Session, user: User | None, action: str, target: str, username: str | None = None) -> None:
+    """Record a sign-in, an upload, a job, a download or an account change."""
     session.add(
         AuditEntry(
             user_id=user.id if user else None,
-            username=user.username if user else "(system)",
+            username=(user.username if user else username or "(system)")[:80],
             action=action,
             target=target,
         )
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Accounts (admin)
+# --------------------------------------------------------------------------------------------------
+
+
+def _other_active_admin(session: Session, user: User) -> bool:
+    return session.scalar(select(User.id).where(User.role == "admin", User.is_active, User.id != user.id).limit(1)) is not None
+
+
+def set_active(session: Session, admin: User, username: str, is_active: bool) -> User:
+    """Disable (every session and token ends) or enable an account; the last admin stays."""
+    user = get_user(session, username)
+    if not is_active and user.role == "admin" and not _other_active_admin(session, user):
+        raise ValueError(f"{username}: the last active admin cannot be disabled")
+    user.is_active = is_active
+    if not is_active:
+        auth.revoke_all(session, user)
+    audit(session, admin, "enable_user" if is_active else "disable_user", username)
+    return user
+
+
+def revoke_tokens(session: Session, admin: User, username: str) -> User:
+    """End every web session and API token of an account."""
+    user = get_user(session, username)
+    n = auth.revoke_all(session, user)
+    audit(session, admin, "revoke_tokens", f"{username}: {n} sessions and tokens")
+    return user
+
+
+def change_role(session: Session, admin: User, username: str, role: str) -> User:
+    """Give an account another role; its sessions and tokens end (they were granted for the old one)."""
+    from schoolbus.service.db import ROLES
+
+    user = get_user(session, username)
+    if role not in ROLES:
+        raise ValueError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+    if user.role == "admin" and role != "admin" and not _other_active_admin(session, user):
+        raise ValueError(f"{username}: the last active admin keeps the admin role")
+    old = user.role
+    user.role = role
+    auth.revoke_all(session, user)
+    audit(session, admin, "change_role", f"{username}: {old} -> {role}")
+    return user
+
+
+def change_settings(session: Session, admin: User, require_totp: bool):
+    """Switch the second factor for admins and officers on or off."""
+    from schoolbus.service.schemas import SettingsOut
+
+    auth.set_setting(session, auth.REQUIRE_TOTP, "1" if require_totp else "0")
+    audit(session, admin, "change_setting", f"{auth.REQUIRE_TOTP}={'on' if require_totp else 'off'}")
+    return SettingsOut(require_totp=require_totp)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -101,11 +172,17 @@ def create_project(session: Session, user: User, name: str) -> Project:
     return project
 
 
-def get_project(session: Session, user: User, project_id: int, action: str) -> Project:
-    project = session.get(Project, project_id)
+def by_public_id(session: Session, model, public_id: str):
+    return session.scalar(select(model).where(model.public_id == str(public_id)))
+
+
+def get_project(session: Session, user: User, project_id: str, action: str) -> Project:
+    """The project of public id ``project_id`` if ``user`` may do ``action`` in it."""
+    project = by_public_id(session, Project, project_id)
     if project is None:
-        raise NotFound(f"no project {project_id}")
-    auth.require(session, user, project_id, action)
+        raise not_yours_or_not_there(user, "project", project_id)
+    _visible_project(session, user, project.id, "project", project_id)
+    auth.require(session, user, project.id, action)
     return project
 
 
@@ -118,11 +195,12 @@ def get_user(session: Session, username: str) -> User:
 
 def add_member(session: Session, user: User, project_id: int, username: str) -> User:
     project = get_project(session, user, project_id, EDIT)
-    member = get_user(session, username)
-    if member.role == "admin":
-        raise InputError([Problem("member", None, "username", username, "a non-admin account (admins see every project)")])
+    member = session.scalar(select(User).where(User.username == username))
+    # An unknown name and an admin's name get the same answer: no way to list the admins.
+    if member is None or member.role == "admin":
+        raise InputError([Problem("member", None, "username", username, "the username of an officer, manager or contractor account")])
     auth.add_member(session, project, member)
-    audit(session, user, "add_member", f"project {project.id}: {username}")
+    audit(session, user, "add_member", f"project {project.public_id}: {username}")
     return member
 
 
@@ -146,6 +224,7 @@ def save_input(session: Session, user: User, project_id: int, kind: str, filenam
         row.filename, row.content, row.n_rows = filename, content, n_rows
         row.uploaded_at = utcnow()
     session.flush()
+    audit(session, user, "upload", f"project {project.public_id}: {kind} {filename} ({len(content)} bytes)")
     return row
 
 
@@ -165,6 +244,7 @@ def save_network(session: Session, user: User, project_id: int, data_dir: Path, 
     kind, path, digest = store_network(Path(data_dir) / "networks", filename, content)
     project.network_kind, project.network_path, project.network_sha256 = kind, str(path), digest
     project.network_filename = filename
+    audit(session, user, "upload", f"project {project.public_id}: network {filename} ({len(content)} bytes)")
     return project
 
 
@@ -188,15 +268,16 @@ def create_scenario(session: Session, user: User, project_id: int, name: str) ->
     return record
 
 
-def list_scenarios(session: Session, user: User, project_id: int) -> list[ScenarioRecord]:
-    get_project(session, user, project_id, READ_SUMMARY)
-    return list(session.scalars(select(ScenarioRecord).where(ScenarioRecord.project_id == project_id).order_by(ScenarioRecord.id)))
+def list_scenarios(session: Session, user: User, project_id: str) -> list[ScenarioRecord]:
+    project = get_project(session, user, project_id, READ_SUMMARY)
+    return list(session.scalars(select(ScenarioRecord).where(ScenarioRecord.project_id == project.id).order_by(ScenarioRecord.id)))
 
 
-def get_scenario(session: Session, user: User, scenario_id: int, action: str = READ_SUMMARY) -> ScenarioRecord:
-    record = session.get(ScenarioRecord, scenario_id)
+def get_scenario(session: Session, user: User, scenario_id: str, action: str = READ_SUMMARY) -> ScenarioRecord:
+    record = by_public_id(session, ScenarioRecord, scenario_id)
     if record is None:
-        raise NotFound(f"no scenario {scenario_id}")
+        raise not_yours_or_not_there(user, "scenario", scenario_id)
+    _visible_project(session, user, record.project_id, "scenario", scenario_id)
     auth.require(session, user, record.project_id, action)
     return record
 
@@ -209,7 +290,7 @@ def get_scenario(session: Session, user: User, scenario_id: int, action: str = R
 MAX_TIME_LIMIT_S = 600.0
 
 
-def submit_job(session: Session, user: User, scenario_id: int, time_limit_s: float, seed: int) -> Job:
+def submit_job(session: Session, user: User, scenario_id: str, time_limit_s: float, seed: int) -> Job:
     """Queue a planning job for a scenario (the dispatcher must be woken afterwards)."""
     record = get_scenario(session, user, scenario_id, EDIT)
     project = session.get(Project, record.project_id)
@@ -225,20 +306,22 @@ def submit_job(session: Session, user: User, scenario_id: int, time_limit_s: flo
     )
     session.add(job)
     session.flush()
+    audit(session, user, "submit_job", f"project {project.public_id}: job {job.public_id} on scenario {record.public_id}")
     return job
 
 
-def get_job(session: Session, user: User, job_id: int, action: str = READ_SUMMARY) -> Job:
-    job = session.get(Job, job_id)
+def get_job(session: Session, user: User, job_id: str, action: str = READ_SUMMARY) -> Job:
+    job = by_public_id(session, Job, job_id)
     if job is None:
-        raise NotFound(f"no job {job_id}")
+        raise not_yours_or_not_there(user, "job", job_id)
+    _visible_project(session, user, job.project_id, "job", job_id)
     auth.require(session, user, job.project_id, action)
     return job
 
 
-def list_jobs(session: Session, user: User, project_id: int) -> list[Job]:
-    get_project(session, user, project_id, READ_SUMMARY)
-    return list(session.scalars(select(Job).where(Job.project_id == project_id).order_by(Job.id.desc())))
+def list_jobs(session: Session, user: User, project_id: str) -> list[Job]:
+    project = get_project(session, user, project_id, READ_SUMMARY)
+    return list(session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.id.desc())))
 
 
 def preload_demo(session: Session, n_students: int) -> Job | None:
@@ -270,18 +353,16 @@ def is_finished(job: Job) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
-def get_plan(session: Session, user: User, plan_id: int) -> PlanRecord:
+def get_plan(session: Session, user: User, plan_id: str) -> PlanRecord:
     """A plan record; any role with some view of it passes (each output checks its own right)."""
-    record = session.get(PlanRecord, plan_id)
+    record = by_public_id(session, PlanRecord, plan_id)
     if record is None:
-        raise NotFound(f"no plan {plan_id}")
+        raise not_yours_or_not_there(user, "plan", plan_id)
     if user.role == "contractor":
-        if not auth.contractor_vehicles(session, user, plan_id):
-            raise Forbidden("no vehicle of this plan is assigned to you")
-        if not is_released(session, plan_id):
-            raise Forbidden("this plan is a draft; contractors see published plans only")
+        if not auth.contractor_vehicles(session, user, record.id) or not is_released(session, record.id):
+            raise not_yours_or_not_there(user, "plan", plan_id)
     else:
-        auth.require(session, user, record.project_id, READ_SUMMARY)
+        _visible_project(session, user, record.project_id, "plan", plan_id)
     return record
 
 
@@ -297,7 +378,8 @@ def require_released(session: Session, plan_id: int, what: str) -> None:
         raise Forbidden(f"plan {plan_id} is a draft: {what} wait for a manager's approval")
 
 
-def list_plans(session: Session, user: User, project_id: int | None = None) -> list[PlanRecord]:
+def list_plans(session: Session, user: User, project_id: str | None = None) -> list[PlanRecord]:
+    """The plans ``user`` may see (of one project, by its public id, if given)."""
     query = select(PlanRecord).order_by(PlanRecord.id)
     if user.role == "contractor":
         mine = select(VehicleContractor.plan_id).where(VehicleContractor.user_id == user.id)
@@ -308,13 +390,14 @@ def list_plans(session: Session, user: User, project_id: int | None = None) -> l
         if ids is not None:
             query = query.where(PlanRecord.project_id.in_(ids))
     if project_id is not None:
-        query = query.where(PlanRecord.project_id == project_id)
+        query = query.where(PlanRecord.project_id == select(Project.id).where(Project.public_id == project_id).scalar_subquery())
     return list(session.scalars(query))
 
 
-def assign_contractors(session: Session, user: User, plan_id: int, assignments: dict[str, str | None]) -> dict[str, str]:
+def assign_contractors(session: Session, user: User, plan_id: str, assignments: dict[str, str | None]) -> dict[str, str]:
     """Assign vehicle-days to contractor accounts (``None`` removes one); the resulting map."""
     record = get_plan(session, user, plan_id)
+    plan_id = record.id
     auth.require(session, user, record.project_id, EDIT)
     vehicle_ids = {v["id"] for v in json.loads(record.document)["vehicles"]}
     problems = []
@@ -339,7 +422,7 @@ def assign_contractors(session: Session, user: User, plan_id: int, assignments: 
         else:
             row.user_id = contractor.id
     session.flush()
-    audit(session, user, "assign_contractors", f"plan {plan_id}")
+    audit(session, user, "assign_contractors", f"plan {record.public_id}")
     return contractor_map(session, plan_id)
 
 
@@ -350,6 +433,14 @@ def contractor_map(session: Session, plan_id: int) -> dict[str, str]:
         .where(VehicleContractor.plan_id == plan_id)
     )
     return {vehicle_id: username for vehicle_id, username in rows}
+
+
+def public_id_of(session: Session, model, row_id: int | None) -> str | None:
+    """The public id of row ``row_id`` of ``model`` (``None`` stays ``None``)."""
+    if row_id is None:
+        return None
+    row = session.get(model, row_id)
+    return row.public_id if row is not None else None
 
 
 _plan_cache: OrderedDict[tuple[str, int], Plan] = OrderedDict()

@@ -10,25 +10,32 @@ session cookie for GET requests only).
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schoolbus.errors import InputError, Problem
-from schoolbus.service import auth, store
+from schoolbus.service import auth, store, totp
 from schoolbus.service.auth import EDIT, READ_FULL, AuthError, SignedIn
 from schoolbus.service.config import SESSION_TTL_S
-from schoolbus.service.db import ROLES, Job, User
-from schoolbus.service.schemas import Id
+from schoolbus.service.db import ROLES, Job, Project, User
+from schoolbus.service.schemas import PUBLIC_ID_PATTERN, Id
 from schoolbus.service.deps import LOGIN_CSRF_COOKIE, SESSION_COOKIE, db_session
 from schoolbus.service.i18n import PAGE_LANGUAGES, page_language, translate
 from schoolbus.service.jobs import cancel_job
 from schoolbus.service.routers.plans import COMPARED_METRICS, compare
+from schoolbus.service.routers.accounts import sign_in
+from schoolbus.service.routers.projects import read_upload
+from schoolbus.service.throttle import TooManyAttempts
 from schoolbus.service.scenarios import default_fleet_yaml
 
 router = APIRouter(include_in_schema=False)
@@ -73,9 +80,15 @@ class PasswordFirst(Exception):
     """The account must replace its one-time password; the app redirects to the password page."""
 
 
-def active_user(signed: SignedIn = Depends(page_user)) -> SignedIn:
+class TotpFirst(Exception):
+    """The account must set up its authenticator app; the app redirects to the enrolment page."""
+
+
+def active_user(signed: SignedIn = Depends(page_user), session: Session = Depends(db_session, scope="function")) -> SignedIn:
     if signed.user.must_change_password:
         raise PasswordFirst()
+    if auth.needs_totp_enrolment(session, signed.user):
+        raise TotpFirst()
     return signed
 
 
@@ -100,9 +113,6 @@ def render(request: Request, name: str, signed: SignedIn | None, status_code: in
         },
         status_code=status_code,
     )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -128,13 +138,21 @@ def login(
     request: Request,
     username: str = Form(...),
     password: str = Form(...),
+    code: str = Form(""),
     csrf_token: str = Form(""),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     if not auth.csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
         return _back("/login?error=csrf")
     try:
-        user = auth.authenticate(session, username, password)
+        user = sign_in(request, session, username, password, code.strip() or None, "page")
+    except TooManyAttempts as error:
+        retry = math.ceil(error.retry_after_s)
+        response = render(request, "login.html", None, status_code=429, login_csrf=csrf_token, error="throttled", retry_after_s=retry)
+        response.headers["Retry-After"] = str(retry)
+        return response
+    except auth.SecondFactorNeeded:
+        return _back("/login?error=totp")
     except AuthError:
         return _back("/login?error=credentials")
     language = page_language(request.cookies.get("schoolbus_lang"))
@@ -199,10 +217,51 @@ def password_change(
     check_csrf(signed, csrf_token)
     user = session.get(User, signed.user.id)
     try:
-        auth.change_password(session, user, current_password, new_password)
+        auth.change_password(session, user, current_password, new_password, keep_session_id=signed.session_id)
     except (AuthError, ValueError) as error:
         return render(request, "password.html", signed, status_code=422, error=str(error))
     store.audit(session, user, "change_password", user.username)
+    return _back("/")
+
+
+@router.post("/account/logout-everywhere")
+def logout_everywhere(csrf_token: str = Form(""), signed: SignedIn = Depends(page_user), session: Session = Depends(db_session, scope="function")) -> Response:
+    check_csrf(signed, csrf_token)
+    user = session.get(User, signed.user.id)
+    n = auth.revoke_all(session, user)
+    store.audit(session, user, "logout_everywhere", f"{n} sessions and tokens")
+    response = _back("/login")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/account/totp", response_class=HTMLResponse)
+def totp_form(request: Request, signed: SignedIn = Depends(page_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+    user = session.get(User, signed.user.id)
+    secret = None if user.totp_secret else auth.start_totp(user)
+    uri = totp.provisioning_uri(secret, user.username) if secret else None
+    return render(request, "totp.html", signed, secret=secret, otpauth_uri=uri, error=None,
+                  required=auth.needs_totp_enrolment(session, user))
+
+
+@router.post("/account/totp")
+def totp_confirm(
+    request: Request,
+    code: str = Form(""),
+    csrf_token: str = Form(""),
+    signed: SignedIn = Depends(page_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    check_csrf(signed, csrf_token)
+    user = session.get(User, signed.user.id)
+    try:
+        auth.confirm_totp(user, code.strip())
+    except ValueError as error:
+        secret = user.totp_pending
+        return render(request, "totp.html", signed, status_code=422, secret=secret,
+                      otpauth_uri=totp.provisioning_uri(secret, user.username) if secret else None, error=str(error),
+                      required=auth.needs_totp_enrolment(session, user))
+    store.audit(session, user, "totp_enrolled", user.username)
     return _back("/")
 
 
@@ -245,14 +304,14 @@ def create_project(
             request, "index.html", signed, status_code=422, projects=store.list_projects(session, signed.user),
             sheets=[], may_create=True, problems=error.problems,
         )
-    return _back(f"/projects/{project.id}")
+    return _back(f"/projects/{project.public_id}")
 
 
 def _project_page(request: Request, session: Session, signed: SignedIn, project_id: Id, status_code: int = 200, **extra) -> HTMLResponse:
     user = signed.user
     project = store.get_project(session, user, project_id, auth.READ_SUMMARY)
-    may_edit = auth.may(session, user, project_id, EDIT)
-    files = store.input_files(session, project_id)
+    may_edit = auth.may(session, user, project.id, EDIT)
+    files = store.input_files(session, project.id)
     jobs = store.list_jobs(session, user, project_id)
     policy_values = {}
     fleet_text = ""
@@ -273,11 +332,12 @@ def _project_page(request: Request, session: Session, signed: SignedIn, project_
         status_code=status_code,
         project=project,
         may_edit=may_edit,
-        may_full=auth.may(session, user, project_id, READ_FULL),
+        may_full=auth.may(session, user, project.id, READ_FULL),
         files=files,
         scenarios=store.list_scenarios(session, user, project_id),
         jobs=jobs,
         plans=[{"record": p, "summary": store.plan_summary(p)} for p in plans],
+        plan_public_ids={p.id: p.public_id for p in plans},
         refresh=any(j.status in ("queued", "running") for j in jobs),
         policy_fields=POLICY_FIELDS,
         policy_values=policy_values if isinstance(policy_values, dict) else {},
@@ -300,7 +360,7 @@ def _invalid(request, session, signed, project_id, error: InputError, title: str
 
 
 @router.post("/projects/{project_id}/files/{kind}")
-async def upload(
+def upload(
     project_id: Id,
     kind: str,
     request: Request,
@@ -310,8 +370,8 @@ async def upload(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     check_csrf(signed, csrf_token)
-    content = await file.read()
     try:
+        content = read_upload(file)
         if kind == "network":
             store.save_network(session, signed.user, project_id, request.app.state.config.data_dir, file.filename, content)
         else:
@@ -338,7 +398,7 @@ async def set_policy(project_id: Id, request: Request, signed: SignedIn = Depend
     try:
         if problems:
             raise InputError(problems)
-        store.save_document(session, signed.user, project_id, "policy", document)
+        await run_in_threadpool(store.save_document, session, signed.user, project_id, "policy", document)
     except InputError as error:
         return _invalid(request, session, signed, project_id, error, "policy")
     return _back(f"/projects/{project_id}")
@@ -393,19 +453,19 @@ def run(
     try:
         store.submit_job(session, signed.user, scenario_id, min(max(time_limit_s, 0.1), store.MAX_TIME_LIMIT_S), max(seed, 0))
     except InputError as error:
-        return _invalid(request, session, signed, record.project_id, error, "job")
+        return _invalid(request, session, signed, store.public_id_of(session, Project, record.project_id), error, "job")
     session.commit()
     request.app.state.runner.wake()
-    return _back(f"/projects/{record.project_id}")
+    return _back(f"/projects/{store.public_id_of(session, Project, record.project_id)}")
 
 
 @router.post("/jobs/{job_id}/cancel")
 def cancel(job_id: Id, request: Request, csrf_token: str = Form(""), signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> Response:
     check_csrf(signed, csrf_token)
     job: Job = store.get_job(session, signed.user, job_id, EDIT)
-    cancel_job(request.app.state.sessions, job_id)
+    cancel_job(request.app.state.sessions, job.id)
     request.app.state.runner.wake()
-    return _back(f"/projects/{job.project_id}")
+    return _back(f"/projects/{store.public_id_of(session, Project, job.project_id)}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -419,7 +479,7 @@ def plan_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_u
     record = store.get_plan(session, user, plan_id)
     document = json.loads(record.document)
     vehicle_ids = [v["id"] for v in document["vehicles"]]
-    sheet_ids = auth.sheet_vehicles(session, user, plan_id, record.project_id, vehicle_ids)
+    sheet_ids = auth.sheet_vehicles(session, user, record.id, record.project_id, vehicle_ids)
     is_contractor = user.role == "contractor"
     may_edit = not is_contractor and auth.may(session, user, record.project_id, EDIT)
     contractors = [u.username for u in session.scalars(select(User).where(User.role == "contractor").order_by(User.username))] if may_edit else []
@@ -435,7 +495,8 @@ def plan_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_u
         show_map=not is_contractor,
         may_full=not is_contractor and auth.may(session, user, record.project_id, READ_FULL),
         may_edit=may_edit,
-        contractor_map=store.contractor_map(session, plan_id) if may_edit else {},
+        contractor_map=store.contractor_map(session, record.id) if may_edit else {},
+        project_public_id=store.public_id_of(session, Project, record.project_id),
         contractors=contractors,
         exports=("routes.csv", "stops.csv", "assignments.csv", "vehicles.csv", "plan.xlsx", "routes.geojson", "stops.geojson"),
         metric_labels=METRIC_LABELS,
@@ -451,7 +512,7 @@ async def set_contractors(plan_id: Id, request: Request, signed: SignedIn = Depe
         for key, value in form.items()
         if key.startswith("vehicle_")
     }
-    store.assign_contractors(session, signed.user, plan_id, assignments)
+    await run_in_threadpool(store.assign_contractors, session, signed.user, plan_id, assignments)
     return _back(f"/plans/{plan_id}")
 
 
@@ -465,15 +526,21 @@ def _bars(values: list[float | None]) -> list[float]:
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(
     request: Request,
-    plan_id: list[int] = Query([]),
+    plan_id: list[Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]] = Query([]),
+    project_id: str | None = Query(None, pattern=PUBLIC_ID_PATTERN),
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     if len(plan_id) < 2:
-        return render(request, "compare.html", signed, comparison=None, status_code=422)
+        # Back to the project the (empty) selection came from, when it is one this user may see.
+        project = store.by_public_id(session, Project, project_id) if project_id else None
+        back = f"/projects/{project.public_id}" if project and auth.may(session, signed.user, project.id, auth.READ_SUMMARY) else "/"
+        return render(request, "compare.html", signed, comparison=None, back=back, status_code=422)
     comparison = compare(session, signed.user, plan_id[:6])
+    back = f"/projects/{comparison.plans[0].project_id}"
     rows = {m["key"]: m["values"] for m in comparison.metrics}
-    charts = [{"key": key, "label": METRIC_LABELS[key], "values": rows[key], "bars": _bars(rows[key])} for key in CHARTED_METRICS]
+    # "numbers", not "values": Jinja would find the dict's values() method first.
+    charts = [{"key": key, "label": METRIC_LABELS[key], "numbers": rows[key], "bars": _bars(rows[key])} for key in CHARTED_METRICS]
     return render(
         request,
         "compare.html",
@@ -482,6 +549,7 @@ def compare_page(
         rows=[(METRIC_LABELS[key], key, rows[key]) for key in COMPARED_METRICS],
         charts=charts,
         chart_width=CHART_WIDTH_PX,
+        back=back,
     )
 
 
@@ -490,11 +558,82 @@ def compare_page(
 # --------------------------------------------------------------------------------------------------
 
 
-@router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+def _users_page(request: Request, session: Session, signed: SignedIn, status_code: int = 200, created=None, error=None) -> HTMLResponse:
+    return render(
+        request, "users.html", signed, status_code=status_code,
+        users=list(session.scalars(select(User).order_by(User.id))), roles=ROLES, created=created, error=error,
+        require_totp=auth.is_totp_required(session),
+    )
+
+
+def _admin(signed: SignedIn) -> None:
     if signed.user.role != "admin":
         raise auth.Forbidden("only an admin may manage accounts")
-    return render(request, "users.html", signed, users=list(session.scalars(select(User).order_by(User.id))), roles=ROLES, created=None, error=None)
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+    _admin(signed)
+    return _users_page(request, session, signed)
+
+
+USER_ACTIONS = ("disable", "enable", "revoke-tokens", "role")
+
+
+@router.post("/admin/users/{username}/{action}")
+def user_action(
+    username: str,
+    action: str,
+    request: Request,
+    role: str = Form(""),
+    csrf_token: str = Form(""),
+    signed: SignedIn = Depends(active_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Disable, enable, revoke the sessions and tokens of, or change the role of an account."""
+    check_csrf(signed, csrf_token)
+    _admin(signed)
+    try:
+        if action == "disable":
+            store.set_active(session, signed.user, username, False)
+        elif action == "enable":
+            store.set_active(session, signed.user, username, True)
+        elif action == "revoke-tokens":
+            store.revoke_tokens(session, signed.user, username)
+        elif action == "role":
+            store.change_role(session, signed.user, username, role)
+        else:
+            raise store.NotFound(f"no account action {action!r}; expected one of {', '.join(USER_ACTIONS)}")
+    except (ValueError, store.NotFound) as error:
+        session.rollback()
+        return _users_page(request, session, signed, status_code=422, error=str(error))
+    return _back("/admin/users")
+
+
+@router.post("/admin/settings")
+def settings(
+    request: Request,
+    require_totp: str = Form(""),
+    csrf_token: str = Form(""),
+    signed: SignedIn = Depends(active_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    check_csrf(signed, csrf_token)
+    _admin(signed)
+    store.change_settings(session, signed.user, require_totp == "on")
+    return _back("/admin/users")
+
+
+AUDIT_PAGE_ROWS = 500
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+    _admin(signed)
+    from schoolbus.service.db import AuditEntry
+
+    entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(AUDIT_PAGE_ROWS)))
+    return render(request, "audit.html", signed, entries=entries)
 
 
 @router.post("/admin/users")
@@ -502,14 +641,13 @@ def create_user(
     request: Request,
     username: str = Form(""),
     role: str = Form(""),
-    project_id: int | None = Form(None),
+    project_id: str | None = Form(None),
     csrf_token: str = Form(""),
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     check_csrf(signed, csrf_token)
-    if signed.user.role != "admin":
-        raise auth.Forbidden("only an admin may manage accounts")
+    _admin(signed)
     created, error = None, None
     try:
         user, password = auth.create_user(session, username.strip(), role)
@@ -520,10 +658,7 @@ def create_user(
     except (ValueError, InputError, store.NotFound) as err:
         session.rollback()
         error = str(err)
-    return render(
-        request, "users.html", signed, status_code=422 if error else 200,
-        users=list(session.scalars(select(User).order_by(User.id))), roles=ROLES, created=created, error=error,
-    )
+    return _users_page(request, session, signed, status_code=422 if error else 200, created=created, error=error)
 
 
 @router.post("/projects/{project_id}/members")

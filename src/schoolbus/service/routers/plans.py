@@ -13,18 +13,19 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import Field
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from schoolbus.service import artifacts, auth, privacy, store
+from schoolbus.service import artifacts, auth, privacy, security, store
 from schoolbus.service.auth import EDIT, READ_FULL, READ_SUMMARY, Forbidden
-from schoolbus.service.db import PlanRecord, User
+from schoolbus.service.db import Job, PlanRecord, Project, ScenarioRecord, User
 from schoolbus.service.schemas import Id
 from schoolbus.service.deps import api_user, db_session
-from schoolbus.service.schemas import MAX_ID, ComparisonOut, ContractorsIn, PlanOut, SheetOut
+from schoolbus.service.schemas import PUBLIC_ID_PATTERN, ComparisonOut, ContractorsIn, PlanOut, SheetOut
 
 router = APIRouter()
 
@@ -59,17 +60,20 @@ COMPARED_METRICS = (
 
 
 def binary(*media_types: str) -> dict:
-    """OpenAPI ``responses`` for a file download in one of ``media_types``."""
-    content = {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types}
+    """OpenAPI ``responses`` for a file download in one of ``media_types`` (GeoJSON is JSON)."""
+    content = {
+        m: {"schema": {"type": "object"} if m.endswith("json") else {"type": "string", "format": "binary"}}
+        for m in media_types
+    }
     return {200: {"description": "The file", "content": content}}
 
 
-def plan_out(record: PlanRecord, with_summary: bool = True) -> PlanOut:
+def plan_out(session: Session, record: PlanRecord, with_summary: bool = True) -> PlanOut:
     return PlanOut(
-        id=record.id,
-        project_id=record.project_id,
-        scenario_id=record.scenario_id,
-        job_id=record.job_id,
+        id=record.public_id,
+        project_id=store.public_id_of(session, Project, record.project_id),
+        scenario_id=store.public_id_of(session, ScenarioRecord, record.scenario_id),
+        job_id=store.public_id_of(session, Job, record.job_id),
         name=record.name,
         created_at=record.created_at,
         summary=store.plan_summary(record) if with_summary else None,
@@ -94,11 +98,11 @@ def _file(path: Path, download_name: str) -> FileResponse:
 
 @router.get("/plans", response_model=list[PlanOut], tags=["plans"], summary="Plans you may see")
 def list_plans(
-    project_id: int | None = Query(None, ge=1, le=MAX_ID),
+    project_id: str | None = Query(None, pattern=PUBLIC_ID_PATTERN),
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[PlanOut]:
-    return [plan_out(r, user.role != "contractor") for r in store.list_plans(session, user, project_id)]
+    return [plan_out(session, r, user.role != "contractor") for r in store.list_plans(session, user, project_id)]
 
 
 @router.get(
@@ -115,7 +119,7 @@ def get_plan(plan_id: Id, user: User = Depends(api_user), session: Session = Dep
     if auth.may(session, user, record.project_id, READ_FULL):
         body = document
     elif auth.may(session, user, record.project_id, READ_SUMMARY):
-        body = privacy.manager_plan_document(document)
+        body = privacy.redacted_plan_document(document, "manager")
     else:
         raise Forbidden("contractors see route sheets only")
     store.audit(session, user, "download_plan", f"plan {plan_id}")
@@ -129,17 +133,22 @@ def plan_map(
     language: Language = "tr",
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
-) -> FileResponse:
+) -> Response:
     record = store.get_plan(session, user, plan_id)
     auth.require(session, user, record.project_id, READ_SUMMARY)
     plan = store.load_plan(session, record)
     if auth.may(session, user, record.project_id, READ_FULL):
         view = "full"
     else:
-        view, plan = "manager", privacy.manager_plan(plan)
+        view, plan = "manager-redacted", privacy.redacted_plan(plan, "manager")
     path = artifacts.map_html(_data_dir(request), artifact_key(record), view, plan, language)
     store.audit(session, user, "download_map", f"plan {plan_id} ({view}, {language})")
-    return FileResponse(path, media_type=MEDIA_TYPES[".html"])
+    nonce = request.state.csp_nonce
+    return Response(
+        security.with_nonce(path.read_text(encoding="utf-8"), nonce),
+        media_type=MEDIA_TYPES[".html"],
+        headers={"Content-Security-Policy": security.map_policy(nonce)},
+    )
 
 
 def _sheet_folder(request: Request, session: Session, user: User, record: PlanRecord, language: str) -> tuple[Path, list[str]]:
@@ -152,7 +161,7 @@ def _sheet_folder(request: Request, session: Session, user: User, record: PlanRe
         view = "full"
     else:
         view = "contractor-" + hashlib.sha256(",".join(allowed).encode()).hexdigest()[:16]
-        plan = privacy.contractor_plan(plan, allowed)
+        plan = privacy.redacted_plan(plan, "contractor", allowed)
     return artifacts.route_sheets(_data_dir(request), artifact_key(record), view, plan, language), allowed
 
 
@@ -165,7 +174,7 @@ def list_sheets(
 ) -> list[SheetOut]:
     record = store.get_plan(session, user, plan_id)
     plan = store.load_plan(session, record)
-    allowed = auth.sheet_vehicles(session, user, plan_id, record.project_id, [v.id for v in plan.vehicles])
+    allowed = auth.sheet_vehicles(session, user, record.id, record.project_id, [v.id for v in plan.vehicles])
     if not allowed:
         raise Forbidden("no route sheet of this plan is yours to see")
     base = f"/api/v1/plans/{plan_id}/sheets"
@@ -217,7 +226,10 @@ def sheet(
         raise Forbidden(f"the route sheet of {vehicle_id} is not yours to see")
     name = f"route_sheet_{vehicle_id}.{language}.{format}"
     store.audit(session, user, "download_sheet", f"plan {plan_id}: {vehicle_id} ({language}, {format})")
-    return _file(folder / name, name)
+    response = _file(folder / name, name)
+    if format == "html":
+        response.headers["Content-Security-Policy"] = security.SHEET_POLICY
+    return response
 
 
 @router.get("/plans/{plan_id}/notices.pdf", tags=["outputs"], summary="Parent notices, one page per pupil", response_class=Response, responses=binary("application/pdf"))
@@ -256,7 +268,7 @@ def export(
 def get_contractors(plan_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> dict[str, str]:
     record = store.get_plan(session, user, plan_id)
     auth.require(session, user, record.project_id, EDIT)
-    return store.contractor_map(session, plan_id)
+    return store.contractor_map(session, record.id)
 
 
 @router.put("/plans/{plan_id}/contractors", response_model=dict[str, str], tags=["plans"], summary="Assign vehicle-days to contractors")
@@ -264,22 +276,20 @@ def set_contractors(plan_id: Id, body: ContractorsIn, user: User = Depends(api_u
     return store.assign_contractors(session, user, plan_id, body.assignments)
 
 
-def compare(session: Session, user: User, plan_ids: list[int]) -> ComparisonOut:
+def compare(session: Session, user: User, plan_ids: list[str]) -> ComparisonOut:
     records = []
     for plan_id in plan_ids:
-        if not 1 <= plan_id <= MAX_ID:
-            raise store.NotFound(f"no plan {plan_id}")
         record = store.get_plan(session, user, plan_id)
         auth.require(session, user, record.project_id, READ_SUMMARY)
         records.append(record)
     summaries = [store.plan_summary(r) for r in records]
     metrics = [{"key": key, "values": [s.get(key) for s in summaries]} for key in COMPARED_METRICS]
-    return ComparisonOut(plans=[plan_out(r) for r in records], metrics=metrics)
+    return ComparisonOut(plans=[plan_out(session, r) for r in records], metrics=metrics)
 
 
 @router.get("/comparisons", response_model=ComparisonOut, tags=["plans"], summary="Compare plans side by side")
 def comparison(
-    plan_id: list[int] = Query(..., min_length=2, max_length=6, description="Two to six plan ids"),
+    plan_id: list[Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]] = Query(..., min_length=2, max_length=6, description="Two to six plan ids"),
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> ComparisonOut:

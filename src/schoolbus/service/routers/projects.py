@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from schoolbus.service import store
 from schoolbus.service.auth import EDIT, READ_FULL, READ_SUMMARY
-from schoolbus.service.db import Job, Project, ScenarioRecord, User
+from schoolbus.service.db import Job, PlanRecord, Project, ScenarioRecord, User
 from schoolbus.service.schemas import Id
+from schoolbus.service.security import MAX_UPLOAD_BYTES
 from schoolbus.service.deps import api_user, db_session
 from schoolbus.service.jobs import cancel_job
 from schoolbus.service.schemas import (
@@ -28,14 +29,12 @@ from schoolbus.service.schemas import (
 
 router = APIRouter()
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-"""Largest accepted upload (a city's .osm.pbf fits)."""
 
 
 def project_out(session: Session, project: Project) -> ProjectOut:
     files = [InputFileOut.model_validate(f) for f in sorted(store.input_files(session, project.id).values(), key=lambda f: f.kind)]
     return ProjectOut(
-        id=project.id,
+        id=project.public_id,
         name=project.name,
         created_at=project.created_at,
         network_filename=project.network_filename,
@@ -43,10 +42,33 @@ def project_out(session: Session, project: Project) -> ProjectOut:
     )
 
 
-async def _read(upload: UploadFile) -> bytes:
+def scenario_out(session: Session, record: ScenarioRecord) -> ScenarioOut:
+    return ScenarioOut(
+        id=record.public_id,
+        project_id=store.public_id_of(session, Project, record.project_id),
+        name=record.name,
+        n_students=record.n_students,
+        n_schools=record.n_schools,
+        created_at=record.created_at,
+    )
+
+
+def job_out(session: Session, job: Job) -> JobOut:
+    return JobOut(
+        id=job.public_id,
+        project_id=store.public_id_of(session, Project, job.project_id),
+        scenario_id=store.public_id_of(session, ScenarioRecord, job.scenario_id),
+        plan_id=store.public_id_of(session, PlanRecord, job.plan_id),
+        **{f: getattr(job, f) for f in ("kind", "status", "stage", "done", "total", "error", "time_limit_s", "seed", "created_at", "started_at", "finished_at")},
+    )
+
+
+def read_upload(upload: UploadFile) -> bytes:
+    """The uploaded file's bytes, refused past :data:`MAX_UPLOAD_BYTES` (the body itself is bounded
+    while it streams, :mod:`schoolbus.service.security`)."""
     from schoolbus.errors import InputError, Problem
 
-    content = await upload.read(MAX_UPLOAD_BYTES + 1)
+    content = upload.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise InputError([Problem(upload.filename or "upload", None, None, "too large", f"at most {MAX_UPLOAD_BYTES} bytes")])
     return content
@@ -79,14 +101,14 @@ def add_member(project_id: Id, body: MemberIn, user: User = Depends(api_user), s
     summary="Upload students, schools (CSV/XLSX/GeoJSON), fleet or policy (YAML/TOML)",
     description="Validated like `schoolbus check-inputs`: HTTP 422 lists every problem with its row and column.",
 )
-async def upload_file(
+def upload_file(
     project_id: Id,
     kind: InputKind,
     file: UploadFile = File(...),
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
 ):
-    content = await _read(file)
+    content = read_upload(file)
     return store.save_input(session, user, project_id, kind, file.filename, content)
 
 
@@ -98,8 +120,8 @@ async def upload_file(
     responses={200: {"description": "The file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
 )
 def download_file(project_id: Id, kind: InputKind, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> Response:
-    store.get_project(session, user, project_id, READ_FULL)
-    row = store.input_files(session, project_id).get(kind)
+    project = store.get_project(session, user, project_id, READ_FULL)
+    row = store.input_files(session, project.id).get(kind)
     if row is None:
         raise store.NotFound(f"no {kind} file in project {project_id}")
     store.audit(session, user, "download_input", f"project {project_id}: {kind} {row.filename}")
@@ -131,21 +153,21 @@ def set_fleet(
 
 
 @router.put("/projects/{project_id}/network", response_model=ProjectOut, tags=["inputs"], summary="Upload the road network (.osm.pbf/.osm or a GeoJSON road layer)")
-async def upload_network(
+def upload_network(
     project_id: Id,
     request: Request,
     file: UploadFile = File(...),
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> ProjectOut:
-    content = await _read(file)
+    content = read_upload(file)
     project = store.save_network(session, user, project_id, request.app.state.config.data_dir, file.filename, content)
     return project_out(session, project)
 
 
 @router.get("/projects/{project_id}/scenarios", response_model=list[ScenarioOut], tags=["scenarios"])
-def list_scenarios(project_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> list[ScenarioRecord]:
-    return store.list_scenarios(session, user, project_id)
+def list_scenarios(project_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> list[ScenarioOut]:
+    return [scenario_out(session, r) for r in store.list_scenarios(session, user, project_id)]
 
 
 @router.post(
@@ -155,13 +177,13 @@ def list_scenarios(project_id: Id, user: User = Depends(api_user), session: Sess
     tags=["scenarios"],
     summary="Build a scenario from the project's current files (all validated together)",
 )
-def create_scenario(project_id: Id, body: ScenarioIn, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> ScenarioRecord:
-    return store.create_scenario(session, user, project_id, body.name)
+def create_scenario(project_id: Id, body: ScenarioIn, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> ScenarioOut:
+    return scenario_out(session, store.create_scenario(session, user, project_id, body.name))
 
 
 @router.get("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"])
-def get_scenario(scenario_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> ScenarioRecord:
-    return store.get_scenario(session, user, scenario_id)
+def get_scenario(scenario_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> ScenarioOut:
+    return scenario_out(session, store.get_scenario(session, user, scenario_id))
 
 
 @router.get(
@@ -171,33 +193,33 @@ def get_scenario(scenario_id: Id, user: User = Depends(api_user), session: Sessi
 )
 def scenario_document(scenario_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> Response:
     record = store.get_scenario(session, user, scenario_id, READ_FULL)
-    store.audit(session, user, "download_scenario", f"scenario {scenario_id}")
+    store.audit(session, user, "download_scenario", f"scenario {record.public_id}")
     return Response(record.document, media_type="application/json")
 
 
 @router.get("/projects/{project_id}/jobs", response_model=list[JobOut], tags=["jobs"])
-def list_jobs(project_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> list[Job]:
-    return store.list_jobs(session, user, project_id)
+def list_jobs(project_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> list[JobOut]:
+    return [job_out(session, j) for j in store.list_jobs(session, user, project_id)]
 
 
 @router.post("/jobs", response_model=JobOut, status_code=202, tags=["jobs"], summary="Queue a planning job")
-def submit_job(body: JobIn, request: Request, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> Job:
+def submit_job(body: JobIn, request: Request, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> JobOut:
     job = store.submit_job(session, user, body.scenario_id, body.time_limit_s, body.seed)
     session.commit()
     request.app.state.runner.wake()
-    return job
+    return job_out(session, job)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"], summary="Job status and progress")
-def get_job(job_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> Job:
-    return store.get_job(session, user, job_id)
+def get_job(job_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> JobOut:
+    return job_out(session, store.get_job(session, user, job_id))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"])
-def cancel(job_id: Id, request: Request, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> Job:
-    store.get_job(session, user, job_id, EDIT)
+def cancel(job_id: Id, request: Request, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> JobOut:
+    job = store.get_job(session, user, job_id, EDIT)
     session.commit()
-    cancel_job(request.app.state.sessions, job_id)
+    cancel_job(request.app.state.sessions, job.id)
     request.app.state.runner.wake()
     session.expire_all()
-    return store.get_job(session, user, job_id)
+    return job_out(session, store.get_job(session, user, job_id))

@@ -1,0 +1,132 @@
+"""Homes never reach managers: door-to-door stops lose their location, times and nearby road path;
+no server path reaches a non-officer; contractors keep exact stops only for their own vehicles.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+
+from fixtures_plan import make_plan
+from schoolbus.planfile import NetworkSource, plan_to_dict
+from schoolbus.service import privacy
+from security_figures import record
+from security_service import SERVER_PATH, seeded_service
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def distance_m(a, b) -> float:
+    lon1, lat1, lon2, lat2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return make_plan()
+
+
+@pytest.fixture(scope="module")
+def homes(plan):
+    found = [s.location for s in plan.stops if s.is_door_to_door]
+    assert found, "the fixture plan has a door-to-door stop"
+    return found
+
+
+def public_places(plan) -> set[tuple[float, float]]:
+    stops = {tuple(s.location) for s in plan.stops if not s.is_door_to_door}
+    return stops | {tuple(s.location) for s in plan.scenario.schools} | {tuple(d.location) for d in plan.scenario.fleet.depots}
+
+
+def all_coordinates(value) -> list[tuple[float, float]]:
+    """Every [lon, lat]-looking pair anywhere in a JSON value."""
+    out = []
+    if isinstance(value, list):
+        if len(value) == 2 and all(isinstance(v, float) for v in value):
+            out.append(tuple(value))
+        for v in value:
+            out.extend(all_coordinates(v))
+    elif isinstance(value, dict):
+        for v in value.values():
+            out.extend(all_coordinates(v))
+    return out
+
+
+def test_manager_document_has_no_home_nor_server_path(plan, homes):
+    source = NetworkSource(kind="osm", value=SERVER_PATH, sha256="0" * 64)
+    document = privacy.redacted_plan_document(plan_to_dict(plan, source), "manager")
+    points = all_coordinates(document)
+    # Schools and shared stops are public places and may lie near a home; nothing else may.
+    public = public_places(plan)
+    close = [p for p in points for h in homes if distance_m(p, h) < privacy.HOME_RADIUS_M and p not in public]
+    assert close == []
+    assert not any(distance_m(p, h) < 1.0 for p in points for h in homes)
+    door = [s for s in document["stops"] if s["is_door_to_door"]]
+    assert door and all(s["location"] is None and s["is_redacted"] for s in door)
+    door_ids = {s["id"] for s in door}
+    visits = [v for t in document["trips"] for v in t["visits"] if v.get("stop_id") in door_ids]
+    assert visits and all(v["arrive_s"] is None and v["depart_s"] is None for v in visits)
+    assert SERVER_PATH not in json.dumps(document)
+    assert document["network"]["source"]["sha256"] == "0" * 64
+    record("privacy_manager_document", points_checked=len(points), within_300m=len(close))
+
+
+def test_officer_document_is_untouched(plan):
+    document = plan_to_dict(plan)
+    assert privacy.redacted_plan_document(document, "officer") == document
+
+
+def test_manager_map_view_has_no_home(plan, homes, tmp_path):
+    from schoolbus.outputs.maps import render_map
+
+    view = privacy.redacted_plan(plan, "manager")
+    assert not any(s.is_door_to_door for s in view.stops)
+    door_ids = {s.id for s in plan.stops if s.is_door_to_door}
+    assert not any(v.stop_id in door_ids for t in view.trips for v in t.visits)
+    assert all(a.pickup_s is None and a.dropoff_s is None for a in view.assignments)
+    points = [c for t in view.trips for s in t.steps for c in s.coords]
+    assert all(distance_m(p, h) >= privacy.HOME_RADIUS_M for p in points for h in homes)
+    html = render_map(view, tmp_path / "map.html", language="en").read_text(encoding="utf-8")
+    # Leaflet takes [lat, lon] pairs.
+    pairs = [(float(lon), float(lat)) for lat, lon in re.findall(r"\[\s*(-?\d+\.\d+),\s*(-?\d+\.\d+)\s*\]", html)]
+    assert pairs
+    public = public_places(plan)
+    assert not any(distance_m(p, h) < 1.0 for p in pairs for h in homes)
+    assert all(distance_m(p, h) >= privacy.HOME_RADIUS_M for p in pairs for h in homes if p not in public)
+    record("privacy_manager_map", road_points=len(points), pairs_in_map=len(pairs), homes_found=0)
+
+
+def test_contractor_keeps_exact_stops_of_their_vehicles_only(plan):
+    for vehicle in plan.vehicles:
+        view = privacy.redacted_plan(plan, "contractor", [vehicle.id])
+        theirs = {v.stop_id for t in plan.trips if t.vehicle_id == vehicle.id for v in t.visits if v.stop_id}
+        assert {s.id for s in view.stops} == theirs
+        assert {t.vehicle_id for t in view.trips} == {vehicle.id}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    with seeded_service(tmp_path_factory, "privacy") as s:
+        yield s
+
+
+def test_service_manager_plan_json_and_map(seeded, homes):
+    s = seeded
+    plan_id = s.plan_ids[0]
+    officer = s.client.get(f"/api/v1/plans/{plan_id}", headers=s.headers("olga"))
+    assert SERVER_PATH in officer.text  # the officer still sees where the network came from
+    manager = s.client.get(f"/api/v1/plans/{plan_id}", headers=s.headers("mert"))
+    assert manager.status_code == 200
+    assert SERVER_PATH not in manager.text
+    points = all_coordinates(manager.json())
+    public = public_places(make_plan())
+    assert all(distance_m(p, h) >= privacy.HOME_RADIUS_M for p in points for h in homes if p not in public)
+    assert not any(distance_m(p, h) < 1.0 for p in points for h in homes)
+    page = s.client.get(f"/api/v1/plans/{plan_id}/map", headers=s.headers("mert"))
+    assert page.status_code == 200
+    for lon, lat in homes:
+        assert f"[{lat}, {lon}]" not in page.text
