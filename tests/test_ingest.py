@@ -871,6 +871,7 @@ def test_every_model_field_has_a_documented_column_or_key() -> None:
         "max_ride_s": "max_ride_min",
         "arrival_buffer_s": "arrival_buffer_min",
         "school_dwell_s": "school_dwell_min",
+        "replan_tolerance_s": "replan_tolerance_min",
     }
     policy_keys = {minutes.get(f.name, f.name) for f in dataclasses.fields(Policy)}
     assert policy_keys == set(ingest._POLICY_KEYS)

@@ -920,8 +920,11 @@ def replan_command(
     base_plan_dir: Path = typer.Argument(..., help="The plan in force (plan.json and scenario.json)."),
     changes: Path | None = typer.Option(None, help="Change file (CSV, XLSX or YAML; see docs/changes.md); none with only --pins."),
     out: Path = typer.Option(..., help="Plan directory to write the new version into."),
-    tolerance_min: float = typer.Option(
-        5.0, min=0.0, help="How far an unaffected pupil's pickup or drop-off may move, minutes."
+    tolerance_min: float | None = typer.Option(
+        None,
+        min=0.0,
+        help="How far an unaffected pupil's pickup or drop-off may move, minutes (default: the policy's "
+        "replan_tolerance_min, 5).",
     ),
     network: Path | None = typer.Option(None, "--network", help="The road network file, if it moved since planning."),
     cache_dir: Path | None = typer.Option(None, help="Network cache folder."),
@@ -943,7 +946,7 @@ def replan_command(
             changes,
             out,
             params=params,
-            tolerance_s=round(tolerance_min * 60),
+            tolerance_s=None if tolerance_min is None else round(tolerance_min * 60),
             network_path=network,
             cache_dir=cache_dir,
             language=language,
@@ -956,7 +959,7 @@ def replan_command(
     beyond = result.unaffected_moved(result.tolerance_s)
     console.print(
         f"version {done.version}: {len(result.pupils)} pupil(s) with a new stop or time "
-        f"({len(result.forced)} named by a change, {len(beyond)} others beyond ±{tolerance_min:g} min); "
+        f"({len(result.forced)} named by a change, {len(beyond)} others beyond ±{result.tolerance_s / 60:g} min); "
         f"{len(result.trips_changed)} trip(s) and {len(result.vehicles_changed)} vehicle-day(s) changed, "
         f"{len(result.new_vehicles)} new vehicle(s); cost {result.cost_per_day_delta:+,.2f} {currency} per day, "
         f"{result.cost_per_year_delta:+,.2f} {currency} per year",

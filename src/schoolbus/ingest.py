@@ -1459,6 +1459,7 @@ _POLICY_KEYS = (
     "min_location_precision",
     "wheelchair_door_to_door",
     "max_plausible_home_school_m",
+    "replan_tolerance_min",
 )
 
 
@@ -1528,6 +1529,9 @@ def _policy_from_document(file: str, document: Mapping, problems: list[Problem])
         min_location_precision=_min_location_precision(keys, d.min_location_precision),
         max_plausible_home_school_m=keys.number(
             "max_plausible_home_school_m", d.max_plausible_home_school_m, low=0.0, low_open=True
+        ),
+        replan_tolerance_s=_seconds_from_min(
+            keys.number("replan_tolerance_min", d.replan_tolerance_s / SECONDS_PER_MINUTE, low=0.0)
         ),
     )
 

@@ -185,6 +185,9 @@ class Policy:
         return LOCATION_PRECISIONS.index(precision) <= LOCATION_PRECISIONS.index(
             self.min_location_precision
         )
+    replan_tolerance_s: int = 300
+    """How far a re-plan may move an unaffected pupil's pickup or drop-off for another pupil's
+    change (±5 minutes by default)."""
     max_plausible_home_school_m: float = 50_000.0
     """A home farther than this from its school (straight line) is an input error: a typo or
     swapped coordinates, not a pupil to plan for."""

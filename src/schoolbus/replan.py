@@ -71,11 +71,9 @@ from schoolbus.routing.solve import solve_routing
 from schoolbus.stops import select_stops
 from schoolbus.trips import build_group_problems, road_steps, stop_service_s
 
-DEFAULT_TOLERANCE_S = 300
-"""How far an unaffected pupil's pickup or drop-off may move for another pupil's change (±5 min)."""
-
 TOLERANCE_POLICY_KEY = "replan_tolerance_min"
-"""Policy-file key (minutes) that sets the tolerance; see ``docs/changes.md``."""
+"""Policy-file key (minutes) that sets the tolerance (``Policy.replan_tolerance_s``, ±5 min by
+default); see ``docs/changes.md``."""
 
 # Why a pupil's stop or time changed (codes; words are for renderers).
 REASON_ADDED = "added"
@@ -421,7 +419,7 @@ def replan(
     network: RoadNetwork,
     params: SolverParams | None = None,
     *,
-    tolerance_s: int = DEFAULT_TOLERANCE_S,
+    tolerance_s: int | None = None,
     pins: Sequence[Pin] = (),
 ) -> Replan:
     """Apply ``changes`` to the checked plan ``base``, moving as little as the changes allow.
@@ -436,8 +434,9 @@ def replan(
         The network ``base`` was planned on; closed roads are taken out of a copy.
     params : SolverParams, optional
         For the stops of new pupils and for routing what no existing trip can take.
-    tolerance_s : int
-        How far an unaffected pupil's time may move to make room for a change, seconds.
+    tolerance_s : int, optional
+        How far an unaffected pupil's time may move to make room for a change, seconds; by
+        default the policy's ``replan_tolerance_s`` (policy file key ``replan_tolerance_min``).
     pins : sequence of Pin
         New manual decisions (:func:`schoolbus.pins.read_pins`), kept with the base's own: a
         pupil pinned to another stop moves there; locked trips and vehicle-days are not touched.
@@ -458,6 +457,8 @@ def replan(
     roads = close_roads(network, closed)
     scenario = apply_to_scenario(base.scenario, changes, base)
     scenario = replace(scenario, pins=merge_pins(base.scenario.pins, pins))
+    if tolerance_s is None:
+        tolerance_s = scenario.policy.replan_tolerance_s
     state = _initial_state(base, scenario, roads, params, tolerance_s)
     _check_pins_against_changes(state, changes)
     _take_out_changed(state, changes)
@@ -1224,7 +1225,7 @@ def replan_directory(
     out_dir,
     *,
     params: SolverParams | None = None,
-    tolerance_s: int = DEFAULT_TOLERANCE_S,
+    tolerance_s: int | None = None,
     network_path=None,
     cache_dir=None,
     language: str = "tr",
