@@ -63,7 +63,7 @@ PAGE_POLICY = (
 """Pages: no script at all, only the nonce'd ``<style>``, the plan map in a same-origin frame."""
 SCRIPTED_PAGE_POLICY = (
     "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data: "
-    + "{tiles}; form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    + "{tiles}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 """A page that asked for its scripts (:func:`allow_page_scripts`): the same-origin ``<script src>``
 it renders with the response's nonce run, nothing inline nor any other script does; its map may
