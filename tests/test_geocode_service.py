@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -170,6 +171,15 @@ def test_review_page_escapes_and_requires_the_csrf_token(service):
     assert page.status_code == 200
     assert "<b>bold</b>" not in page.text and "&lt;b&gt;bold&lt;/b&gt;" in page.text
     assert 'id="review-map"' in page.text
+    # Its scripts run by this response's nonce only: same-origin files, nothing inline, no handler.
+    policy = page.headers["content-security-policy"]
+    nonce = re.search(r"script-src 'nonce-([A-Za-z0-9_-]+)';", policy)[1]
+    assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy and page.headers["x-frame-options"] == "DENY"
+    scripts = re.findall(r"<script([^>]*)>", page.text)
+    runnable = [a for a in scripts if 'type="application/json"' not in a]
+    assert len(runnable) == 2 and all(f'nonce="{nonce}"' in a and 'src="/geocode-static/' in a for a in runnable)
+    assert not re.search(r"<[^>]+\son[a-z]+\s*=", page.text)
+    assert "script-src" not in client.get(f"/projects/{pid}").headers["content-security-policy"]  # other pages: none
     forged = client.post(f"/projects/{pid}/geocode/manual", data={"row": 4, "lon": "1", "lat": "1", "csrf_token": "wrong"})
     assert forged.status_code == 403
     csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]

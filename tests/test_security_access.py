@@ -18,13 +18,12 @@ import itertools
 import json
 
 import pytest
-from fastapi.routing import APIRoute
 from sqlalchemy import delete, select
 
 from schoolbus.service import auth
+from schoolbus.service.app import page_routes
 from schoolbus.service.db import Project, Setting, User, WebSession
 from schoolbus.service.deps import SESSION_COOKIE
-from schoolbus.service.routers import pages
 from security_figures import record
 from security_service import PASSWORD, seeded_service
 
@@ -37,6 +36,7 @@ READERS = frozenset({"manager", "officer", "admin"})
 ADMIN = frozenset({"admin"})
 CREATORS = frozenset({"officer", "admin", "outsider"})
 SHEETS = frozenset({"contractor", "officer", "admin"})
+APPROVERS = frozenset({"manager", "admin"})
 PUBLIC = "public"
 
 # (method, path) -> roles allowed (PUBLIC: anyone, only checked never to fail).
@@ -89,6 +89,18 @@ MATRIX: dict[tuple[str, str], frozenset | str] = {
     ("GET", "/api/v1/plans/{plan_id}/contractors"): OFFICERS,
     ("PUT", "/api/v1/plans/{plan_id}/contractors"): OFFICERS,
     ("GET", "/api/v1/comparisons"): READERS,
+    # API: addresses and geocoding (home locations: officers and admins; the online geocoder: admins)
+    ("PUT", "/api/v1/projects/{project_id}/addresses"): OFFICERS,
+    ("GET", "/api/v1/projects/{project_id}/geocode"): OFFICERS,
+    ("PUT", "/api/v1/projects/{project_id}/geocode/manual"): OFFICERS,
+    ("GET", "/api/v1/geocoding/settings"): ADMIN,
+    ("PUT", "/api/v1/geocoding/settings"): ADMIN,
+    # API: versions and publishing (never contractors: they see published route sheets only)
+    ("GET", "/api/v1/plans/{plan_id}/version"): READERS,
+    ("GET", "/api/v1/projects/{project_id}/versions"): READERS,
+    ("GET", "/api/v1/plans/{plan_a}/diff/{plan_b}"): READERS,
+    ("POST", "/api/v1/plans/{plan_id}/replan"): OFFICERS,  # officers draft
+    ("POST", "/api/v1/plans/{plan_id}/approve"): APPROVERS,  # managers publish
     # The schema and its viewers: public (they hold no data)
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
@@ -122,10 +134,19 @@ MATRIX: dict[tuple[str, str], frozenset | str] = {
     ("POST", "/admin/users/{username}/{action}"): ADMIN,
     ("POST", "/admin/settings"): ADMIN,
     ("GET", "/admin/audit"): ADMIN,
+    ("GET", "/projects/{project_id}/geocode"): OFFICERS,
+    ("POST", "/projects/{project_id}/geocode/upload"): OFFICERS,
+    ("POST", "/projects/{project_id}/geocode/manual"): OFFICERS,
+    ("GET", "/geocode-static/{name}"): PUBLIC,  # Leaflet and the review script: no data
+    ("GET", "/plans/{plan_id}/versions"): READERS,
+    ("POST", "/plans/{plan_id}/versions/replan"): OFFICERS,
+    ("POST", "/plans/{plan_id}/versions/approve"): APPROVERS,
 }
 
 STUDENTS = b"id,lon,lat,school_id,shift,grade\nA1,32.85,39.98,S,tam,6\n"
 ROADS = json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"highway": "residential"}, "geometry": {"type": "LineString", "coordinates": [[32.85, 39.98], [32.86, 39.98]]}}]}).encode()
+ADDRESSES = b"id;school_id;shift;grade;adres\nA1;S;tam;6;Kizilay Mah. Ataturk Blv. No 1\n"
+CHANGES = b"change,student_id\nremove_pupil,NOBODY\n"
 _unique = itertools.count()
 
 
@@ -134,8 +155,8 @@ def served_routes(app) -> set[tuple[str, str]]:
     routes = set()
     for path, operations in app.openapi()["paths"].items():
         routes |= {(method.upper(), path) for method in operations}
-    for route in pages.router.routes:
-        assert isinstance(route, APIRoute)
+    # Every route outside the schema: the pages of every router (site, geocoding, versions).
+    for route in page_routes(app):
         routes |= {(method, route.path) for method in route.methods if method != "HEAD"}
     routes |= {("GET", app.openapi_url), ("GET", app.docs_url), ("GET", app.swagger_ui_oauth2_redirect_url), ("GET", app.redoc_url)}
     return routes
@@ -174,7 +195,7 @@ def _request(s, method: str, path: str, role: str):
     ids = {
         "project_id": s.project_id, "scenario_id": s.scenario_id, "job_id": s.job_id, "plan_id": s.plan_ids[0],
         "kind": "students", "vehicle_id": "V1", "format": "html", "name": "routes.csv", "username": "victim",
-        "action": "revoke-tokens",
+        "action": "revoke-tokens", "plan_a": s.plan_ids[0], "plan_b": s.plan_ids[1],
     }
     url = path.format(**ids)
     headers, cookies, csrf = {}, {}, ""
@@ -204,6 +225,8 @@ def _request(s, method: str, path: str, role: str):
             "/api/v1/projects/{project_id}/scenarios": {"name": f"scenario {n}"},
             "/api/v1/jobs": {"scenario_id": s.scenario_id, "time_limit_s": 1},
             "/api/v1/plans/{plan_id}/contractors": {"assignments": {}},
+            "/api/v1/projects/{project_id}/geocode/manual": {"row": 2, "lon": 32.85, "lat": 39.98},
+            "/api/v1/geocoding/settings": {},
         }
         if method in ("POST", "PUT") and path in bodies:
             kwargs["json"] = bodies[path]
@@ -211,6 +234,10 @@ def _request(s, method: str, path: str, role: str):
             kwargs["files"] = {"file": ("students.csv", STUDENTS)}
         if path.endswith("/network"):
             kwargs["files"] = {"file": ("roads.geojson", ROADS)}
+        if path.endswith("/addresses"):
+            kwargs["files"] = {"file": ("addresses.csv", ADDRESSES)}
+        if path.endswith("/replan"):
+            kwargs["files"] = {"file": ("changes.csv", CHANGES)}
         if path == "/api/v1/comparisons":
             kwargs["params"] = {"plan_id": s.plan_ids}
         send_headers = headers
@@ -228,11 +255,16 @@ def _request(s, method: str, path: str, role: str):
             "/scenarios/{scenario_id}/jobs": {"time_limit_s": "1", "seed": "0"},
             "/admin/users": {"username": f"page{n}", "role": "manager"},
             "/admin/settings": {},
+            "/projects/{project_id}/geocode/manual": {"row": "2", "lon": "32.85", "lat": "39.98"},
         }
         if method == "POST":
             kwargs["data"] = {**forms.get(path, {}), "csrf_token": csrf}
         if path.endswith("/files/{kind}"):
             kwargs["files"] = {"file": ("students.csv", STUDENTS)}
+        if path.endswith("/geocode/upload"):
+            kwargs["files"] = {"file": ("addresses.csv", ADDRESSES)}
+        if path.endswith("/versions/replan"):
+            kwargs["files"] = {"file": ("changes.csv", CHANGES)}
         if path == "/compare":
             kwargs["params"] = {"plan_id": s.plan_ids}
         send_headers = {}
@@ -301,6 +333,9 @@ def fresh(s, username: str) -> dict[str, str]:
         "/api/v1/plans/{}",
         "/api/v1/plans/{}/map",
         "/api/v1/plans/{}/sheets",
+        "/api/v1/plans/{}/version",
+        "/api/v1/projects/{}/versions",
+        "/api/v1/projects/{}/geocode",
     ],
 )
 def test_not_yours_and_not_there_look_the_same(seeded, template):
@@ -313,6 +348,18 @@ def test_not_yours_and_not_there_look_the_same(seeded, template):
         assert theirs.status_code == absent.status_code == 403, (username, theirs.text, absent.text)
         assert theirs.json()["message"].replace(str(existing), "N") == absent.json()["message"].replace(str(missing), "N")
     assert s.client.get(template.format(missing), headers=fresh(s, "admin")).status_code == 404
+
+
+@pytest.mark.parametrize("template", ["/plans/{}/versions", "/projects/{}/geocode"])
+def test_pages_not_yours_and_not_there_look_the_same(seeded, template):
+    s = seeded
+    existing = s.plan_ids[0] if template.startswith("/plans") else s.project_id
+    missing = "no-such-id-0000"
+    for username in ("oscar", "can"):
+        browser = s.browser(username)
+        theirs, absent = browser.get(template.format(existing)), browser.get(template.format(missing))
+        assert theirs.status_code == absent.status_code == 403, (username, theirs.status_code, absent.status_code)
+    assert s.browser("admin").get(template.format(missing)).status_code == 404
 
 
 def test_adding_a_member_does_not_tell_admins_from_unknown_names(seeded):

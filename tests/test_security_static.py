@@ -18,8 +18,10 @@ from security_figures import record
 ROOT = Path(__file__).resolve().parent.parent
 JUSTIFIED = {
     # (test id, file): findings allowed, each explained in docs/security.md ("bandit").
-    ("B704", "src/schoolbus/outputs/sheets.py"): 5,  # Markup over our own catalogue texts, font stacks and an autoescaped SVG
+    ("B704", "src/schoolbus/outputs/sheets.py"): 7,  # Markup over our own catalogue texts, font stacks and SVGs of numbers or autoescaped
     ("B704", "src/schoolbus/outputs/maps.py"): 1,  # Markup over a constant font stack
+    ("B704", "src/schoolbus/outputs/i18n.py"): 1,  # Markup over segno's QR code SVG (numbers only)
+    ("B704", "src/schoolbus/geocode/review.py"): 1,  # Markup over vendored Leaflet inlined in the offline review map
 }
 
 

@@ -25,7 +25,14 @@ from openpyxl import Workbook
 from schoolbus.service import auth
 from schoolbus.service.app import create_app
 from schoolbus.service.config import ServiceConfig
-from schoolbus.service.security import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
+from schoolbus.service.security import (
+    MAX_ADDRESS_UPLOAD_BYTES,
+    MAX_BODY_BYTES,
+    MAX_CHANGE_FILE_BYTES,
+    MAX_UPLOAD_BYTES,
+    MULTIPART_OVERHEAD_BYTES,
+    body_limit,
+)
 from schoolbus.service.uploads import MAX_XLSX_INFLATED_BYTES
 from security_figures import record
 
@@ -155,6 +162,23 @@ def test_an_anonymous_upload_is_refused_before_its_body_is_read(live):
     page_head = head.replace(f"PUT /api/v1/projects/{pid}", f"POST /projects/{pid}", 1)
     status, data = raw_request(port, page_head)
     assert status == 303 and b"location: /login" in data.lower()
+    # The address-table and re-plan routes too, each within its own limit.
+    for method, path, expected in [
+        ("PUT", f"/api/v1/projects/{pid}/addresses", 401), ("POST", f"/projects/{pid}/geocode/upload", 303),
+        ("POST", "/api/v1/plans/somePlanId000000/replan", 401), ("POST", "/plans/somePlanId000000/versions/replan", 303),
+    ]:
+        small = body_limit(method, path) // 2
+        status, _ = raw_request(port, f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {small}\r\n\r\n")
+        assert status == expected, path
+
+
+def test_each_upload_route_has_its_own_limit():
+    overhead = MULTIPART_OVERHEAD_BYTES
+    assert body_limit("PUT", "/api/v1/projects/p/files/students") == MAX_UPLOAD_BYTES + overhead
+    assert body_limit("PUT", "/api/v1/projects/p/addresses") == body_limit("POST", "/projects/p/geocode/upload") == MAX_ADDRESS_UPLOAD_BYTES + overhead
+    assert MAX_ADDRESS_UPLOAD_BYTES > MAX_BODY_BYTES  # a 20 MiB address table is not cut at 2 MiB
+    assert body_limit("POST", "/api/v1/plans/p/replan") == body_limit("POST", "/plans/p/versions/replan") == 2 * MAX_CHANGE_FILE_BYTES + overhead
+    assert body_limit("POST", "/api/v1/plans/p/approve") == body_limit("PUT", "/api/v1/projects/p/geocode/manual") == MAX_BODY_BYTES
 
 
 def test_a_streamed_body_is_cut_at_its_limit(live):

@@ -5,8 +5,10 @@ Every payload, if it ever ran, would set ``__xss`` on its window and on the top 
 dialog). The inputs are uploaded through the API (ids, names, initials, shifts, vehicle types, street
 names, project and scenario names); two plans are made, so the comparison page has something to
 show. Then, signed in as the officer and as the manager, the browser opens the project list, the
-project page, the plan page (the map in its frame), the map on its own, the comparison and a route
-sheet, and every frame is asked for ``__xss``. The map must still work under its Content-Security-
+project page, the plan page (the map in its frame), the map on its own, the comparison, the versions
+pages of a plan and of its draft re-plan (which removed a pupil whose id is a payload), the address
+review page (officer only; pupil ids and addresses from the corpus, its map scripts running under the
+page's policy) and a route sheet, and every frame is asked for ``__xss``. The map must still work under its Content-Security-
 Policy: Leaflet draws, the layer list shows the school's name as text, and no policy violation is
 reported for the page's own scripts.
 """
@@ -25,6 +27,7 @@ import httpx
 import pytest
 import uvicorn
 
+from geocode_fixtures import write_mahalle_osm
 from schoolbus.service import auth
 from schoolbus.service.app import create_app
 from schoolbus.service.config import ServiceConfig
@@ -49,6 +52,8 @@ CORPUS = (
     "<details open ontoggle=\"window.__xss=top.__xss=1\">",
 )
 
+
+ADDRESS_SCHOOLS = b"id,name,lon,lat,shift,bell,dismissal\nSCH,Okul,38.805,37.166,sabah,08:00,13:00\n"
 
 SHORT_PAYLOAD = "<s>A.B"
 """Initials hold at most 6 characters: too few for a script, enough to show an unescaped tag."""
@@ -137,7 +142,24 @@ def planned(tmp_path_factory):
             assert state["status"] == "succeeded", state
             plan_ids.append(state["plan_id"])
         vehicles = [v["id"] for v in c.get(f"/api/v1/plans/{plan_ids[0]}").json()["vehicles"]]
-    yield base, pid, plan_ids, vehicles
+        # A re-plan that removes a pupil whose id is a payload: its draft's versions page lists it.
+        leaver = f"{payload(0)}0"
+        replanned = c.post(f"/api/v1/plans/{plan_ids[0]}/replan", files={"file": ("changes.csv", table(["change", "student_id"], [["remove_pupil", leaver]]))})
+        assert replanned.status_code == 201, replanned.text
+        draft_id = replanned.json()["plan_id"]
+        # Addresses: a project on a small OSM extract whose address table carries the corpus.
+        other = c.post("/api/v1/projects", json={"name": payload(4)}).json()["id"]
+        osm = write_mahalle_osm(tmp_path_factory.mktemp("xss-osm") / "haliliye.osm").read_bytes()
+        assert c.put(f"/api/v1/projects/{other}/network", files={"file": ("haliliye.osm", osm)}).status_code == 200
+        assert c.put(f"/api/v1/projects/{other}/files/schools", files={"file": ("schools.csv", ADDRESS_SCHOOLS)}).status_code == 200
+        addresses = table(
+            ["id", "school_id", "shift", "grade", "mahalle", "adres"],
+            [[f"{payload(k)}{k}", "SCH", "sabah", 5, "Ulubatlı Hasan" if k % 2 else "", "" if k % 2 else payload(k)] for k in range(len(CORPUS))],
+        )
+        geocoded = c.put(f"/api/v1/projects/{other}/addresses", files={"file": ("addresses.csv", addresses)})
+        assert geocoded.status_code == 200, geocoded.text
+        assert len(geocoded.json()["review"]) == len(CORPUS)  # placed at a neighbourhood or not found: all to review
+    yield base, pid, plan_ids, vehicles, draft_id, other
     server.should_exit = True
     thread.join()
 
@@ -147,7 +169,7 @@ def test_no_script_from_the_corpus_runs_anywhere(planned, tmp_path):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: apt-get install chromium")
     playwright = pytest.importorskip("playwright.sync_api")
-    base, pid, plan_ids, vehicles = planned
+    base, pid, plan_ids, vehicles, draft_id, address_project = planned
     dialogs: list[str] = []
     violations: list[str] = []
     fired: list[str] = []
@@ -169,12 +191,20 @@ def test_no_script_from_the_corpus_runs_anywhere(planned, tmp_path):
                 f"/api/v1/plans/{plan_ids[0]}/map?language=tr",
                 f"/api/v1/plans/{plan_ids[0]}/map?language=ar",
                 f"/compare?plan_id={plan_ids[0]}&plan_id={plan_ids[1]}",
+                f"/plans/{plan_ids[0]}/versions",
+                f"/plans/{draft_id}/versions",
             ]
+            if username == "olga":  # home locations: officers only
+                urls.append(f"/projects/{address_project}/geocode")
             for url in urls:
                 page.goto(base + url)
                 page.wait_for_load_state("load")
-                if "/plans/" in url and "/api/" not in url:
+                if url.startswith("/plans/") and not url.endswith("/versions"):
                     page.frame_locator("iframe.map").locator(".leaflet-container").wait_for()
+                if url.endswith("/geocode"):
+                    # The review map runs under the page's policy: Leaflet draws the pupils' markers.
+                    page.locator(".leaflet-marker-icon").first.wait_for()
+                    assert page.locator("#review-list tbody tr").count() == len(CORPUS)
                 page.wait_for_timeout(300)
                 n_pages += 1
                 for frame in page.frames:

@@ -46,7 +46,8 @@ def make_app(data_dir: Path, helsinki_pbf: Path, base_plan, **config):
     return app
 
 
-def seed(app, helsinki_pbf: Path, base_plan) -> int:
+def seed(app, helsinki_pbf: Path, base_plan) -> str:
+    """Seed the store; the public id of plan 1 (URLs and JSON name plans by it)."""
     source = NetworkSource.from_file("osm", helsinki_pbf)
     with app.state.sessions.begin() as session:
         users = {name: auth.create_user(session, name, role, PASSWORD)[0] for name, role in USERS}
@@ -63,7 +64,7 @@ def seed(app, helsinki_pbf: Path, base_plan) -> int:
         session.flush()
         for vehicle in base_plan.vehicles:
             session.add(VehicleContractor(plan_id=record.id, vehicle_id=vehicle.id, user_id=users["cem"].id))
-        return record.id
+        return record.public_id
 
 
 def changes_csv(base_plan) -> bytes:
@@ -104,9 +105,16 @@ def test_draft_approve_publish_and_who_sees_what(service, base_plan):
     assert (draft["version"], draft["parent_plan_id"], draft["author"], draft["status"]) == (2, v1, "olga", "draft")
     assert draft["report"]["n_unaffected_moved_beyond_tolerance"] == 0
 
-    # Drafts are hidden from contractors and from parent notices.
+    assert isinstance(v2, str) and len(v2) == 16 and draft["parent_plan_id"] == v1  # public ids, never row numbers
+    assert officer.get(f"/api/v1/plans/{v2}/version").json()["project_id"] == officer.get(f"/api/v1/plans/{v1}/version").json()["project_id"]
+
+    # Drafts are hidden from contractors (the same 403 as a plan that is not there) and from parent notices.
     assert v2 not in [p["id"] for p in contractor.get("/api/v1/plans").json()]
-    assert contractor.get(f"/api/v1/plans/{v2}/sheets").status_code == 403
+    draft_sheets = contractor.get(f"/api/v1/plans/{v2}/sheets")
+    missing_sheets = contractor.get("/api/v1/plans/no-such-id-0000/sheets")
+    assert draft_sheets.status_code == missing_sheets.status_code == 403
+    assert draft_sheets.json()["message"].replace(v2, "N") == missing_sheets.json()["message"].replace("no-such-id-0000", "N")
+    assert contractor.get(f"/api/v1/plans/{v2}/version").status_code == 403
     assert officer.get(f"/api/v1/plans/{v2}/notices.pdf").status_code == 403
     assert officer.post(f"/api/v1/plans/{v2}/approve").status_code == 403  # officers draft, managers approve
 
@@ -156,8 +164,8 @@ def test_role_matrix_of_version_routes(helsinki_pbf, base_plan, tmp_path_factory
     app = _matrix_app(helsinki_pbf, base_plan, tmp_path_factory)
     name = {r: u for u, r in USERS}[role]
     with app.state.sessions() as session:
-        v1 = session.query(PlanRecord).order_by(PlanRecord.id).first().id
-        project = session.query(Project).first().id
+        v1 = session.query(PlanRecord).order_by(PlanRecord.id).first().public_id
+        project = session.query(Project).first().public_id
     url = path.format(v1=v1, project=project)
     if url.startswith("/api/"):
         client = api(app, name)
@@ -230,7 +238,7 @@ def test_browser_officer_drafts_manager_approves_contractor_sees_new_sheet(helsi
             officer.click("#replan-submit")
             officer.wait_for_selector("#version-status")
             assert "/versions" in officer.url and officer.url != f"{base}/plans/{v1}/versions"
-            v2 = int(officer.url.rstrip("/").split("/")[-2])
+            v2 = officer.url.rstrip("/").split("/")[-2]
             assert officer.get_attribute("#version-status", "class") == "status-draft"
             assert officer.locator("#approve").count() == 0
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
@@ -66,6 +67,22 @@ def _wants_page(request: Request) -> bool:
     return not request.url.path.startswith(API_PREFIX) and request.url.path != "/openapi.json"
 
 
+def page_routes(app: FastAPI) -> list[APIRoute]:
+    """Every route outside the OpenAPI schema: the pages of every router included in ``app``."""
+    found: list[APIRoute] = []
+
+    def walk(routes) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)  # an included router, as FastAPI keeps it
+            if included is not None:
+                walk(included.routes)
+            elif isinstance(route, APIRoute) and not route.include_in_schema:
+                found.append(route)
+
+    walk(app.routes)
+    return found
+
+
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every method some route of ``app`` answers at ``path`` (for a 405's ``Allow``)."""
     if not hasattr(app.state, "route_patterns"):
@@ -73,7 +90,7 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
         for template, operations in app.openapi()["paths"].items():
             regex = compile_path(template)[0]
             patterns += [(regex, method.upper()) for method in operations]
-        for route in pages.router.routes:
+        for route in page_routes(app):
             patterns += [(compile_path(route.path)[0], method) for method in route.methods]
         app.state.route_patterns = patterns
     methods = {method for regex, method in app.state.route_patterns if regex.match(path)}

@@ -36,10 +36,11 @@ from schoolbus.errors import InputError, Problem
 from schoolbus.geocode import Geocoder, load_index
 from schoolbus.geocode.nominatim import DEFAULT_MIN_DELAY_S, NominatimGeocoder
 from schoolbus.geocode.table import GeocodedTable, ManualFix, geocode_table, write_geocoded
-from schoolbus.service import store
+from schoolbus.service import security, store
 from schoolbus.service.auth import EDIT, READ_FULL
 from schoolbus.service.db import Base, Project, User, UtcDateTime, utcnow
 from schoolbus.service.scenarios import safe_filename
+from schoolbus.service.uploads import check_table_or_document
 
 __all__ = [
     "MAX_ADDRESS_UPLOAD_BYTES",
@@ -53,8 +54,8 @@ __all__ = [
     "set_manual_location",
 ]
 
-MAX_ADDRESS_UPLOAD_BYTES = 20 * 1024 * 1024
-"""Largest address table accepted (a district's pupils fit many times over)."""
+MAX_ADDRESS_UPLOAD_BYTES = security.MAX_ADDRESS_UPLOAD_BYTES
+"""Largest address table accepted (the body limit of the upload routes follows it)."""
 
 GEOCODER_CACHE_SIZE = 4
 """Geocoders (one per road-network file) kept in memory between requests."""
@@ -204,10 +205,10 @@ def _save_students(session: Session, user: User, project: Project, table: Geocod
     with tempfile.TemporaryDirectory(prefix="schoolbus-geocoded-") as folder:
         out = write_geocoded(GeocodedTable(table.file, table.columns, placed), Path(folder) / "students.csv")
         content = out.read_bytes()
-    store.save_input(session, user, project.id, "students", f"{Path(table.file).stem}-geocoded.csv", content)
+    store.save_input(session, user, project.public_id, "students", f"{Path(table.file).stem}-geocoded.csv", content)
 
 
-def geocode_upload(session: Session, user: User, project_id: int, data_dir, filename: str | None, content: bytes) -> GeocodedTable:
+def geocode_upload(session: Session, user: User, project_id: str, data_dir, filename: str | None, content: bytes) -> GeocodedTable:
     """Geocode an uploaded address table, keep it, and make its placed pupils the students input.
 
     Blocking (reads the table, may build the address index): call it off the event loop.
@@ -221,6 +222,7 @@ def geocode_upload(session: Session, user: User, project_id: int, data_dir, file
     filename = safe_filename(filename, "addresses.csv")
     if not filename.lower().endswith(ADDRESS_SUFFIXES):
         raise InputError([Problem(filename, None, None, Path(filename).suffix, f"one of {', '.join(ADDRESS_SUFFIXES)}")])
+    check_table_or_document(filename, content)  # a workbook: no zip bomb, no XXE, bounded rows
     table = _geocode(session, project, data_dir, filename, content)
     _save_students(session, user, project, table)
     row = session.get(AddressUpload, project.id)
@@ -228,12 +230,12 @@ def geocode_upload(session: Session, user: User, project_id: int, data_dir, file
         session.add(AddressUpload(project_id=project.id, filename=filename, content=content, uploaded_by=user.username))
     else:
         row.filename, row.content, row.uploaded_by, row.uploaded_at = filename, content, user.username, utcnow()
-    store.audit(session, user, "geocode_upload", f"project {project.id}: {filename}, {len(table.rows)} rows")
+    store.audit(session, user, "geocode_upload", f"project {project.public_id}: {filename}, {len(table.rows)} rows")
     session.flush()
     return table
 
 
-def review(session: Session, user: User, project_id: int, data_dir) -> GeocodedTable | None:
+def review(session: Session, user: User, project_id: str, data_dir) -> GeocodedTable | None:
     """The project's last address table geocoded again with today's manual locations, or ``None``."""
     project = store.get_project(session, user, project_id, READ_FULL)
     upload = session.get(AddressUpload, project.id)
@@ -243,7 +245,7 @@ def review(session: Session, user: User, project_id: int, data_dir) -> GeocodedT
 
 
 def set_manual_location(
-    session: Session, user: User, project_id: int, data_dir, row_number: int, lon: float, lat: float
+    session: Session, user: User, project_id: str, data_dir, row_number: int, lon: float, lat: float
 ) -> GeocodedTable:
     """Place the home of spreadsheet row ``row_number`` of the last address table by hand.
 
@@ -273,7 +275,7 @@ def set_manual_location(
     session.flush()
     store.audit(
         session, user, "manual_location",
-        f"project {project.id}: row {row_number} (pupil {found.student_id or '?'}) placed by hand "
+        f"project {project.public_id}: row {row_number} (pupil {found.student_id or '?'}) placed by hand "
         f"(was {found.result.precision or 'given'})",
     )
     table = review(session, user, project_id, data_dir)

@@ -3,7 +3,8 @@
 One ASGI middleware wraps the whole app, so no route can forget either:
 
 * **Security headers** on every response (pages, API, files): a Content-Security-Policy, with a
-  fresh nonce per request for the page's own ``<style>`` (pages have no script at all),
+  fresh nonce per request for the page's own ``<style>`` (pages have no script at all, but for
+  the few that ask for their own same-origin scripts by nonce, :func:`allow_page_scripts`),
   ``X-Content-Type-Options: nosniff``, ``frame-ancestors 'none'`` (and ``X-Frame-Options``),
   ``Referrer-Policy: no-referrer``, ``Cache-Control: no-store`` (responses may carry personal data)
   and, when the request came over TLS (``https`` scheme or ``X-Forwarded-Proto: https``), HSTS.
@@ -34,11 +35,22 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 2 * 1024 * 1024
 """Largest body of any other request (JSON documents, forms)."""
 
+MAX_ADDRESS_UPLOAD_BYTES = 20 * 1024 * 1024
+"""Largest address table accepted (a district's pupils fit many times over)."""
+MAX_CHANGE_FILE_BYTES = 5 * 1024 * 1024
+"""A change file (or a pins file) lists a few dozen changes; anything this large is a mistake."""
+
 UPLOAD_ROUTES = (
-    ("PUT", re.compile(r"^/api/v1/projects/[^/]+/(files/[^/]+|network)$")),
-    ("POST", re.compile(r"^/projects/[^/]+/files/[^/]+$")),
+    ("PUT", re.compile(r"^/api/v1/projects/[^/]+/(files/[^/]+|network)$"), MAX_UPLOAD_BYTES),
+    ("POST", re.compile(r"^/projects/[^/]+/files/[^/]+$"), MAX_UPLOAD_BYTES),
+    ("PUT", re.compile(r"^/api/v1/projects/[^/]+/addresses$"), MAX_ADDRESS_UPLOAD_BYTES),
+    ("POST", re.compile(r"^/projects/[^/]+/geocode/upload$"), MAX_ADDRESS_UPLOAD_BYTES),
+    # A change file and an optional pins file.
+    ("POST", re.compile(r"^/api/v1/plans/[^/]+/replan$"), 2 * MAX_CHANGE_FILE_BYTES),
+    ("POST", re.compile(r"^/plans/[^/]+/versions/replan$"), 2 * MAX_CHANGE_FILE_BYTES),
 )
-"""(method, path) of the routes that take a file; the only ones allowed :data:`MAX_UPLOAD_BYTES`."""
+"""(method, path, largest file) of the routes that take files; the only ones allowed more than
+:data:`MAX_BODY_BYTES`, and only from a signed-in caller."""
 
 API_PREFIX = "/api/v1"
 NONCE_BYTES = 16
@@ -49,6 +61,14 @@ PAGE_POLICY = (
     "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 """Pages: no script at all, only the nonce'd ``<style>``, the plan map in a same-origin frame."""
+SCRIPTED_PAGE_POLICY = (
+    "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data: "
+    + "{tiles}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+"""A page that asked for its scripts (:func:`allow_page_scripts`): the same-origin ``<script src>``
+it renders with the response's nonce run, nothing inline nor any other script does; its map may
+load OpenStreetMap tiles. Style attributes written as markup stay refused (scripts style through
+the DOM)."""
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
 """API responses and files: nothing runs, nothing loads; an HTML file opened directly is inert."""
 SHEET_POLICY = (
@@ -74,6 +94,18 @@ def map_policy(nonce: str) -> str:
     )
 
 
+PAGE_SCRIPTS_STATE = "page_scripts"
+
+
+def allow_page_scripts(request) -> None:
+    """Let this page response run its own nonce'd scripts (:data:`SCRIPTED_PAGE_POLICY`).
+
+    Every other page keeps :data:`PAGE_POLICY` (no script at all); the middleware still sets the
+    policy and every other header, so a page cannot forget one.
+    """
+    setattr(request.state, PAGE_SCRIPTS_STATE, True)
+
+
 def with_nonce(html: str, nonce: str) -> str:
     """A rendered map with its nonce placeholders replaced by ``nonce``.
 
@@ -85,15 +117,22 @@ def with_nonce(html: str, nonce: str) -> str:
     return html.replace(f'nonce="{CSP_NONCE_PLACEHOLDER}"', f'nonce="{nonce}"')
 
 
+def _upload_limit(method: str, path: str) -> int | None:
+    """The largest file the upload route ``method path`` takes, or ``None`` for other routes."""
+    for m, pattern, limit in UPLOAD_ROUTES:
+        if method == m and pattern.match(path):
+            return limit
+    return None
+
+
 def body_limit(method: str, path: str) -> int:
     """The largest body a request to ``method path`` may carry, in bytes."""
-    if is_upload(method, path):
-        return MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES
-    return MAX_BODY_BYTES
+    limit = _upload_limit(method, path)
+    return MAX_BODY_BYTES if limit is None else limit + MULTIPART_OVERHEAD_BYTES
 
 
 def is_upload(method: str, path: str) -> bool:
-    return any(method == m and pattern.match(path) for m, pattern in UPLOAD_ROUTES)
+    return _upload_limit(method, path) is not None
 
 
 class BodyTooLarge(Exception):
@@ -148,14 +187,20 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         nonce = secrets.token_urlsafe(NONCE_BYTES)
-        scope.setdefault("state", {})["csp_nonce"] = nonce
+        state = scope.setdefault("state", {})
+        state["csp_nonce"] = nonce
         path, method = scope["path"], scope["method"]
         is_api = path.startswith(API_PREFIX) or path == "/openapi.json"
         tls = is_tls(scope)
 
         def secured(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
             present = {k.lower() for k, _ in headers}
-            policy = API_POLICY if is_api else PAGE_POLICY.format(nonce=nonce)
+            if is_api:
+                policy = API_POLICY
+            elif state.get(PAGE_SCRIPTS_STATE):
+                policy = SCRIPTED_PAGE_POLICY.format(nonce=nonce, tiles=MAP_TILE_SOURCES)
+            else:
+                policy = PAGE_POLICY.format(nonce=nonce)
             extra = {
                 b"content-security-policy": policy,
                 b"x-content-type-options": "nosniff",

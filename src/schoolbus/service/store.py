@@ -372,10 +372,10 @@ def is_released(session: Session, plan_id: int) -> bool:
     return row is None or row.status != "draft"
 
 
-def require_released(session: Session, plan_id: int, what: str) -> None:
+def require_released(session: Session, record: PlanRecord, what: str) -> None:
     """Raise :class:`Forbidden` for a draft: ``what`` wait for a manager's approval."""
-    if not is_released(session, plan_id):
-        raise Forbidden(f"plan {plan_id} is a draft: {what} wait for a manager's approval")
+    if not is_released(session, record.id):
+        raise Forbidden(f"plan {record.public_id} is a draft: {what} wait for a manager's approval")
 
 
 def list_plans(session: Session, user: User, project_id: str | None = None) -> list[PlanRecord]:

@@ -25,14 +25,15 @@ from schoolbus.errors import InputError, Problem
 from schoolbus.pins import read_pins
 from schoolbus.planfile import NetworkSource, dumps, plan_to_dict, scenario_to_dict
 from schoolbus.replan import replan
-from schoolbus.service import auth, store
+from schoolbus.service import auth, security, store
 from schoolbus.service.auth import EDIT, READ_SUMMARY, Forbidden
 from schoolbus.service.db import PlanRecord, PlanVersion, Project, ScenarioRecord, User, VehicleContractor, utcnow
 from schoolbus.service.scenarios import safe_filename
+from schoolbus.service.uploads import check_table_or_document
 
 DRAFT, PUBLISHED, SUPERSEDED = "draft", "published", "superseded"
 RELEASED = (PUBLISHED, SUPERSEDED)
-MAX_CHANGE_FILE_BYTES = 5 * 1024 * 1024
+MAX_CHANGE_FILE_BYTES = security.MAX_CHANGE_FILE_BYTES
 """A change file lists a few dozen changes; anything this large is a mistake."""
 CHANGE_SUFFIXES = (".csv", ".xlsx", ".yaml", ".yml")
 
@@ -51,7 +52,10 @@ def version_row(session: Session, record: PlanRecord) -> PlanVersion:
 
 
 def describe(session: Session, record: PlanRecord) -> dict[str, Any]:
-    """Version, parent, author, status, approval and cost against the parent, JSON-ready."""
+    """Version, parent, author, status, approval and cost against the parent, JSON-ready.
+
+    Plans and projects are named by their public ids (the internal ids stay in the store).
+    """
     row = version_row(session, record)
     summary = store.plan_summary(record)
     parent = session.get(PlanRecord, row.parent_plan_id) if row.parent_plan_id else None
@@ -59,10 +63,10 @@ def describe(session: Session, record: PlanRecord) -> dict[str, Any]:
     days = json.loads(record.document).get("prices", {}).get("school_days_per_year", 0)
     delta = None if parent_cost is None else round(summary["cost_per_day"] - parent_cost, 2)
     return {
-        "plan_id": record.id,
-        "project_id": record.project_id,
+        "plan_id": record.public_id,
+        "project_id": store.public_id_of(session, Project, record.project_id),
         "version": row.version,
-        "parent_plan_id": row.parent_plan_id,
+        "parent_plan_id": parent.public_id if parent is not None else None,
         "author": row.author,
         "status": row.status,
         "approved_by": row.approved_by,
@@ -83,14 +87,14 @@ def history(session: Session, project_id: int) -> list[dict[str, Any]]:
 def create_replan(
     session: Session,
     user: User,
-    plan_id: int,
+    plan_id: str,
     filename: str | None,
     content: bytes,
     *,
     cache_dir: Path,
     pins: tuple[str | None, bytes] | None = None,
 ) -> PlanRecord:
-    """A draft new version of plan ``plan_id`` with the uploaded change file applied.
+    """A draft new version of the plan of public id ``plan_id`` with the uploaded change file applied.
 
     ``pins`` is an optional uploaded pins file ``(filename, content)``: pupils pinned to stops,
     trips and vehicle-days locked (:mod:`schoolbus.pins`), kept by this version and its successors.
@@ -152,7 +156,7 @@ def create_replan(
         if row.vehicle_id in vehicle_ids:
             session.add(VehicleContractor(plan_id=record.id, vehicle_id=row.vehicle_id, user_id=row.user_id))
     session.flush()
-    store.audit(session, user, "replan", f"plan {base_record.id} → draft plan {record.id} (v{version}) with {name}")
+    store.audit(session, user, "replan", f"plan {base_record.public_id} → draft plan {record.public_id} (v{version}) with {name}")
     return record
 
 
@@ -161,6 +165,8 @@ def _check_upload(name: str, content: bytes) -> None:
         raise InputError([Problem(name, None, None, f"{len(content):,} bytes", f"at most {MAX_CHANGE_FILE_BYTES:,} bytes")])
     if Path(name).suffix.lower() not in CHANGE_SUFFIXES:
         raise InputError([Problem(name, None, None, Path(name).suffix or name, f"one of {', '.join(CHANGE_SUFFIXES)}")])
+    # A workbook or YAML document passes the same checks as any other upload before a reader opens it.
+    check_table_or_document(name, content)
 
 
 def _read_upload(name: str, content: bytes, read):
@@ -175,7 +181,7 @@ def _read_upload(name: str, content: bytes, read):
             raise InputError(problems, str(error).split("\n", 1)[0].replace(str(path), name)) from None
 
 
-def approve(session: Session, user: User, plan_id: int) -> PlanRecord:
+def approve(session: Session, user: User, plan_id: str) -> PlanRecord:
     """Publish a draft: the manager's (or an admin's) approval; the previous published version is superseded."""
     record = store.get_plan(session, user, plan_id)
     if user.role not in ("manager", "admin"):
@@ -204,8 +210,8 @@ def approve(session: Session, user: User, plan_id: int) -> PlanRecord:
     return record
 
 
-def diff(session: Session, user: User, plan_a: int, plan_b: int) -> PlanDiff:
-    """What changed from plan ``plan_a`` to ``plan_b`` (both readable in full by ``user``)."""
+def diff(session: Session, user: User, plan_a: str, plan_b: str) -> PlanDiff:
+    """What changed from plan ``plan_a`` to ``plan_b`` (public ids; both visible to ``user``)."""
     records = [store.get_plan(session, user, i) for i in (plan_a, plan_b)]
     for record in records:
         auth.require(session, user, record.project_id, READ_SUMMARY)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from schoolbus.errors import InputError, Problem
 from schoolbus.geocode.review import LABELS, PRECISION_COLOURS
 from schoolbus.geocode.table import DEFAULT_REVIEW_SCORE, GeocodedTable
-from schoolbus.service import auth, geocoding, store
+from schoolbus.service import auth, geocoding, security, store
 from schoolbus.service.auth import EDIT, READ_FULL, SignedIn
 from schoolbus.service.db import User
 from schoolbus.service.deps import admin_user, api_user, db_session
@@ -242,13 +242,17 @@ def _words(language: str):
     return _
 
 
-def _page(request: Request, session: Session, signed: SignedIn, project_id: int, table, status_code: int = 200, problems=None):
+def _page(request: Request, session: Session, signed: SignedIn, project_id: str, table, status_code: int = 200, problems=None):
     project = store.get_project(session, signed.user, project_id, READ_FULL)
+    may_edit = auth.may(session, signed.user, project.id, EDIT)
     rows = [] if table is None else review_out(table).review
+    if table is not None:
+        # The review map: Leaflet and review.js, same-origin files carrying this response's nonce.
+        security.allow_page_scripts(request)
     response = render(
         request, "geocode.html", signed, status_code=status_code,
         project=project,
-        may_edit=auth.may(session, signed.user, project_id, EDIT),
+        may_edit=may_edit,
         table=table,
         rows=rows,
         summary=None if table is None else table.summary(),
@@ -256,7 +260,7 @@ def _page(request: Request, session: Session, signed: SignedIn, project_id: int,
         review_data={
             "rows": [r.model_dump() for r in rows],
             "colours": PRECISION_COLOURS,
-            "editable": auth.may(session, signed.user, project_id, EDIT),
+            "editable": may_edit,
         },
         problems=problems,
         problem_title="addresses",

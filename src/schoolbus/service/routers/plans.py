@@ -235,7 +235,7 @@ def sheet(
 @router.get("/plans/{plan_id}/notices.pdf", tags=["outputs"], summary="Parent notices, one page per pupil", response_class=Response, responses=binary("application/pdf"))
 def notices(plan_id: Id, request: Request, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> FileResponse:
     record = store.get_plan(session, user, plan_id)
-    store.require_released(session, plan_id, "parent notices")
+    store.require_released(session, record, "parent notices")
     auth.require(session, user, record.project_id, READ_FULL)
     folder = artifacts.parent_notices(_data_dir(request), artifact_key(record), store.load_plan(session, record))
     store.audit(session, user, "download_notices", f"plan {plan_id}")

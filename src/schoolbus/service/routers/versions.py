@@ -57,7 +57,7 @@ def _not_contractor(user: User) -> None:
         raise Forbidden("contractors see published route sheets only")
 
 
-def _diff_view(session: Session, user: User, plan_a: int, plan_b: int) -> dict:
+def _diff_view(session: Session, user: User, plan_a: str, plan_b: str) -> dict:
     d = versions.diff(session, user, plan_a, plan_b)
     document = d.to_dict()
     project_id = store.get_plan(session, user, plan_b).project_id
@@ -88,8 +88,8 @@ def get_version(plan_id: Id, user: User = Depends(api_user), session: Session = 
 @router.get("/projects/{project_id}/versions", summary="Every plan of a project with its version")
 def project_versions(project_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> list[dict]:
     _not_contractor(user)
-    store.get_project(session, user, project_id, READ_SUMMARY)
-    records = session.scalars(select(PlanRecord).where(PlanRecord.project_id == project_id).order_by(PlanRecord.id))
+    project = store.get_project(session, user, project_id, READ_SUMMARY)
+    records = session.scalars(select(PlanRecord).where(PlanRecord.project_id == project.id).order_by(PlanRecord.id))
     return [_described(session, user, r) for r in records]
 
 
@@ -125,7 +125,7 @@ def versions_page(plan_id: Id, request: Request, signed: SignedIn = Depends(acti
     return _page(request, session, signed, plan_id)
 
 
-def _page(request, session, signed: SignedIn, plan_id: int, error: InputError | None = None, status_code: int = 200) -> HTMLResponse:
+def _page(request, session, signed: SignedIn, plan_id: str, error: InputError | None = None, status_code: int = 200) -> HTMLResponse:
     user = signed.user
     _not_contractor(user)
     record = store.get_plan(session, user, plan_id)
@@ -166,7 +166,7 @@ def replan_form(
     except InputError as error:
         session.rollback()
         return _page(request, session, signed, plan_id, error, status_code=422)
-    return RedirectResponse(f"/plans/{record.id}/versions", status_code=303)
+    return RedirectResponse(f"/plans/{record.public_id}/versions", status_code=303)
 
 
 @page_router.post("/plans/{plan_id}/versions/approve")
@@ -177,5 +177,5 @@ def approve_form(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     check_csrf(signed, csrf_token)
-    versions.approve(session, signed.user, plan_id)
-    return RedirectResponse(f"/plans/{plan_id}/versions", status_code=303)
+    record = versions.approve(session, signed.user, plan_id)
+    return RedirectResponse(f"/plans/{record.public_id}/versions", status_code=303)

@@ -34,10 +34,12 @@
 
   function addMarker(row, latlng) {
     const r = data.rows.find((x) => x.row === row);
-    const icon = L.divIcon({
-      className: "", iconSize: [16, 16],
-      html: `<div class="home-marker" style="background:${data.colours[r.precision] || "#999"}"></div>`,
-    });
+    // The marker is built as an element and coloured through the DOM: the page's CSP refuses
+    // style attributes written as markup.
+    const dot = document.createElement("div");
+    dot.className = "home-marker";
+    dot.style.background = data.colours[r.precision] || "#999";
+    const icon = L.divIcon({ className: "", iconSize: [16, 16], html: dot });
     const marker = L.marker(latlng, { icon: icon, draggable: data.editable, title: `${r.row}: ${r.student_id || ""}` });
     marker.on("dragend", () => { select(row); place(row, marker.getLatLng()); });
     marker.on("click", () => select(row));
