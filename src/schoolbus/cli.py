@@ -259,6 +259,9 @@ def validate_command(
             [Problem(str(plan_dir / PLAN_FILE), None, "network.source", None, "a road network, or --network FILE")]
         )
     roads = source.load(plan.scenario.policy.forbidden_road_classes, path=network, cache_dir=cache_dir)
+    from schoolbus.pipeline import roads_for_scenario
+
+    roads = roads_for_scenario(plan.scenario, roads)
     violations = check_plan(plan, roads)
     if violations:
         for violation in violations:
@@ -328,6 +331,7 @@ def check_inputs(
     policy: str | None = typer.Option(
         None, "--policy", help="Policy .yaml/.toml (default: the built-in policy)."
     ),
+    hazards: Path | None = typer.Option(None, "--hazards", help=HAZARDS_HELP),
 ) -> None:
     """Validate the input files: summarise them, or list every problem and exit with status 2."""
     from collections import Counter
@@ -381,6 +385,39 @@ def check_inputs(
         console.print("No --fleet given: the default example fleet, with ILLUSTRATIVE prices.")
     if policy is None:
         console.print("No --policy given: the built-in default policy.")
+    if hazards is not None:
+        _print_hazards(hazards)
+
+
+HAZARDS_HELP = "GeoJSON of roads pupils must not cross on foot and roads or areas buses must avoid."
+BUDGET_HELP = "Annual budget (fleet currency, e.g. TRY per year): carry the most priority-weighted pupils within it."
+
+
+def _print_hazards(path: Path) -> None:
+    """Validate a hazards file and say what it holds."""
+    from schoolbus.hazards import describe_hazards, read_hazards
+
+    found = read_hazards(path)
+    counts = describe_hazards(found)
+    console.print(
+        f"[bold green]Hazards OK[/]: {len(found)} in {escape(str(path))} "
+        f"({counts['no_crossing']} no crossing on foot, {counts['bus_avoid']} avoided by buses, {counts['both']} both).",
+        highlight=False,
+    )
+
+
+def _with_hazards_and_budget(scenario, hazards: Path | None, budget: float | None):
+    """The scenario with the command line's hazards file and annual budget."""
+    from dataclasses import replace
+
+    from schoolbus.budget import budget_problem
+    from schoolbus.errors import InputError, Problem
+    from schoolbus.hazards import read_hazards
+
+    if budget is not None and budget_problem(budget) is not None:
+        raise InputError([Problem("command line", None, "--budget", budget, budget_problem(budget))])
+    found = scenario.hazards if hazards is None else read_hazards(hazards)
+    return replace(scenario, hazards=found, budget_per_year=budget if budget is not None else scenario.budget_per_year)
 
 
 # ---- planning ------------------------------------------------------------------------------------
@@ -576,6 +613,8 @@ def plan_command(
         help="The students file has addresses: place them with the --osm extract first (writes OUT/geocoded.csv and OUT/geocode_review.html).",
     ),
     min_score: int = typer.Option(80, min=0, max=100, help="With --geocode: pupils scored below this go on the review map."),
+    hazards: Path | None = typer.Option(None, "--hazards", help=HAZARDS_HELP),
+    budget: float | None = typer.Option(None, "--budget", metavar="TRY_PER_YEAR", help=BUDGET_HELP),
 ) -> None:
     """Plan routes and vehicle-days for your district and write the plan directory."""
     import tempfile
@@ -594,6 +633,7 @@ def plan_command(
             scenario = load_scenario(students, schools, fleet, policy, name=students_name)
         else:
             scenario = load_scenario(students, schools, fleet, policy)
+    scenario = _with_hazards_and_budget(scenario, hazards, budget)
     arguments, source = _network_source(osm, roads, place, bbox)
     with executor_for(executor, workers=workers, scheduler=scheduler) as pool:
         if scenario_file is not None:

@@ -79,6 +79,8 @@ STUDENT_COLUMNS = STUDENT_REQUIRED_COLUMNS + (
     "initials",
     "max_ride_min",
     "family_id",
+    "priority",
+    "vulnerable",
     # Written by ``schoolbus geocode``: the address it started from and how precise it is.
     *ADDRESS_COLUMNS,
     *GEOCODE_COLUMNS,
@@ -101,6 +103,9 @@ DEFAULT_LANGUAGE = "tr"
 
 MAX_INITIALS_CHARS = 6
 """Initials longer than this are refused, to keep full names out of route sheets."""
+
+MAX_PRIORITY = 1000.0
+"""Largest priority weight a pupil may carry (what a budget weighs pupils by; 1 when empty)."""
 
 MAX_RIDE_LIMIT_MIN = 240.0
 """Largest ride limit accepted, in minutes; larger values are most likely seconds."""
@@ -930,6 +935,10 @@ def _students_from_table(
         if max_ride_min == 0.0:
             row.fail("max_ride_min", cells["max_ride_min"], "minutes, more than 0, or empty")
         location_precision = _location_precision(row)
+        priority = row.number(
+            "priority", 0.0, MAX_PRIORITY, f"a priority weight from 0 to {MAX_PRIORITY:g}, or empty for 1", required=False
+        )
+        is_vulnerable = row.boolean("vulnerable")
         if row.ok:
             students.append(
                 Student(
@@ -948,6 +957,8 @@ def _students_from_table(
                     else round(max_ride_min * SECONDS_PER_MINUTE),
                     family_id=family_id,
                     location_precision=location_precision,
+                    priority=1.0 if priority is None else priority,
+                    is_vulnerable=is_vulnerable,
                 )
             )
     return tuple(students)

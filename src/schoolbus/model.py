@@ -102,6 +102,8 @@ class Student:
     max_ride_s: int | None = None
     family_id: str | None = None
     location_precision: str | None = None
+    priority: float = 1.0
+    is_vulnerable: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,9 +208,64 @@ class Prices:
     currency: str = "TRY"
 
 
+class HazardKind(StrEnum):
+    """What a hazard forbids."""
+
+    NO_CROSSING = "no_crossing"  # pupils must not cross it (nor walk along it) on foot
+    BUS_AVOID = "bus_avoid"  # buses must not drive along it (or through the area)
+    BOTH = "both"
+
+
+@dataclass(frozen=True)
+class Hazard:
+    """A road or area pupils must not cross on foot, or buses must avoid (see :mod:`schoolbus.hazards`).
+
+    ``lines`` are line strings and ``polygons`` exterior rings, as ``(lon, lat)`` points;
+    ``way_ids`` name OSM ways. At least one of the three is non-empty.
+    """
+
+    id: str
+    kind: HazardKind
+    lines: tuple[tuple[Location, ...], ...] = ()
+    polygons: tuple[tuple[Location, ...], ...] = ()
+    way_ids: tuple[int, ...] = ()
+    name: str = ""
+
+    @property
+    def is_for_walk(self) -> bool:
+        """Whether pupils must not cross it on foot."""
+        return self.kind in (HazardKind.NO_CROSSING, HazardKind.BOTH)
+
+    @property
+    def is_for_bus(self) -> bool:
+        """Whether buses must avoid it."""
+        return self.kind in (HazardKind.BUS_AVOID, HazardKind.BOTH)
+
+
+@dataclass(frozen=True)
+class PriorityRules:
+    """Policy rules that weigh pupils when a budget cannot carry them all (see :mod:`schoolbus.budget`).
+
+    A pupil's weight is their ``priority`` column (1 when empty) plus ``per_km_from_school`` for
+    each km of straight line from home to school, plus ``wheelchair`` when they need one, plus
+    ``vulnerable`` when flagged, plus ``young`` when their grade is at most ``young_max_grade``.
+    """
+
+    per_km_from_school: float = 0.0
+    wheelchair: float = 0.0
+    vulnerable: float = 0.0
+    young: float = 0.0
+    young_max_grade: int = 4
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """Everything a plan is made from, validated."""
+    """Everything a plan is made from, validated.
+
+    ``hazards`` are honoured by the walk and bus graphs; ``budget_per_year``, when set, caps the
+    plan's annual cost (pupils left out are unserved "not served within budget"), pupils weighed by
+    ``priority_rules``.
+    """
 
     name: str
     students: tuple[Student, ...]
@@ -216,6 +273,9 @@ class Scenario:
     fleet: Fleet
     policy: Policy = field(default_factory=Policy)
     prices: Prices = field(default_factory=Prices)
+    hazards: tuple[Hazard, ...] = ()
+    budget_per_year: float | None = None
+    priority_rules: PriorityRules = field(default_factory=PriorityRules)
 
     def school(self, school_id: str) -> School:
         """Return the school with id ``school_id``."""

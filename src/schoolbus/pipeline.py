@@ -127,6 +127,9 @@ def plan(
     params = params or SolverParams()
     report = progress or _no_progress
     executor = executor or SerialExecutor()
+    if scenario.budget_per_year is not None:
+        return _plan_within_budget(scenario, network, params, report, executor)
+    network = roads_for_scenario(scenario, network)
     report("stops", 0, 1)
     selection = select_stops(scenario, network, params)
     report("stops", 1, 1)
@@ -166,6 +169,29 @@ def plan(
     if violations:
         raise PlanCheckError(violations)
     return result
+
+
+def _plan_within_budget(scenario, network, params, report, executor) -> Plan:
+    """The budgeted plan (:mod:`schoolbus.budget` chooses whom to carry), checked like any plan."""
+    from schoolbus.budget import plan_within_budget
+
+    result = plan_within_budget(scenario, lambda s: plan(s, network, params, progress=report, executor=executor))
+    violations = check_plan(result, roads_for_scenario(scenario, network))
+    if violations:
+        raise PlanCheckError(violations)
+    return result
+
+
+def roads_for_scenario(scenario: Scenario, network: RoadNetwork) -> RoadNetwork:
+    """``network`` with the scenario's hazards honoured (the same network when it has none)."""
+    from schoolbus.hazards import apply_hazards
+
+    roads, cut = apply_hazards(network, scenario.hazards)
+    if scenario.hazards:
+        logger.info(
+            "hazards: %d walk, %d drive and %d loaded edges cut", cut.n_walk_edges, cut.n_drive_edges, cut.n_loaded_edges
+        )
+    return roads
 
 
 def _snap_schools(scenario: Scenario, network: RoadNetwork) -> dict[str, int]:
