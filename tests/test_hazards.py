@@ -165,3 +165,15 @@ def test_hazards_file_round_trips_and_bad_features_are_named(tmp_path):
     rows = [(p.row, p.column) for p in error.value.problems]
     assert rows == [(1, "hazard"), (2, "coordinates"), (3, "geometry"), (4, "geometry"), (5, "osm_way_ids")]
     assert "Traceback" not in str(error.value)
+
+
+def test_the_map_shows_hazards_in_their_own_layer_with_names_escaped(roads, tmp_path):
+    from schoolbus.outputs.maps import render_map
+
+    hazard = Hazard("H1", HazardKind.BOTH, lines=primary_hazard().lines, name="<b>Ana</b> cadde")
+    result = plan(scenario([hazard]), roads, FAST)
+    html = render_map(result, tmp_path / "map.html", language="tr").read_text(encoding="utf-8")
+    assert "Tehlikeler" in html  # the layer's name in the legend
+    assert "&lt;b&gt;Ana&lt;/b&gt; cadde" in html and "<b>Ana</b>" not in html
+    plain = render_map(plan(scenario(), roads, FAST), tmp_path / "plain.html", language="tr").read_text(encoding="utf-8")
+    assert "Tehlikeler" not in plain

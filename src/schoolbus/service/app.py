@@ -24,7 +24,7 @@ from schoolbus.service.config import ServiceConfig
 from schoolbus.service.db import SCHEMA_VERSION, make_engine, migrate, session_factory
 from schoolbus.service.deps import PasswordChangeRequired
 from schoolbus.service.jobs import JobRunner
-from schoolbus.service.routers import accounts, geocode, pages, plans, projects
+from schoolbus.service.routers import accounts, geocode, hazards, pages, plans, projects
 from schoolbus.service.schemas import ErrorOut, HealthOut
 
 API_PREFIX = "/api/v1"
@@ -162,4 +162,5 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(api)
     app.include_router(pages.router)
     app.include_router(geocode.page_router)
+    app.include_router(hazards.router)
     return app

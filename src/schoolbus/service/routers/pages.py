@@ -283,10 +283,17 @@ def _project_page(request: Request, session: Session, signed: SignedIn, project_
         policy_values=policy_values if isinstance(policy_values, dict) else {},
         fleet_text=extra.pop("fleet_text", fleet_text),
         is_demo=project.name == store.DEMO_PROJECT,
+        hazard_map=_hazard_map(files) if may_edit else None,
         problems=extra.pop("problems", None),
         problem_title=extra.pop("problem_title", None),
         **extra,
     )
+
+
+def _hazard_map(files):
+    from schoolbus.service.routers.hazards import hazard_map_data
+
+    return hazard_map_data(files)
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
@@ -361,18 +368,32 @@ def set_fleet(
     return _back(f"/projects/{project_id}")
 
 
+def budget_from_form(text: str) -> float | None:
+    """The scenario form's annual budget (empty: none); a clear problem when it is not a number."""
+    from schoolbus.budget import budget_problem
+    from schoolbus.ingest import _number
+
+    if not text.strip():
+        return None
+    value = _number(text.strip())
+    if value is None or budget_problem(value) is not None:
+        raise InputError([Problem("scenario", None, "budget", text, budget_problem(-1) or "")])
+    return value
+
+
 @router.post("/projects/{project_id}/scenarios")
 def create_scenario(
     project_id: Id,
     request: Request,
     name: str = Form(""),
+    budget: str = Form(""),
     csrf_token: str = Form(""),
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     check_csrf(signed, csrf_token)
     try:
-        store.create_scenario(session, signed.user, project_id, name)
+        store.create_scenario(session, signed.user, project_id, name, budget_from_form(budget))
     except InputError as error:
         return _invalid(request, session, signed, project_id, error, "scenario")
     return _back(f"/projects/{project_id}")
