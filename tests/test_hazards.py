@@ -177,3 +177,91 @@ def test_the_map_shows_hazards_in_their_own_layer_with_names_escaped(roads, tmp_
     assert "&lt;b&gt;Ana&lt;/b&gt; cadde" in html and "<b>Ana</b>" not in html
     plain = render_map(plan(scenario(), roads, FAST), tmp_path / "plain.html", language="tr").read_text(encoding="utf-8")
     assert "Tehlikeler" not in plain
+
+
+# ---- the real Helsinki extract: Mannerheimintie as a road no pupil may cross ----------------------
+
+from pathlib import Path  # noqa: E402
+
+from typer.testing import CliRunner  # noqa: E402
+
+from schoolbus.cli import app  # noqa: E402
+from schoolbus.ingest import load_scenario  # noqa: E402
+from schoolbus.network import snap_points  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples"
+ROAD = "Mannerheimintie"
+
+
+@pytest.fixture(scope="module")
+def helsinki(helsinki_pbf, tmp_path_factory):
+    example = load_scenario(EXAMPLES / "students.csv", EXAMPLES / "schools.csv", EXAMPLES / "fleet.yaml", EXAMPLES / "policy.yaml")
+    roads = load_network(osm=helsinki_pbf, cache_dir=tmp_path_factory.mktemp("cache"), forbidden_road_classes=example.policy.forbidden_road_classes)
+    way_ids = sorted({int(w) for _, _, d in roads.walk.edges(data=True) if d["name"] == ROAD for w in [d["osmid"]]})
+    return example, roads, way_ids
+
+
+def crossings(result, walk, road_nodes) -> int:
+    """Routed pupils whose walk (home node to stop node on ``walk``) passes through the road."""
+    import networkx as nx
+
+    stops = {s.id: s for s in result.stops}
+    students = {s.id: s for s in result.scenario.students}
+    n = 0
+    for a in result.assignments:
+        if a.status is not Status.ROUTED or stops[a.stop_id].is_door_to_door:
+            continue
+        home = int(snap_points(walk, [students[a.student_id].location]).node_ids[0])
+        path = nx.shortest_path(walk, home, stops[a.stop_id].node_id, weight="length")
+        n += any(node in road_nodes for node in path[1:-1])
+    return n
+
+
+def test_on_helsinki_no_walk_passes_through_a_no_crossing_road(helsinki):
+    example, roads, way_ids = helsinki
+    assert len(way_ids) >= 3
+    road_nodes = {n for u, v, d in roads.walk.edges(data=True) if d["osmid"] in way_ids for n in (u, v)}
+    before = plan(example, roads, FAST)
+    assert crossings(before, roads.walk, road_nodes) > 0  # the example's walks do cross it
+    hazard = Hazard("M", HazardKind.NO_CROSSING, way_ids=tuple(way_ids), name=ROAD)
+    chosen = replace_hazards(example, (hazard,))
+    after = plan(chosen, roads, FAST)
+    cut = roads_for_scenario(chosen, roads)
+    assert crossings(after, cut.walk, road_nodes) == 0
+    assert check_plan(after, cut) == []
+    assert after.summary.n_routed >= before.summary.n_routed - 5  # pupils mostly re-stopped, not dropped
+
+
+def replace_hazards(scenario, hazards):
+    from dataclasses import replace
+
+    return replace(scenario, hazards=hazards)
+
+
+def test_cli_plan_and_check_inputs_take_a_hazards_file(helsinki, helsinki_pbf, tmp_path, monkeypatch):
+    example, roads, way_ids = helsinki
+    monkeypatch.setenv("SCHOOLBUS_CACHE_DIR", str(tmp_path / "cache"))
+    hazards = tmp_path / "hazards.geojson"
+    hazards.write_text(json.dumps(hazards_to_geojson([Hazard("M", HazardKind.BOTH, way_ids=tuple(way_ids), name=ROAD)])), encoding="utf-8")
+    inputs = ["--students", str(EXAMPLES / "students.csv"), "--schools", str(EXAMPLES / "schools.csv"),
+              "--fleet", str(EXAMPLES / "fleet.yaml"), "--policy", str(EXAMPLES / "policy.yaml")]  # fmt: skip
+    checked = CliRunner().invoke(app, ["check-inputs", *inputs, "--hazards", str(hazards)])
+    assert checked.exit_code == 0, checked.output
+    assert "Hazards OK" in checked.output and "1 in" in checked.output
+    out = tmp_path / "plan"
+    planned = CliRunner().invoke(app, ["plan", *inputs, "--osm", str(helsinki_pbf), "--out", str(out), "--time-limit", "1", "--hazards", str(hazards), "--workers", "1"])
+    assert planned.exit_code == 0, planned.output
+    from schoolbus.planfile import read_plan
+
+    written = read_plan(out)
+    assert written.scenario.hazards[0].way_ids == tuple(way_ids)
+    assert "Tehlikeler" in (out / "map.html").read_text(encoding="utf-8")
+    validated = CliRunner().invoke(app, ["validate", str(out)])
+    assert validated.exit_code == 0, validated.output  # validate honours the plan's hazards too
+    broken = tmp_path / "broken.geojson"
+    broken.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"hazard": "lava"}, "geometry": null}]}', encoding="utf-8")
+    refused = CliRunner().invoke(app, ["check-inputs", *inputs, "--hazards", str(broken)])
+    assert refused.exit_code == 2
+    output = " ".join(refused.output.split())
+    assert "broken.geojson, row 1, column 'hazard': got 'lava', expected one of no_crossing" in output
+    assert "Inputs OK" not in output and "Traceback" not in output

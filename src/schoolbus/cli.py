@@ -34,6 +34,9 @@ err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., object])
 
+HAZARDS_HELP = "GeoJSON of roads pupils must not cross on foot and roads or areas buses must avoid."
+BUDGET_HELP = "Annual budget (fleet currency, e.g. TRY per year): carry the most priority-weighted pupils within it."
+
 
 def reports_errors(command: F) -> F:
     """Turn a ``SchoolbusError`` raised by ``command`` into a message and its exit status."""
@@ -342,6 +345,7 @@ def check_inputs(
     from schoolbus.ingest import load_scenario
 
     scenario = load_scenario(students, schools, fleet=fleet, policy=policy)
+    found_hazards = None if hazards is None else _read_hazards(hazards)
     per_shift = Counter((s.school_id, s.shift) for s in scenario.students)
     wheelchair = Counter((s.school_id, s.shift) for s in scenario.students if s.needs_wheelchair)
     door = Counter((s.school_id, s.shift) for s in scenario.students if s.needs_door_to_door)
@@ -385,19 +389,21 @@ def check_inputs(
         console.print("No --fleet given: the default example fleet, with ILLUSTRATIVE prices.")
     if policy is None:
         console.print("No --policy given: the built-in default policy.")
-    if hazards is not None:
-        _print_hazards(hazards)
+    if found_hazards is not None:
+        _print_hazards(hazards, found_hazards)
 
 
-HAZARDS_HELP = "GeoJSON of roads pupils must not cross on foot and roads or areas buses must avoid."
-BUDGET_HELP = "Annual budget (fleet currency, e.g. TRY per year): carry the most priority-weighted pupils within it."
+
+def _read_hazards(path: Path):
+    from schoolbus.hazards import read_hazards
+
+    return read_hazards(path)
 
 
-def _print_hazards(path: Path) -> None:
-    """Validate a hazards file and say what it holds."""
-    from schoolbus.hazards import describe_hazards, read_hazards
+def _print_hazards(path: Path, found) -> None:
+    """Say what a validated hazards file holds."""
+    from schoolbus.hazards import describe_hazards
 
-    found = read_hazards(path)
     counts = describe_hazards(found)
     console.print(
         f"[bold green]Hazards OK[/]: {len(found)} in {escape(str(path))} "

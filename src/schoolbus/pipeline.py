@@ -611,8 +611,20 @@ def compare_scenarios(
         write_plan(result, out / scenario.name, network_source)
         render_map(result, out / scenario.name / "map.html", language=language)
         plans.append((scenario.name, result))
-    comparison = render_comparison(plans, out / COMPARISON_DIR, language=language)
+    coverage = _coverage_curve(scenarios, networks, params, executor)
+    comparison = render_comparison(plans, out / COMPARISON_DIR, language=language, coverage=coverage)
     return tuple(plans), comparison
+
+
+def _coverage_curve(scenarios, networks, params, executor):
+    """The cost–coverage curve of the first scenario with a budget, or ``None`` when none has one."""
+    from schoolbus.budget import coverage_curve
+
+    budgeted = next((s for s in scenarios if s.budget_per_year is not None), None)
+    if budgeted is None:
+        return None
+    roads = networks[tuple(budgeted.policy.forbidden_road_classes)]
+    return budgeted.name, coverage_curve(budgeted, lambda s: plan(s, roads, params, executor=executor))
 
 
 def _plan_scenario(shared: tuple[dict[tuple[str, ...], RoadNetwork], SolverParams | None], scenario: Scenario) -> Plan:

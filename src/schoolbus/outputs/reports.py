@@ -138,7 +138,7 @@ def report_labels(language: str) -> dict[str, str]:
 
 
 def render_comparison(
-    plans: Sequence[tuple[str, Plan]], out_dir: str | Path, *, language: str = DEFAULT_LANGUAGE
+    plans: Sequence[tuple[str, Plan]], out_dir: str | Path, *, language: str = DEFAULT_LANGUAGE, coverage=None
 ) -> Path:
     """Write an HTML comparison of finished plans, with its charts as PNG and SVG beside it.
 
@@ -152,6 +152,9 @@ def render_comparison(
         :data:`CHART_STEMS` are written (replaced) there.
     language : str
         ``tr`` or ``en``.
+    coverage : (scenario name, sequence of CoveragePoint), optional
+        A cost–coverage curve (:func:`schoolbus.budget.coverage_curve`) shown as its own section
+        (:mod:`schoolbus.outputs.coverage`).
 
     Returns
     -------
@@ -195,10 +198,21 @@ def render_comparison(
             (label, _changes(first_plan.scenario, plan.scenario) or [labels["same_inputs"]])
             for label, plan in plans[1:]
         ],
+        coverage=_coverage(coverage, currency, language, out),
     )
     path = out / REPORT_FILE
     path.write_text(page, encoding="utf-8", newline="\n")
     return path
+
+
+def _coverage(coverage, currency: str, language: str, out: Path) -> dict | None:
+    """The cost–coverage section's context (``None`` without a curve)."""
+    if coverage is None:
+        return None
+    from schoolbus.outputs.coverage import coverage_section
+
+    name, points = coverage
+    return coverage_section(name, points, currency, language, out, _messages(language))
 
 
 def _check(plans: Sequence[tuple[str, Plan]], language: str) -> None:

@@ -1,0 +1,108 @@
+"""Serve within a budget: the plan costs at most the budget, carries the most priority-weighted
+pupils it can, and says of every pupil left out that the budget ran out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from schoolbus.budget import (
+    ORDER_PRIORITY_NEAREST,
+    budget_reason,
+    coverage_curve,
+    marginal_costs,
+    plan_within_budget,
+    priority_weight,
+    weighted_served,
+)
+from schoolbus.check import check_plan
+from schoolbus.model import PriorityRules, School, Status, Student, VehicleType
+from schoolbus.pipeline import plan
+from test_pipeline import FAST, ONE_SHIFT, district, grid, grid_point, pupils  # noqa: F401  (grid fixture)
+
+DAYS = 181
+DAY_RATE = 1000.0
+
+
+def four_corners(priorities=None):
+    """40 pupils at four corners, 16 seats a vehicle: a vehicle per corner, 4 in all."""
+    school = School("S", "Okul", grid_point(3, 3), ONE_SHIFT)
+    students = pupils("P", [(0, 0), (0, 6), (6, 0), (6, 6)], 10, "S", "tam")
+    if priorities:
+        students = [replace(s, priority=priorities.get(s.id[:2], 1.0)) for s in students]
+    return district(students, [school], [VehicleType("mini", seats=16, day_rate=DAY_RATE)])
+
+
+def plan_fn(grid):  # noqa: F811
+    return lambda scenario: plan(scenario, grid, FAST)
+
+
+def test_a_budget_of_two_vehicles_buys_the_two_most_valuable_corners(grid):  # noqa: F811
+    # The corner P3 (6, 0) pupils weigh 5, P1 (0, 6) weigh 3: those two corners are carried.
+    scenario = four_corners({"P3": 5.0, "P1": 3.0})
+    full = plan(scenario, grid, FAST)
+    assert full.summary.n_vehicles == 4
+    budget = full.summary.cost_per_year / 2 + 1.0
+    result = plan(replace(scenario, budget_per_year=budget), grid, FAST)
+    assert result.summary.cost_per_year <= budget
+    assert check_plan(result, grid) == []
+    carried = {a.student_id[:2] for a in result.assignments if a.status is Status.ROUTED}
+    assert carried == {"P3", "P1"}
+    reason = budget_reason(budget, "TRY")
+    for a in result.assignments:
+        if a.status is Status.UNSERVED:
+            assert a.reason == reason
+    assert result.scenario.budget_per_year == budget  # the plan records the budget it kept
+
+
+def test_a_zero_budget_carries_nobody_and_a_large_one_everybody(grid):  # noqa: F811
+    scenario = four_corners()
+    nothing = plan(replace(scenario, budget_per_year=0.0), grid, FAST)
+    assert nothing.summary.cost_per_year == 0 and nothing.summary.n_routed == 0
+    assert {a.reason for a in nothing.assignments} == {budget_reason(0.0, "TRY")}
+    everything = plan(replace(scenario, budget_per_year=1e12), grid, FAST)
+    assert everything.summary.n_unserved == 0
+
+
+def test_pupils_unserved_for_their_own_reason_keep_it(grid):  # noqa: F811
+    school = School("S", "Okul", grid_point(3, 3), ONE_SHIFT)
+    far = Student("FAR", (grid_point(3, 3)[0] + 0.2, grid_point(3, 3)[1]), "S", "tam", 6)
+    students = pupils("P", [(0, 0), (6, 6)], 10, "S", "tam") + [far]
+    scenario = district(students, [school], [VehicleType("mini", seats=16, day_rate=DAY_RATE)])
+    full = plan(scenario, grid, FAST)
+    own = next(a.reason for a in full.assignments if a.student_id == "FAR")
+    result = plan(replace(scenario, budget_per_year=full.summary.cost_per_year / 2 + 1), grid, FAST)
+    assert next(a.reason for a in result.assignments if a.student_id == "FAR") == own
+
+
+def test_priority_rules_add_to_the_priority_column():
+    school = School("S", "Okul", (32.85, 39.98), ONE_SHIFT)
+    pupil = Student("A", (32.85, 39.99), "S", "tam", 2, needs_wheelchair=True, priority=2.0, is_vulnerable=True)
+    rules = PriorityRules(per_km_from_school=1.0, wheelchair=3.0, vulnerable=4.0, young=0.5, young_max_grade=4)
+    assert priority_weight(pupil, school, rules) == pytest.approx(2.0 + 1.112 + 3.0 + 4.0 + 0.5, abs=0.01)
+    assert priority_weight(replace(pupil, priority=0.0, needs_wheelchair=False, is_vulnerable=False, grade=9), school, PriorityRules()) == 0.0
+
+
+def test_the_planner_beats_priority_then_nearest_on_cost_per_weight(grid):  # noqa: F811
+    # Equal priorities: the baseline takes the pupils nearest to school first, but the near ones
+    # here are scattered (a vehicle each), the far ones share one vehicle.
+    school = School("S", "Okul", grid_point(3, 3), ONE_SHIFT)
+    near = [pupils(f"N{k}", [spot], 2, "S", "tam") for k, spot in enumerate([(2, 3), (4, 3), (3, 2), (3, 4)])]
+    students = [p for group in near for p in group] + pupils("F", [(6, 6)], 16, "S", "tam")
+    scenario = district(students, [school], [VehicleType("mini", seats=16, day_rate=DAY_RATE)])
+    full = plan(scenario, grid, FAST)
+    budgeted = replace(scenario, budget_per_year=full.summary.cost_per_year * 0.5)
+    ours = plan_within_budget(budgeted, plan_fn(grid), full=full)
+    baseline = plan_within_budget(budgeted, plan_fn(grid), order=ORDER_PRIORITY_NEAREST, full=full)
+    assert ours.summary.cost_per_year <= budgeted.budget_per_year
+    assert baseline.summary.cost_per_year <= budgeted.budget_per_year
+    assert weighted_served(ours) > weighted_served(baseline)
+
+
+def test_the_cost_coverage_curve_rises_with_the_budget(grid):  # noqa: F811
+    points = coverage_curve(four_corners(), plan_fn(grid), fractions=(0.0, 0.5, 1.0))
+    assert [p.n_served for p in points] == [0, 20, 40]
+    assert all(p.cost_per_year <= p.budget_per_year + 0.01 for p in points)
+    margins = marginal_costs(points)
+    assert margins[0] is None and margins[1] == pytest.approx(points[1].cost_per_year / 20)
