@@ -106,3 +106,55 @@ def test_the_cost_coverage_curve_rises_with_the_budget(grid):  # noqa: F811
     assert all(p.cost_per_year <= p.budget_per_year + 0.01 for p in points)
     margins = marginal_costs(points)
     assert margins[0] is None and margins[1] == pytest.approx(points[1].cost_per_year / 20)
+
+
+# ---- the command line on the real Helsinki extract ----------------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from typer.testing import CliRunner  # noqa: E402
+
+from schoolbus.cli import app  # noqa: E402
+from schoolbus.planfile import read_plan  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples"
+INPUTS = ["--students", str(EXAMPLES / "students.csv"), "--schools", str(EXAMPLES / "schools.csv"),
+          "--fleet", str(EXAMPLES / "fleet.yaml"), "--policy", str(EXAMPLES / "policy.yaml")]  # fmt: skip
+
+
+def test_cli_plan_with_a_budget_keeps_it_and_names_who_is_left_out(helsinki_pbf, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCHOOLBUS_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "plan"
+    args = ["plan", *INPUTS, "--osm", str(helsinki_pbf), "--out", str(out), "--time-limit", "1", "--workers", "1"]
+    result = CliRunner().invoke(app, [*args, "--budget", "800000"])
+    assert result.exit_code == 0, result.output
+    written = read_plan(out)
+    assert written.scenario.budget_per_year == 800000.0
+    assert 0 < written.summary.cost_per_year <= 800000.0
+    assert 0 < written.summary.n_unserved < written.summary.n_students
+    assert "not served within budget" in " ".join(result.output.split())
+    refused = CliRunner().invoke(app, [*args, "--budget", "-5"])
+    assert refused.exit_code == 2 and "--budget" in refused.output
+
+
+@pytest.mark.slow
+def test_cli_scenarios_with_a_budget_add_the_cost_coverage_curve_to_the_report(helsinki_pbf, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCHOOLBUS_CACHE_DIR", str(tmp_path / "cache"))
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_text("scenarios:\n  - name: base\n  - name: half\n    budget: 800000\n", encoding="utf-8")
+    out = tmp_path / "plans"
+    result = CliRunner().invoke(
+        app, ["plan", *INPUTS, "--osm", str(helsinki_pbf), "--out", str(out), "--time-limit", "1", "--workers", "1", "--scenario", str(scenarios), "--report-language", "en"]
+    )
+    assert result.exit_code == 0, result.output
+    report = (out / "comparison" / "comparison.html").read_text(encoding="utf-8")
+    assert 'id="coverage"' in report and "Cost per extra pupil per year" in report
+    section = report.split('<table class="coverage">', 1)[1].split("</table>", 1)[0]
+    assert section.count("<tr>") == 1 + 5  # the header and budgets 0, 25, 50, 75 and 100 %
+    assert (out / "comparison" / "cost_coverage.png").stat().st_size > 0
+    assert read_plan(out / "half").summary.cost_per_year <= 800000.0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scenarios:\n  - name: x\n    budget: lots\n", encoding="utf-8")
+    refused = CliRunner().invoke(app, ["plan", *INPUTS, "--osm", str(helsinki_pbf), "--out", str(out), "--scenario", str(bad)])
+    assert refused.exit_code == 2
+    assert "scenarios[1].budget" in refused.output and "an annual budget" in " ".join(refused.output.split())

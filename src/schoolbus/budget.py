@@ -4,8 +4,9 @@ A prize-collecting choice over a routing plan. Each pupil weighs :func:`priority
 ``priority`` column plus the scenario's :class:`~schoolbus.model.PriorityRules`). The full plan is
 made first; when it costs more than the budget, each routed pupil is charged their share of it (a
 vehicle's year split among its trips by duration, each trip's share equally among its riders:
-the cost breakdown of :mod:`schoolbus.costing`), and pupils are taken in order of weight per TRY
-of share until the shares fill the budget. Those pupils are planned again by the same engine; when
+the cost breakdown of :mod:`schoolbus.costing`, except that an escort is charged to the pupils
+young enough to need one and a wheelchair vehicle's premium to its wheelchair users), and pupils
+are taken in order of weight per TRY of share until the shares fill the budget. Those pupils are planned again by the same engine; when
 the new plan costs more than the budget, the share allowance shrinks in proportion and the choice
 is made again; when it costs less, the unspent part is offered to the next pupils. The best plan
 within the budget (most weighted pupils, then least cost) of at most :data:`MAX_ROUNDS` rounds
@@ -18,6 +19,7 @@ not carry keep their own reason.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -176,19 +178,48 @@ def marginal_costs(points: Sequence[CoveragePoint]) -> tuple[float | None, ...]:
 
 
 def _cost_shares(full: Plan) -> dict[str, float]:
-    """Each routed pupil's share of the full plan's annual cost (the costing breakdown's split)."""
-    days = full.scenario.prices.school_days_per_year
+    """Each routed pupil's share of the full plan's annual cost, charged to whom it is caused by.
+
+    A vehicle's escort is charged to the pupils young enough to need one, and the premium of a
+    vehicle with wheelchair places over the cheapest type that seats its largest load to its
+    wheelchair users; the rest of its cost is split as the costing breakdown splits it (among its
+    trips by duration, each trip's share equally among its riders).
+    """
+    scenario = full.scenario
+    days = scenario.prices.school_days_per_year
+    markup = 1.0 + scenario.prices.overhead_share
+    students = {s.id: s for s in scenario.students}
     trips = {t.id: t for t in full.trips}
-    shares: dict[str, float] = {}
+    shares: dict[str, float] = defaultdict(float)
+
+    def charge(riders: Sequence[str], amount: float) -> None:
+        for student_id in riders:
+            shares[student_id] += amount / len(riders)
+
     for vehicle in full.vehicles:
         own = [trips[i] for i in vehicle.trip_ids]
+        riders = sorted({i for t in own for i in trip_riders(t)})
+        rest = vehicle.cost_per_day * days
+        vehicle_type = scenario.fleet.vehicle_type(vehicle.vehicle_type)
+        young = [i for i in riders if scenario.policy.needs_escort(students[i].grade)]
+        if vehicle.escort and young and not vehicle_type.always_escort:
+            escort = scenario.prices.escort_day_rate * markup * days
+            charge(young, escort)
+            rest -= escort
+        wheelchair = [i for i in riders if students[i].needs_wheelchair]
+        if wheelchair:
+            load = max((len(trip_riders(t)) for t in own), default=0)
+            cheaper = [v.day_rate for v in scenario.fleet.vehicle_types if v.seats >= load and v.wheelchair_places == 0]
+            premium = max(0.0, (vehicle_type.day_rate - min(cheaper, default=vehicle_type.day_rate)) * markup * days)
+            charge(wheelchair, premium)
+            rest -= premium
         total_s = sum(t.duration_s for t in own)
         for trip in own:
             share = trip.duration_s / total_s if total_s > 0 else 1 / len(own)
-            riders = trip_riders(trip)
-            for student_id in riders:
-                shares[student_id] = shares.get(student_id, 0.0) + vehicle.cost_per_day * days * share / len(riders)
-    return shares
+            trip_riders_ = trip_riders(trip)
+            if trip_riders_:
+                charge(trip_riders_, rest * share)
+    return dict(shares)
 
 
 def _ranked(full: Plan, shares: dict[str, float], order: str) -> list[str]:
