@@ -86,18 +86,20 @@ def test_priority_rules_add_to_the_priority_column():
 
 def test_the_planner_beats_priority_then_nearest_on_cost_per_weight(grid):  # noqa: F811
     # Equal priorities: the baseline takes the pupils nearest to school first, but the near ones
-    # here are scattered (a vehicle each), the far ones share one vehicle.
-    school = School("S", "Okul", grid_point(3, 3), ONE_SHIFT)
-    near = [pupils(f"N{k}", [spot], 2, "S", "tam") for k, spot in enumerate([(2, 3), (4, 3), (3, 2), (3, 4)])]
-    students = [p for group in near for p in group] + pupils("F", [(6, 6)], 16, "S", "tam")
-    scenario = district(students, [school], [VehicleType("mini", seats=16, day_rate=DAY_RATE)])
+    # go to two schools with the same bell (a vehicle each), while school A's far pupils fill the
+    # rest of A's one vehicle. One vehicle's budget: the planner carries A's 16, the baseline fewer.
+    schools = [School("A", "Okul A", grid_point(0, 0), ONE_SHIFT), School("B", "Okul B", grid_point(6, 0), ONE_SHIFT)]
+    students = pupils("NA", [(1, 0)], 4, "A", "tam") + pupils("NB", [(5, 0)], 4, "B", "tam") + pupils("FA", [(0, 5)], 12, "A", "tam")
+    scenario = district(students, schools, [VehicleType("mini", seats=16, day_rate=DAY_RATE)])
     full = plan(scenario, grid, FAST)
-    budgeted = replace(scenario, budget_per_year=full.summary.cost_per_year * 0.5)
+    assert full.summary.n_vehicles == 2
+    budgeted = replace(scenario, budget_per_year=DAY_RATE * DAYS)
     ours = plan_within_budget(budgeted, plan_fn(grid), full=full)
     baseline = plan_within_budget(budgeted, plan_fn(grid), order=ORDER_PRIORITY_NEAREST, full=full)
     assert ours.summary.cost_per_year <= budgeted.budget_per_year
     assert baseline.summary.cost_per_year <= budgeted.budget_per_year
-    assert weighted_served(ours) > weighted_served(baseline)
+    assert weighted_served(ours) == 16
+    assert weighted_served(baseline) < 16
 
 
 def test_the_cost_coverage_curve_rises_with_the_budget(grid):  # noqa: F811

@@ -2,15 +2,16 @@
 
 A prize-collecting choice over a routing plan. Each pupil weighs :func:`priority_weight` (their
 ``priority`` column plus the scenario's :class:`~schoolbus.model.PriorityRules`). The full plan is
-made first; when it costs more than the budget, each routed pupil is charged their share of it (a
-vehicle's year split among its trips by duration, each trip's share equally among its riders:
-the cost breakdown of :mod:`schoolbus.costing`, except that an escort is charged to the pupils
-young enough to need one and a wheelchair vehicle's premium to its wheelchair users), and pupils
-are taken in order of weight per TRY of share until the shares fill the budget. Those pupils are planned again by the same engine; when
-the new plan costs more than the budget, the share allowance shrinks in proportion and the choice
-is made again; when it costs less, the unspent part is offered to the next pupils. The best plan
-within the budget (most weighted pupils, then least cost) of at most :data:`MAX_ROUNDS` rounds
-is returned; planning nobody always fits, so a plan within the budget always exists.
+made first; when it costs more than the budget, whole trips of the full plan are chosen, the most
+weight carried per TRY of the vehicles they add first (as many vehicles as trips run at once),
+until they fill the budget; a pupil counts once both their trips (to school and home) are chosen. The pupils those trips carry are planned again by the same engine; the new plan's slack or overrun against the
+budget widens or narrows the next choice. The best plan within the budget (most weighted pupils,
+then least cost) of at most :data:`MAX_ROUNDS` plans is returned; planning nobody always fits, so
+a plan within the budget always exists.
+
+The baseline of ``benchmarks/budget.py`` (:data:`ORDER_PRIORITY_NEAREST`) instead carries the
+longest prefix of pupils in priority order, nearest to school first among equals, that the budget
+plans.
 
 Every pupil left out for money is unserved with :func:`budget_reason`; pupils the full plan could
 not carry keep their own reason.
@@ -23,20 +24,25 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from schoolbus.costing import cost_plan, trip_riders
 from schoolbus.model import Assignment, Plan, PriorityRules, Scenario, School, Status, Student
 
-MAX_ROUNDS = 6
-"""Plans made after the full one, at most, while fitting the budget."""
+MAX_ROUNDS = 4
+"""Plans the planner makes after the full one, at most, while fitting the budget."""
 
-SHRINK_MARGIN = 0.97
-"""When a chosen set costs more than the budget, the next allowance is this share of the fit."""
+PREFIX_TOLERANCE = 0.02
+"""The baseline's bisection stops when its bounds are this share of the pupils apart."""
+
+MINUTE_S = 60
+"""The planner's estimate of vehicles needed counts trips running at once, minute by minute."""
 
 METRES_PER_KM = 1000.0
 EARTH_RADIUS_M = 6_371_009.0
 
 ORDER_VALUE = "value"
-"""Take pupils by weight per TRY of their share of the full plan (the planner's order)."""
+"""Choose whole trips by weight carried per TRY (the planner)."""
 ORDER_PRIORITY_NEAREST = "priority_nearest"
 """Take pupils by weight, the nearest to school first among equals (the benchmark's baseline)."""
 
@@ -109,26 +115,104 @@ def plan_within_budget(scenario: Scenario, plan_fn: PlanFn, *, order: str = ORDE
     full = full if full is not None else plan_fn(unbudgeted)
     if full.summary.cost_per_year <= budget:
         return replace(full, scenario=scenario)
-    shares = _cost_shares(full)
-    ranked = _ranked(full, shares, order)
+    if order == ORDER_VALUE:
+        return _by_trips(scenario, full, plan_fn)
+    if order == ORDER_PRIORITY_NEAREST:
+        return _by_prefix(scenario, full, plan_fn)
+    raise ValueError(f"unknown order {order!r}")
+
+
+def _by_trips(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
+    """The planner: whole trips of the full plan, the most weight per TRY first, re-planned.
+
+    Money comes in vehicles, and a set of trips needs, of each vehicle type, about as many
+    vehicles as of its trips run at once (their times in the full plan, a minute grid). Trips are
+    added while that estimate fits the allowance, each time the one with the most weight per TRY of
+    the estimate it adds (a trip that fits beside the chosen ones costs nothing more); a pupil
+    counts half for each of their two trips. The pupils both of whose trips are chosen are planned
+    again; that plan's slack or overrun against the budget widens or narrows the next choice, for
+    at most :data:`MAX_ROUNDS` plans.
+    """
+    budget = scenario.budget_per_year or 0.0
+    days = scenario.prices.school_days_per_year
+    weights = weights_of(scenario)
+    types = sorted({t.vehicle_type for t in full.trips})
+    year_cost = {
+        k: float(np.mean([v.cost_per_day for v in full.vehicles if v.vehicle_type == k])) * days for k in types
+    }
+    trips_of: dict[str, set[str]] = defaultdict(set)
+    riders_of: dict[str, tuple[str, ...]] = {}
+    span: dict[str, tuple[str, int, int]] = {}
+    for trip in full.trips:
+        riders_of[trip.id] = trip_riders(trip)
+        span[trip.id] = (trip.vehicle_type, trip.start_s // MINUTE_S, trip.end_s // MINUTE_S + 1)
+        for student_id in riders_of[trip.id]:
+            trips_of[student_id].add(trip.id)
+    n_minutes = max((end for _, _, end in span.values()), default=0) + 1
+
+    def choose(allowance: float) -> list[str]:
+        running = {k: np.zeros(n_minutes, dtype=np.int32) for k in types}
+        peak = dict.fromkeys(types, 0)
+        chosen: set[str] = set()
+        spent = 0.0
+        while True:
+            best_id, best_key = None, None
+            for trip_id, (kind, start, end) in span.items():
+                if trip_id in chosen:
+                    continue
+                added = max(0, int(running[kind][start:end].max()) + 1 - peak[kind]) * year_cost[kind]
+                if spent + added > allowance:
+                    continue
+                gain = sum(weights[i] / len(trips_of[i]) for i in riders_of[trip_id])
+                key = (gain / added if added else math.inf, gain, trip_id)
+                if gain > 0 and (best_key is None or key[:2] > best_key[:2]):
+                    best_id, best_key = trip_id, key
+            if best_id is None:
+                break
+            kind, start, end = span[best_id]
+            running[kind][start:end] += 1
+            new_peak = int(running[kind].max())
+            spent += (new_peak - peak[kind]) * year_cost[kind]
+            peak[kind] = new_peak
+            chosen.add(best_id)
+        return sorted(i for i in trips_of if trips_of[i] <= chosen)
+
     best = _nobody(scenario, full)
     allowance = budget
     tried: set[frozenset[str]] = set()
     for _ in range(MAX_ROUNDS):
-        chosen = _fill(ranked, shares, allowance)
-        if not chosen or frozenset(chosen) in tried:
+        carried = choose(allowance)
+        if not carried or frozenset(carried) in tried:
             break
-        tried.add(frozenset(chosen))
-        result = _plan_chosen(scenario, full, chosen, plan_fn)
+        tried.add(frozenset(carried))
+        result = _plan_chosen(scenario, full, carried, plan_fn)
         cost = result.summary.cost_per_year
-        if cost <= budget:
+        if cost <= budget and _better(result, best):
+            best = result
+        allowance += budget - cost  # the slack re-planning found, or its overrun
+    return best
+
+
+def _by_prefix(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
+    """The baseline: the longest prefix of pupils in priority order (nearest first) the budget plans.
+
+    A bisection on the prefix length, each length planned by the same engine, until the lengths
+    that fit and do not fit are :data:`PREFIX_TOLERANCE` of the pupils apart.
+    """
+    budget = scenario.budget_per_year or 0.0
+    ranked = _ranked(full)
+    best = _nobody(scenario, full)
+    low, high = 0, len(ranked)  # low fits (nobody), high does not (the full plan)
+    tolerance = max(1, round(PREFIX_TOLERANCE * len(ranked)))
+    while high - low > tolerance:
+        middle = (low + high) // 2
+        result = _plan_chosen(scenario, full, ranked[:middle], plan_fn)
+        if result.summary.cost_per_year <= budget:
+            low = middle
             if _better(result, best):
                 best = result
-            if cost <= 0 or budget - cost < min(shares[i] for i in chosen):
-                break  # no pupil's share fits in what is left
-            allowance += budget - cost
         else:
-            allowance *= budget / cost * SHRINK_MARGIN
+            high = middle
     return best
 
 
@@ -177,78 +261,17 @@ def marginal_costs(points: Sequence[CoveragePoint]) -> tuple[float | None, ...]:
 # ---- the choice -------------------------------------------------------------------------------
 
 
-def _cost_shares(full: Plan) -> dict[str, float]:
-    """Each routed pupil's share of the full plan's annual cost, charged to whom it is caused by.
-
-    A vehicle's escort is charged to the pupils young enough to need one, and the premium of a
-    vehicle with wheelchair places over the cheapest type that seats its largest load to its
-    wheelchair users; the rest of its cost is split as the costing breakdown splits it (among its
-    trips by duration, each trip's share equally among its riders).
-    """
-    scenario = full.scenario
-    days = scenario.prices.school_days_per_year
-    markup = 1.0 + scenario.prices.overhead_share
-    students = {s.id: s for s in scenario.students}
-    trips = {t.id: t for t in full.trips}
-    shares: dict[str, float] = defaultdict(float)
-
-    def charge(riders: Sequence[str], amount: float) -> None:
-        for student_id in riders:
-            shares[student_id] += amount / len(riders)
-
-    for vehicle in full.vehicles:
-        own = [trips[i] for i in vehicle.trip_ids]
-        riders = sorted({i for t in own for i in trip_riders(t)})
-        rest = vehicle.cost_per_day * days
-        vehicle_type = scenario.fleet.vehicle_type(vehicle.vehicle_type)
-        young = [i for i in riders if scenario.policy.needs_escort(students[i].grade)]
-        if vehicle.escort and young and not vehicle_type.always_escort:
-            escort = scenario.prices.escort_day_rate * markup * days
-            charge(young, escort)
-            rest -= escort
-        wheelchair = [i for i in riders if students[i].needs_wheelchair]
-        if wheelchair:
-            load = max((len(trip_riders(t)) for t in own), default=0)
-            cheaper = [v.day_rate for v in scenario.fleet.vehicle_types if v.seats >= load and v.wheelchair_places == 0]
-            premium = max(0.0, (vehicle_type.day_rate - min(cheaper, default=vehicle_type.day_rate)) * markup * days)
-            charge(wheelchair, premium)
-            rest -= premium
-        total_s = sum(t.duration_s for t in own)
-        for trip in own:
-            share = trip.duration_s / total_s if total_s > 0 else 1 / len(own)
-            trip_riders_ = trip_riders(trip)
-            if trip_riders_:
-                charge(trip_riders_, rest * share)
-    return dict(shares)
-
-
-def _ranked(full: Plan, shares: dict[str, float], order: str) -> list[str]:
-    """Routed pupils of the full plan, best first, in a stable order."""
+def _ranked(full: Plan) -> list[str]:
+    """Routed pupils of the full plan by weight, the nearest to school first among equals."""
     weights = weights_of(full.scenario)
     routed = [a.student_id for a in full.assignments if a.status is Status.ROUTED]
-    if order == ORDER_VALUE:
-        return sorted(routed, key=lambda i: (-weights[i] / max(shares.get(i, 0.0), 1e-9), i))
-    if order == ORDER_PRIORITY_NEAREST:
-        students = {s.id: s for s in full.scenario.students}
-        schools = {s.id: s for s in full.scenario.schools}
+    students = {s.id: s for s in full.scenario.students}
+    schools = {s.id: s for s in full.scenario.schools}
 
-        def home_school_m(i: str) -> float:
-            return _great_circle_m(students[i].location, schools[students[i].school_id].location)
+    def home_school_m(i: str) -> float:
+        return _great_circle_m(students[i].location, schools[students[i].school_id].location)
 
-        return sorted(routed, key=lambda i: (-weights[i], home_school_m(i), i))
-    raise ValueError(f"unknown order {order!r}")
-
-
-def _fill(ranked: list[str], shares: dict[str, float], allowance: float) -> list[str]:
-    """Pupils in ``ranked`` order whose shares fit in ``allowance`` (skipping those that do not)."""
-    chosen = []
-    spent = 0.0
-    for student_id in ranked:
-        share = shares.get(student_id, 0.0)
-        if spent + share <= allowance:
-            chosen.append(student_id)
-            spent += share
-    return chosen
+    return sorted(routed, key=lambda i: (-weights[i], home_school_m(i), i))
 
 
 def _better(a: Plan, b: Plan) -> bool:
