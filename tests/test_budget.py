@@ -39,7 +39,8 @@ def plan_fn(grid):  # noqa: F811
 
 
 def test_a_budget_of_two_vehicles_buys_the_two_most_valuable_corners(grid):  # noqa: F811
-    # The corner P3 (6, 0) pupils weigh 5, P1 (0, 6) weigh 3: those two corners are carried.
+    # The corner P3 (6, 0) pupils weigh 5, P1 (0, 6) weigh 3: those two corners are carried (and
+    # whoever else fits in their two vehicles' spare seats).
     scenario = four_corners({"P3": 5.0, "P1": 3.0})
     full = plan(scenario, grid, FAST)
     assert full.summary.n_vehicles == 4
@@ -47,8 +48,9 @@ def test_a_budget_of_two_vehicles_buys_the_two_most_valuable_corners(grid):  # n
     result = plan(replace(scenario, budget_per_year=budget), grid, FAST)
     assert result.summary.cost_per_year <= budget
     assert check_plan(result, grid) == []
-    carried = {a.student_id[:2] for a in result.assignments if a.status is Status.ROUTED}
-    assert carried == {"P3", "P1"}
+    carried = [a.student_id for a in result.assignments if a.status is Status.ROUTED]
+    assert sum(i.startswith(("P3", "P1")) for i in carried) == 20
+    assert result.summary.n_vehicles == 2
     reason = budget_reason(budget, "TRY")
     for a in result.assignments:
         if a.status is Status.UNSERVED:
@@ -104,10 +106,11 @@ def test_the_planner_beats_priority_then_nearest_on_cost_per_weight(grid):  # no
 
 def test_the_cost_coverage_curve_rises_with_the_budget(grid):  # noqa: F811
     points = coverage_curve(four_corners(), plan_fn(grid), fractions=(0.0, 0.5, 1.0))
-    assert [p.n_served for p in points] == [0, 20, 40]
+    served = [p.n_served for p in points]
+    assert served[0] == 0 and 20 <= served[1] <= 32 and served[2] == 40  # half the money: 2 of 4 vehicles
     assert all(p.cost_per_year <= p.budget_per_year + 0.01 for p in points)
     margins = marginal_costs(points)
-    assert margins[0] is None and margins[1] == pytest.approx(points[1].cost_per_year / 20)
+    assert margins[0] is None and margins[1] == pytest.approx(points[1].cost_per_year / served[1])
 
 
 # ---- the command line on the real Helsinki extract ----------------------------------------------

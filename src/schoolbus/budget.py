@@ -2,16 +2,19 @@
 
 A prize-collecting choice over a routing plan. Each pupil weighs :func:`priority_weight` (their
 ``priority`` column plus the scenario's :class:`~schoolbus.model.PriorityRules`). The full plan is
-made first; when it costs more than the budget, whole trips of the full plan are chosen, the most
-weight carried per TRY of the vehicles they add first (as many vehicles as trips run at once),
-until they fill the budget; a pupil counts once both their trips (to school and home) are chosen. The pupils those trips carry are planned again by the same engine; the new plan's slack or overrun against the
-budget widens or narrows the next choice. The best plan within the budget (most weighted pupils,
-then least cost) of at most :data:`MAX_ROUNDS` plans is returned; planning nobody always fits, so
-a plan within the budget always exists.
+made first; when it costs more than the budget, two choices of whom to carry are planned by the same
+engine and the better one within the budget (most weighted pupils, then least cost) is kept:
 
-The baseline of ``benchmarks/budget.py`` (:data:`ORDER_PRIORITY_NEAREST`) instead carries the
-longest prefix of pupils in priority order, nearest to school first among equals, that the budget
-plans.
+* **trips' worth per school shift**: from the full plan, each school shift gets a trip size, a cost
+  per vehicle and the times its trips run; trip pairs of its heaviest pupils are opened, the most
+  weight per TRY of the vehicles they add first (as many vehicles as trips run at once, so a
+  double-shift school's vehicle carries both shifts for one price), up to an allowance; a bisection
+  on the allowance finds the largest choice the budget plans;
+* **the simple rule** (also the baseline of ``benchmarks/budget.py``,
+  :data:`ORDER_PRIORITY_NEAREST`): the longest prefix of pupils in priority order, nearest to
+  school first among equals, that the budget plans.
+
+Planning nobody always fits, so a plan within the budget always exists.
 
 Every pupil left out for money is unserved with :func:`budget_reason`; pupils the full plan could
 not carry keep their own reason.
@@ -27,10 +30,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from schoolbus.costing import cost_plan, trip_riders
-from schoolbus.model import Assignment, Plan, PriorityRules, Scenario, School, Status, Student
+from schoolbus.model import Assignment, Direction, Plan, PriorityRules, Scenario, School, Status, Student
 
-MAX_ROUNDS = 4
-"""Plans the planner makes after the full one, at most, while fitting the budget."""
+MAX_ROUNDS = 5
+"""Allowances the planner's bisection plans, at most (besides the baseline's own bisection)."""
 
 PREFIX_TOLERANCE = 0.02
 """The baseline's bisection stops when its bounds are this share of the pupils apart."""
@@ -123,74 +126,115 @@ def plan_within_budget(scenario: Scenario, plan_fn: PlanFn, *, order: str = ORDE
 
 
 def _by_trips(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
-    """The planner: whole trips of the full plan, the most weight per TRY first, re-planned.
+    """The planner: trips worth of pupils per school and shift, the most weight per TRY first.
 
-    Money comes in vehicles, and a set of trips needs, of each vehicle type, about as many
-    vehicles as of its trips run at once (their times in the full plan, a minute grid). Trips are
-    added while that estimate fits the allowance, each time the one with the most weight per TRY of
-    the estimate it adds (a trip that fits beside the chosen ones costs nothing more); a pupil
-    counts half for each of their two trips. The pupils both of whose trips are chosen are planned
-    again; that plan's slack or overrun against the budget widens or narrows the next choice, for
-    at most :data:`MAX_ROUNDS` plans.
+    The best of the baseline (never worse than the simple rule) and of a bisection on the
+    allowance of the estimate below, each allowance's choice planned by the engine (at most
+    :data:`MAX_ROUNDS` of them). Money comes in vehicles, and a set of trips needs, of each vehicle type, about as many
+    vehicles as of its trips run at once. From the full plan each school shift gets a trip size
+    (its fullest trip), a vehicle type and the times its trips to school and home run. Opening a
+    trip pair for a shift carries its next heaviest pupils, up to the trip size, and costs the
+    vehicles it adds at its busiest minute (nothing when it fits beside the trips already opened:
+    a double-shift school's vehicle carries both shifts). Pairs are opened, the most weight per TRY
+    first, while the estimate fits the allowance.
     """
     budget = scenario.budget_per_year or 0.0
-    days = scenario.prices.school_days_per_year
-    weights = weights_of(scenario)
-    types = sorted({t.vehicle_type for t in full.trips})
-    year_cost = {
-        k: float(np.mean([v.cost_per_day for v in full.vehicles if v.vehicle_type == k])) * days for k in types
-    }
-    trips_of: dict[str, set[str]] = defaultdict(set)
-    riders_of: dict[str, tuple[str, ...]] = {}
-    span: dict[str, tuple[str, int, int]] = {}
-    for trip in full.trips:
-        riders_of[trip.id] = trip_riders(trip)
-        span[trip.id] = (trip.vehicle_type, trip.start_s // MINUTE_S, trip.end_s // MINUTE_S + 1)
-        for student_id in riders_of[trip.id]:
-            trips_of[student_id].add(trip.id)
-    n_minutes = max((end for _, _, end in span.values()), default=0) + 1
-
-    def choose(allowance: float) -> list[str]:
-        running = {k: np.zeros(n_minutes, dtype=np.int32) for k in types}
-        peak = dict.fromkeys(types, 0)
-        chosen: set[str] = set()
-        spent = 0.0
-        while True:
-            best_id, best_key = None, None
-            for trip_id, (kind, start, end) in span.items():
-                if trip_id in chosen:
-                    continue
-                added = max(0, int(running[kind][start:end].max()) + 1 - peak[kind]) * year_cost[kind]
-                if spent + added > allowance:
-                    continue
-                gain = sum(weights[i] / len(trips_of[i]) for i in riders_of[trip_id])
-                key = (gain / added if added else math.inf, gain, trip_id)
-                if gain > 0 and (best_key is None or key[:2] > best_key[:2]):
-                    best_id, best_key = trip_id, key
-            if best_id is None:
-                break
-            kind, start, end = span[best_id]
-            running[kind][start:end] += 1
-            new_peak = int(running[kind].max())
-            spent += (new_peak - peak[kind]) * year_cost[kind]
-            peak[kind] = new_peak
-            chosen.add(best_id)
-        return sorted(i for i in trips_of if trips_of[i] <= chosen)
-
-    best = _nobody(scenario, full)
-    allowance = budget
-    tried: set[frozenset[str]] = set()
+    groups = _shift_groups(full)
+    best = _by_prefix(scenario, full, plan_fn)  # never worse than the simple rule
+    low, high = 0.0, max(budget, full.summary.cost_per_year)  # allowances: low fits, high may not
+    tried: dict[frozenset[str], Plan] = {}
     for _ in range(MAX_ROUNDS):
-        carried = choose(allowance)
-        if not carried or frozenset(carried) in tried:
-            break
-        tried.add(frozenset(carried))
-        result = _plan_chosen(scenario, full, carried, plan_fn)
-        cost = result.summary.cost_per_year
-        if cost <= budget and _better(result, best):
-            best = result
-        allowance += budget - cost  # the slack re-planning found, or its overrun
+        allowance = budget if not tried else (low + high) / 2
+        carried, _ = _open_trips(groups, allowance)
+        key = frozenset(carried)
+        if key not in tried:
+            tried[key] = _plan_chosen(scenario, full, carried, plan_fn) if carried else _nobody(scenario, full)
+        result = tried[key]
+        if result.summary.cost_per_year <= budget:
+            low = allowance
+            if _better(result, best):
+                best = result
+        else:
+            high = allowance
     return best
+
+
+@dataclass(frozen=True)
+class _ShiftGroup:
+    """One school shift as the planner's estimate sees it (minutes after midnight)."""
+
+    pupils: tuple[tuple[float, str], ...]  # (weight, id), heaviest first
+    trip_size: int
+    year_cost: float
+    spans: tuple[tuple[int, int], ...]  # to school, home: [start, end) minutes
+
+
+def _shift_groups(full: Plan) -> dict[tuple[str, str], _ShiftGroup]:
+    days = full.scenario.prices.school_days_per_year
+    weights = weights_of(full.scenario)
+    cost_of_type: dict[str, list[float]] = defaultdict(list)
+    for vehicle in full.vehicles:
+        cost_of_type[vehicle.vehicle_type].append(vehicle.cost_per_day * days)
+    trips_of: dict[tuple[str, str], list] = defaultdict(list)
+    for trip in full.trips:
+        trips_of[(trip.school_id, trip.shift)].append(trip)
+    routed: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
+    for a in full.assignments:
+        if a.status is Status.ROUTED:
+            routed[(a.school_id, a.shift)].append((weights[a.student_id], a.student_id))
+    groups = {}
+    for key, trips in sorted(trips_of.items()):
+        fullest = max(trips, key=lambda t: (len(trip_riders(t)), t.id))
+        costs = cost_of_type[fullest.vehicle_type]
+        spans = []
+        for direction in Direction:
+            mine = [t for t in trips if t.direction is direction]
+            if mine:
+                spans.append((min(t.start_s for t in mine) // MINUTE_S, max(t.end_s for t in mine) // MINUTE_S + 1))
+        groups[key] = _ShiftGroup(
+            pupils=tuple(sorted(routed[key], key=lambda wi: (-wi[0], wi[1]))),
+            trip_size=max(1, len(trip_riders(fullest))),
+            year_cost=sum(costs) / len(costs),
+            spans=tuple(spans),
+        )
+    return groups
+
+
+def _open_trips(groups: dict[tuple[str, str], _ShiftGroup], allowance: float) -> tuple[list[str], float]:
+    """Pupils carried by the trip pairs opened greedily within ``allowance``, and their estimated cost.
+
+    Vehicles are counted on one timeline (a vehicle of one shift may carry another's trips later);
+    a vehicle a pair adds costs what the vehicles of its shift's fullest trip cost.
+    """
+    n_minutes = max((end for g in groups.values() for _, end in g.spans), default=0) + 1
+    running = np.zeros(n_minutes, dtype=np.int32)
+    peak = 0
+    n_taken = dict.fromkeys(groups, 0)
+    spent = 0.0
+    while True:
+        best_key, best_rank, best_added = None, None, 0.0
+        for key, group in groups.items():
+            bundle = group.pupils[n_taken[key] : n_taken[key] + group.trip_size]
+            if not bundle:
+                continue
+            busiest = max(int(running[start:end].max()) + 1 for start, end in group.spans)
+            added = max(0, busiest - peak) * group.year_cost
+            if spent + added > allowance:
+                continue
+            gain = sum(w for w, _ in bundle)
+            rank = (gain / added if added else math.inf, gain)
+            if gain > 0 and (best_rank is None or rank > best_rank):
+                best_key, best_rank, best_added = key, rank, added
+        if best_key is None:
+            break
+        group = groups[best_key]
+        for start, end in group.spans:
+            running[start:end] += 1
+        peak = int(running.max())
+        spent += best_added
+        n_taken[best_key] += group.trip_size
+    carried = sorted(i for key, group in groups.items() for _, i in group.pupils[: n_taken[key]])
+    return carried, spent
 
 
 def _by_prefix(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
