@@ -38,6 +38,7 @@ from schoolbus.geocode.columns import ADDRESS_COLUMNS, GEOCODE_COLUMNS
 from schoolbus.model import (
     LOCATION_PRECISIONS,
     PRESCHOOL_GRADE,
+    BellWindow,
     Depot,
     Fleet,
     GradeWalkLimit,
@@ -89,6 +90,9 @@ STUDENT_COLUMNS = STUDENT_REQUIRED_COLUMNS + (
 
 SCHOOL_COLUMNS = ("id", "name", "lon", "lat", "shift", "bell", "dismissal")
 """Columns of a schools file, all required: one row per school and shift."""
+
+SCHOOL_WINDOW_COLUMNS = ("bell_earliest", "bell_latest")
+"""Optional columns of a schools file: when the shift's bell may ring if bells are chosen."""
 
 ROW_NUMBERING = "rows as numbered in Excel (header = row 1); GeoJSON rows = feature number from 1"
 """How problems number rows; said once in every ``InputError`` message."""
@@ -199,8 +203,9 @@ def load_scenario(
     school_table = _read_table(schools, school_problems)
     found_schools: tuple[School, ...] = ()
     known_shifts = None
+    windows: list[BellWindow] = []
     if school_table is not None:
-        found_schools, known_shifts = _schools_from_table(school_table, school_problems)
+        found_schools, known_shifts = _schools_from_table(school_table, school_problems, windows)
     problems: list[Problem] = []
     student_table = _read_table(students, problems)
     found_students: tuple[Student, ...] = ()
@@ -225,6 +230,7 @@ def load_scenario(
         fleet=found_fleet,
         policy=found_policy,
         prices=found_prices,
+        bell_windows=tuple(windows),
     )
 
 
@@ -799,14 +805,14 @@ class _SchoolRows:
 
 
 def _schools_from_table(
-    table: _Table, problems: list[Problem]
+    table: _Table, problems: list[Problem], windows: list[BellWindow] | None = None
 ) -> tuple[tuple[School, ...], dict[str, set[str]] | None]:
     """Validate school rows; also return the shifts each school id names, for the students check.
 
     The shift map is ``None`` when the file lacks an id or shift column: then pupils' schools cannot
     be checked without reporting a problem twice.
     """
-    _check_columns(table, SCHOOL_COLUMNS, SCHOOL_COLUMNS, problems)
+    _check_columns(table, SCHOOL_COLUMNS, SCHOOL_COLUMNS + SCHOOL_WINDOW_COLUMNS, problems)
     groups: dict[str, _SchoolRows] = {}
     for row_number, cells in table.rows:
         row = _Row(table.file, row_number, cells, problems)
@@ -842,8 +848,11 @@ def _schools_from_table(
                 )
             else:
                 group.shift_rows[shift] = row_number
+        window = _bell_window(row, cells)
         if row.ok:
             group.shifts.append(Shift(name=shift, bell_s=bell_s, dismissal_s=dismissal_s))
+            if window is not None and windows is not None:
+                windows.append(BellWindow(school_id, shift, *window))
     schools = tuple(
         School(
             id=school_id,
@@ -857,6 +866,29 @@ def _schools_from_table(
     usable = {"id", "shift"} <= set(table.columns)
     known = {school_id: set(g.shift_rows) for school_id, g in groups.items()} if usable else None
     return schools, known
+
+
+def _bell_window(row: _Row, cells: Mapping[str, object]) -> tuple[int, int] | None:
+    """A row's bell window (earliest, latest), both or neither given; ``None`` without one."""
+    given = {c: cells.get(c) for c in SCHOOL_WINDOW_COLUMNS if not _is_empty(cells.get(c))}
+    if not given:
+        return None
+    times = {}
+    for column in SCHOOL_WINDOW_COLUMNS:
+        if column not in given:
+            row.fail(column, "", f"a time like 07:00: {' and '.join(SCHOOL_WINDOW_COLUMNS)} come together")
+            continue
+        seconds = _time_s(given[column])
+        if seconds is None:
+            row.fail(column, given[column], _TIME_EXPECTED)
+        times[column] = seconds
+    earliest, latest = times.get("bell_earliest"), times.get("bell_latest")
+    if earliest is None or latest is None:
+        return None
+    if latest < earliest:
+        row.fail("bell_latest", given["bell_latest"], f"a time not before bell_earliest ({_hhmm(earliest)})")
+        return None
+    return earliest, latest
 
 
 def _students_from_table(

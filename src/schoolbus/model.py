@@ -243,6 +243,20 @@ class Hazard:
 
 
 @dataclass(frozen=True)
+class BellWindow:
+    """When one shift's bell may ring if bells are chosen (see :mod:`schoolbus.bells`).
+
+    ``earliest_s <= latest_s``, seconds after midnight. A school moves all its shifts together
+    (double-shift gaps kept), so the school's move must keep each of its windowed shifts inside.
+    """
+
+    school_id: str
+    shift: str
+    earliest_s: int
+    latest_s: int
+
+
+@dataclass(frozen=True)
 class PriorityRules:
     """Policy rules that weigh pupils when a budget cannot carry them all (see :mod:`schoolbus.budget`).
 
@@ -264,7 +278,8 @@ class Scenario:
 
     ``hazards`` are honoured by the walk and bus graphs; ``budget_per_year``, when set, caps the
     plan's annual cost (pupils left out are unserved "not served within budget"), pupils weighed by
-    ``priority_rules``.
+    ``priority_rules``. With ``choose_bells`` the planner moves schools' bells within their
+    ``bell_windows`` to need the fewest vehicles (``schools`` then hold the chosen bells).
     """
 
     name: str
@@ -276,6 +291,8 @@ class Scenario:
     hazards: tuple[Hazard, ...] = ()
     budget_per_year: float | None = None
     priority_rules: PriorityRules = field(default_factory=PriorityRules)
+    bell_windows: tuple[BellWindow, ...] = ()
+    choose_bells: bool = False
 
     def school(self, school_id: str) -> School:
         """Return the school with id ``school_id``."""

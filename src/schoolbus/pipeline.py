@@ -129,6 +129,8 @@ def plan(
     executor = executor or SerialExecutor()
     if scenario.budget_per_year is not None:
         return _plan_within_budget(scenario, network, params, report, executor)
+    if scenario.choose_bells:
+        return _plan_with_chosen_bells(scenario, network, params, report, executor)
     network = roads_for_scenario(scenario, network)
     report("stops", 0, 1)
     selection = select_stops(scenario, network, params)
@@ -180,6 +182,16 @@ def _plan_within_budget(scenario, network, params, report, executor) -> Plan:
     if violations:
         raise PlanCheckError(violations)
     return result
+
+
+def _plan_with_chosen_bells(scenario, network, params, report, executor) -> Plan:
+    """The plan with bells chosen within the schools' windows (:mod:`schoolbus.bells`)."""
+    from schoolbus.bells import choose_bells
+
+    def plan_fixed(s: Scenario) -> Plan:
+        return plan(replace(s, choose_bells=False), network, params, progress=report, executor=executor)
+
+    return choose_bells(scenario, roads_for_scenario(scenario, network), plan_fixed).plan
 
 
 def roads_for_scenario(scenario: Scenario, network: RoadNetwork) -> RoadNetwork:
