@@ -78,3 +78,48 @@ def test_windows_are_read_from_the_schools_file_and_bad_ones_named(tmp_path):
     with pytest.raises(InputError) as error:
         load_scenario(students, schools)
     assert [(p.row, p.column) for p in error.value.problems] == [(2, "bell_latest"), (3, "bell_latest")]
+
+
+def test_the_comparison_report_shows_the_bells_school_by_school(grid, tmp_path):  # noqa: F811
+    from schoolbus.outputs.reports import render_comparison
+
+    scenario = three_schools()
+    current = plan(scenario, grid, FAST)
+    chosen = plan(replace(scenario, name="staggered", choose_bells=True), grid, FAST)
+    html = render_comparison([("base", current), ("staggered", chosen)], tmp_path, language="en").read_text(encoding="utf-8")
+    section = html.split('<table class="bells">', 1)[1].split("</table>", 1)[0]
+    assert "Bell in base" in section and section.count("<tr>") == 1 + 3
+    assert "08:00" in section and any(f"{h:02d}:{m:02d}" in section for h in (7, 8) for m in range(0, 60, 10) if (h, m) != (8, 0))
+    plain = render_comparison([("base", current), ("again", current)], tmp_path / "plain", language="en").read_text(encoding="utf-8")
+    assert '<table class="bells">' not in plain
+
+
+def test_cli_plan_choose_bells_writes_the_school_table(helsinki_pbf, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from schoolbus.cli import app
+
+    examples = Path(__file__).resolve().parents[1] / "data" / "examples"
+    monkeypatch.setenv("SCHOOLBUS_CACHE_DIR", str(tmp_path / "cache"))
+    lines = (examples / "schools.csv").read_text(encoding="utf-8").splitlines()
+    windowed = [lines[0] + ",bell_earliest,bell_latest"]
+    for line in lines[1:]:
+        bell = line.split(",")[-2]
+        hours, minutes = map(int, bell.split(":"))
+        low, high = hours * 60 + minutes - 30, hours * 60 + minutes + 30
+        windowed.append(f"{line},{low // 60:02d}:{low % 60:02d},{high // 60:02d}:{high % 60:02d}")
+    schools = tmp_path / "schools.csv"
+    schools.write_text("\n".join(windowed) + "\n", encoding="utf-8")
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, [
+        "plan", "--students", str(examples / "students.csv"), "--schools", str(schools),
+        "--fleet", str(examples / "fleet.yaml"), "--policy", str(examples / "policy.yaml"),
+        "--osm", str(helsinki_pbf), "--out", str(out), "--time-limit", "1", "--workers", "1", "--choose-bells",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = (out / "bells.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("school_id,current_bell,chosen_bell") and rows[-1].startswith("all,")
+    _, _, _, now, chosen, *_ = rows[-1].split(",")
+    assert int(chosen) <= int(now)

@@ -35,6 +35,7 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., object])
 
 HAZARDS_HELP = "GeoJSON of roads pupils must not cross on foot and roads or areas buses must avoid."
+CHOOSE_BELLS_HELP = "Move schools' bells within their windows (schools file bell_earliest/bell_latest) to need the fewest vehicles."
 BUDGET_HELP = "Annual budget (fleet currency, e.g. TRY per year): carry the most priority-weighted pupils within it."
 
 
@@ -505,6 +506,47 @@ def _run_plan(scenario, network, params, executor):
         return plan(scenario, network, params, progress=progress, executor=executor)
 
 
+def _run_bells(scenario, network, params, executor, out: Path):
+    """Plan with chosen bells; print and write (OUT/bells.csv) the school-by-school comparison."""
+    import csv
+
+    from rich.table import Table
+
+    from schoolbus.bells import bell_table
+    from schoolbus.pipeline import plan_bells
+
+    with _progress_bar() as progress:
+        choice = plan_bells(scenario, network, params, progress=progress, executor=executor)
+    rows = bell_table(choice.current, choice.plan)
+    currency = scenario.prices.currency
+    table = Table(title=f"Bells chosen within the windows ({currency} per year)")
+    headers = ("school", "current bell", "chosen bell", "vehicles now", "vehicles chosen", "cost now", "cost chosen")
+    for header in headers:
+        table.add_column(header)
+
+    def hhmm(seconds: int) -> str:
+        return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+    for r in rows:
+        table.add_row(
+            escape(r.school_id), hhmm(r.current_bell_s), hhmm(r.chosen_bell_s), str(r.current_vehicles),
+            str(r.chosen_vehicles), f"{r.current_cost_per_year:,.2f}", f"{r.chosen_cost_per_year:,.2f}",
+        )
+    now, chosen = choice.current.summary, choice.plan.summary
+    table.add_row("all", "", "", str(now.n_vehicles), str(chosen.n_vehicles), f"{now.cost_per_year:,.2f}", f"{chosen.cost_per_year:,.2f}")
+    console.print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "bells.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["school_id", "current_bell", "chosen_bell", "current_vehicles", "chosen_vehicles", "current_cost_per_year", "chosen_cost_per_year"])
+        for r in rows:
+            # Ids are the user's text: keep a leading =, +, - or @ from being read as a formula.
+            school_id = "'" + r.school_id if r.school_id[:1] in ("=", "+", "-", "@") else r.school_id
+            writer.writerow([school_id, hhmm(r.current_bell_s), hhmm(r.chosen_bell_s), r.current_vehicles, r.chosen_vehicles, r.current_cost_per_year, r.chosen_cost_per_year])
+        writer.writerow(["all", "", "", now.n_vehicles, chosen.n_vehicles, now.cost_per_year, chosen.cost_per_year])
+    return choice.plan
+
+
 def _write_outputs(result, out: Path, source, language: str, family_notices: bool, executor):
     """Write every output with a progress bar per stage (documents done / total)."""
     from schoolbus.pipeline import write_outputs
@@ -621,6 +663,7 @@ def plan_command(
     min_score: int = typer.Option(80, min=0, max=100, help="With --geocode: pupils scored below this go on the review map."),
     hazards: Path | None = typer.Option(None, "--hazards", help=HAZARDS_HELP),
     budget: float | None = typer.Option(None, "--budget", metavar="TRY_PER_YEAR", help=BUDGET_HELP),
+    choose_bells: bool = typer.Option(False, "--choose-bells", help=CHOOSE_BELLS_HELP),
 ) -> None:
     """Plan routes and vehicle-days for your district and write the plan directory."""
     import tempfile
@@ -640,6 +683,10 @@ def plan_command(
         else:
             scenario = load_scenario(students, schools, fleet, policy)
     scenario = _with_hazards_and_budget(scenario, hazards, budget)
+    if choose_bells:
+        from dataclasses import replace
+
+        scenario = replace(scenario, choose_bells=True)
     arguments, source = _network_source(osm, roads, place, bbox)
     with executor_for(executor, workers=workers, scheduler=scheduler) as pool:
         if scenario_file is not None:
@@ -647,7 +694,10 @@ def plan_command(
             return
         network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
         _announce(scenario, pool)
-        result = _run_plan(scenario, network, params, pool)
+        if scenario.choose_bells and scenario.budget_per_year is None:
+            result = _run_bells(scenario, network, params, pool, out)
+        else:
+            result = _run_plan(scenario, network, params, pool)
         _print_summary(result)
         outputs = _write_outputs(result, out, source, language, family_notices, pool)
     _print_outputs(outputs)

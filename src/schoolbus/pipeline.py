@@ -186,12 +186,28 @@ def _plan_within_budget(scenario, network, params, report, executor) -> Plan:
 
 def _plan_with_chosen_bells(scenario, network, params, report, executor) -> Plan:
     """The plan with bells chosen within the schools' windows (:mod:`schoolbus.bells`)."""
+    return plan_bells(scenario, network, params, progress=report, executor=executor).plan
+
+
+def plan_bells(
+    scenario: Scenario,
+    network: RoadNetwork,
+    params: SolverParams | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    executor: Executor | None = None,
+):
+    """Plan with the current bells and with bells chosen within ``scenario.bell_windows``.
+
+    Returns a :class:`schoolbus.bells.BellChoice`: the chosen plan (the current bells' when moving
+    saves nothing), the current plan and each school's offset. Both plans are checked.
+    """
     from schoolbus.bells import choose_bells
 
     def plan_fixed(s: Scenario) -> Plan:
-        return plan(replace(s, choose_bells=False), network, params, progress=report, executor=executor)
+        return plan(replace(s, choose_bells=False), network, params, progress=progress, executor=executor)
 
-    return choose_bells(scenario, roads_for_scenario(scenario, network), plan_fixed).plan
+    return choose_bells(scenario, roads_for_scenario(scenario, network), plan_fixed)
 
 
 def roads_for_scenario(scenario: Scenario, network: RoadNetwork) -> RoadNetwork:

@@ -18,6 +18,8 @@ A manager keeps one set of input files (the base case) and one scenario file lis
         hazards: hazards.geojson             # GeoJSON beside this file (schoolbus.hazards)
       - name: half-budget
         budget: 2500000                      # annual cost cap (schoolbus.budget)
+      - name: staggered
+        choose_bells: true                   # bells within the schools file's windows (schoolbus.bells)
 
 Keys and values are validated exactly as the fleet and policy files are (``docs/input-format.md``,
 through :mod:`schoolbus.ingest`); unknown keys are errors, and every problem is reported at once
@@ -60,7 +62,7 @@ __all__ = [
 COMPARISON_DIR = "comparison"
 """Directory (beside the variants' plan directories) that holds the comparison report."""
 
-VARIANT_KEYS = ("name", "policy", "fleet", "prices", "bells", "hazards", "budget")
+VARIANT_KEYS = ("name", "policy", "fleet", "prices", "bells", "hazards", "budget", "choose_bells")
 FLEET_KEYS = ("vehicle_types", "depots")
 BELL_KEYS = ("bell", "dismissal")
 SECONDS_PER_MINUTE = 60
@@ -103,6 +105,7 @@ class Variant:
     bells: tuple[BellChange, ...] = ()
     hazards: tuple[Hazard, ...] | None = None
     budget_per_year: float | None = None
+    choose_bells: bool = False
     file: str = ""
     where: str = ""
 
@@ -284,6 +287,7 @@ def _read_variant(file: str, item: Mapping, where: str, problems: list[Problem])
         bells=bells,
         hazards=hazards,
         budget_per_year=budget_per_year,
+        choose_bells=_choose_bells(file, item, where, problems),
         file=file,
         where=where,
     )
@@ -312,6 +316,14 @@ def _hazards_and_budget(file, item, where, problems) -> tuple[tuple[Hazard, ...]
         else:
             problems.append(Problem(file, None, f"{where}.budget", _short(item["budget"]), problem))
     return hazards, budget
+
+
+def _choose_bells(file, item, where, problems) -> bool:
+    value = item.get("choose_bells", False)
+    if not isinstance(value, bool):
+        problems.append(Problem(file, None, f"{where}.choose_bells", _short(value), "true or false"))
+        return False
+    return value
 
 
 def _policy_field(key: str) -> str:
@@ -426,6 +438,7 @@ def _apply(base: Scenario, variant: Variant, problems: list[Problem]) -> Scenari
         schools=_schools_with_bells(base.schools, variant, file, where, problems),
         hazards=base.hazards if variant.hazards is None else variant.hazards,
         budget_per_year=base.budget_per_year if variant.budget_per_year is None else variant.budget_per_year,
+        choose_bells=base.choose_bells or variant.choose_bells,
     )
 
 

@@ -89,3 +89,55 @@ def coverage_section(
         "stem": COVERAGE_STEM,
         "svg_base64": base64.b64encode(svg.read_bytes()).decode("ascii"),
     }
+
+
+# ---- bells chosen within the schools' windows --------------------------------------------------
+
+BELL_LABELS = {
+    "title": "Bells chosen within the schools' windows",
+    "intro": "School by school, scenario %(scenario)s (bells chosen to need the fewest vehicles) against %(first)s.",
+    "school": "School",
+    "current_bell": "Bell in %(first)s",
+    "chosen_bell": "Chosen bell",
+    "current_vehicles": "Vehicles in %(first)s",
+    "chosen_vehicles": "Vehicles, chosen bells",
+    "current_cost": "Cost per year in %(first)s",
+    "chosen_cost": "Cost per year, chosen bells",
+}
+"""Key → English message id in the ``reports`` catalogue."""
+
+
+def bell_sections(plans, currency: str, language: str, messages: dict[str, str]) -> list[dict]:
+    """One table per scenario that chose its bells, against the first scenario's plan."""
+    from schoolbus.bells import bell_table
+
+    first_name, first = plans[0]
+    labels = {key: messages.get(msgid, msgid) for key, msgid in BELL_LABELS.items()}
+    sections = []
+    for name, result in plans[1:]:
+        if not result.scenario.choose_bells:
+            continue
+        rows = [
+            (
+                r.name,
+                _hhmm(r.current_bell_s),
+                _hhmm(r.chosen_bell_s),
+                format_number(r.current_vehicles, language),
+                format_number(r.chosen_vehicles, language),
+                format_money(r.current_cost_per_year, currency, language),
+                format_money(r.chosen_cost_per_year, currency, language),
+            )
+            for r in bell_table(first, result)
+        ]
+        headers = [
+            labels[k] % {"first": first_name}
+            for k in ("school", "current_bell", "chosen_bell", "current_vehicles", "chosen_vehicles", "current_cost", "chosen_cost")
+        ]
+        sections.append(
+            {"title": labels["title"], "intro": labels["intro"] % {"scenario": name, "first": first_name}, "headers": headers, "rows": rows}
+        )
+    return sections
+
+
+def _hhmm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"

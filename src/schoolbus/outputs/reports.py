@@ -199,6 +199,7 @@ def render_comparison(
             for label, plan in plans[1:]
         ],
         coverage=_coverage(coverage, currency, language, out),
+        bell_sections=_bell_sections(plans, currency, language),
     )
     path = out / REPORT_FILE
     path.write_text(page, encoding="utf-8", newline="\n")
@@ -213,6 +214,13 @@ def _coverage(coverage, currency: str, language: str, out: Path) -> dict | None:
 
     name, points = coverage
     return coverage_section(name, points, currency, language, out, _messages(language))
+
+
+def _bell_sections(plans, currency: str, language: str) -> list[dict]:
+    """School-by-school bells of the scenarios that chose them (:mod:`schoolbus.outputs.coverage`)."""
+    from schoolbus.outputs.coverage import bell_sections
+
+    return bell_sections(plans, currency, language, _messages(language))
 
 
 def _check(plans: Sequence[tuple[str, Plan]], language: str) -> None:
