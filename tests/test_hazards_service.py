@@ -1,4 +1,4 @@
-"""Hazards and budgets in the service: drawn on the project page, stored with the project, carried
+"""Hazards, budgets and bell choice in the service: drawn on the project page, stored with the project, carried
 by the next scenario (its scenario.json), with clear inline problems."""
 
 from __future__ import annotations
@@ -47,12 +47,14 @@ def test_an_officer_draws_hazards_and_the_next_scenario_carries_them_and_the_bud
 
     bad_budget = client.post(f"{url}/scenarios", data={"csrf_token": csrf_of(client, url), "name": "b", "budget": "çok"})
     assert bad_budget.status_code == 422 and "annual budget" in bad_budget.text
-    made = client.post(f"{url}/scenarios", data={"csrf_token": csrf_of(client, url), "name": "yarim", "budget": "125000,5"}, follow_redirects=False)
+    made = client.post(
+        f"{url}/scenarios", data={"csrf_token": csrf_of(client, url), "name": "yarim", "budget": "125000,5", "choose_bells": "on"}, follow_redirects=False
+    )
     assert made.status_code == 303, made.text
     with app.state.sessions.begin() as session:
         record = session.query(ScenarioRecord).filter_by(name="yarim").one()
         document = json.loads(record.document)
-    assert document["budget_per_year"] == 125000.5
+    assert document["budget_per_year"] == 125000.5 and document["choose_bells"] is True
     assert [h["kind"] for h in document["hazards"]] == ["no_crossing", "bus_avoid"]
     assert [s["priority"] for s in document["students"]] == [2.0, 1.0]
     assert [s["is_vulnerable"] for s in document["students"]] == [True, False]

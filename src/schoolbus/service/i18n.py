@@ -51,6 +51,7 @@ TURKISH = {
     "Add hazard": "Tehlike ekle",
     "Remove all hazards": "Tüm tehlikeleri kaldır",
     "Annual budget (empty: carry everyone)": "Yıllık bütçe (boş: herkes taşınır)",
+    "Choose bells within the schools' windows": "Zil saatlerini okulların zaman aralıklarında seç",
     "Students": "Öğrenciler",
     "Schools": "Okullar",
     "Fleet": "Filo",

@@ -80,7 +80,9 @@ def validate_upload(kind: str, filename: str, content: bytes) -> int | None:
             raise _renamed(error, {str(path): filename}) from None
 
 
-def build_scenario(name: str, files: Mapping[str, tuple[str, bytes]], budget_per_year: float | None = None) -> Scenario:
+def build_scenario(
+    name: str, files: Mapping[str, tuple[str, bytes]], budget_per_year: float | None = None, choose_bells: bool = False
+) -> Scenario:
     """Read ``files`` (kind → (file name, bytes)) into one validated scenario.
 
     Students and schools are required; without fleet or policy the CLI's defaults apply.
@@ -110,7 +112,7 @@ def build_scenario(name: str, files: Mapping[str, tuple[str, bytes]], budget_per
                 paths["students"], paths["schools"], paths.get("fleet"), paths.get("policy"), name=name
             )
             hazards = read_hazards(paths["hazards"]) if "hazards" in paths else ()
-            return dataclasses.replace(scenario, hazards=hazards, budget_per_year=budget_per_year)
+            return dataclasses.replace(scenario, hazards=hazards, budget_per_year=budget_per_year, choose_bells=choose_bells)
         except InputError as error:
             raise _renamed(error, names) from None
 

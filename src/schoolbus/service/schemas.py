@@ -99,6 +99,7 @@ class MemberIn(BaseModel):
 class ScenarioIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     budget_per_year: float | None = Field(None, ge=0, description="Annual budget: carry the most priority-weighted pupils within it")
+    choose_bells: bool = Field(False, description="Move bells within the schools file's bell_earliest/bell_latest windows to need the fewest vehicles")
 
 
 class ScenarioOut(BaseModel):

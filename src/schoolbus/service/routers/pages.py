@@ -387,13 +387,14 @@ def create_scenario(
     request: Request,
     name: str = Form(""),
     budget: str = Form(""),
+    choose_bells: str = Form(""),
     csrf_token: str = Form(""),
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     check_csrf(signed, csrf_token)
     try:
-        store.create_scenario(session, signed.user, project_id, name, budget_from_form(budget))
+        store.create_scenario(session, signed.user, project_id, name, budget_from_form(budget), choose_bells == "on")
     except InputError as error:
         return _invalid(request, session, signed, project_id, error, "scenario")
     return _back(f"/projects/{project_id}")
