@@ -87,6 +87,8 @@ class Student:
     notice for all of them. ``None``: the pupil is their own family. ``location_precision`` says
     how the home was found when it was geocoded from an address (one of
     :data:`LOCATION_PRECISIONS`; ``manual``: placed by a person); ``None``: coordinates given.
+    ``priority`` (1 by default) and ``is_vulnerable`` weigh the pupil when a budget cannot carry
+    everyone (:mod:`schoolbus.budget`).
     """
 
     id: str
