@@ -265,3 +265,23 @@ def test_cli_plan_and_check_inputs_take_a_hazards_file(helsinki, helsinki_pbf, t
     output = " ".join(refused.output.split())
     assert "broken.geojson, row 1, column 'hazard': got 'lava', expected one of no_crossing" in output
     assert "Inputs OK" not in output and "Traceback" not in output
+
+
+def test_scenario_json_keeps_hazards_budget_priorities_and_bell_windows_exactly():
+    from dataclasses import replace
+
+    from schoolbus.model import BellWindow, PriorityRules
+    from schoolbus.planfile import scenario_to_dict
+    from schoolbus.service.scenarios import scenario_from_document
+
+    area = Hazard("A", HazardKind.BUS_AVOID, polygons=((point(0, 0), point(1, 0), point(1, 1), point(0, 0)),), name="Pazar")
+    chosen = replace(
+        scenario([primary_hazard(), area]),
+        budget_per_year=1234.5,
+        priority_rules=PriorityRules(wheelchair=2.0),
+        bell_windows=(BellWindow("S", "tam", 7 * 3600, 9 * 3600),),
+        choose_bells=True,
+    )
+    chosen = replace(chosen, students=(replace(chosen.students[0], priority=3.0, is_vulnerable=True), *chosen.students[1:]))
+    document = json.loads(json.dumps(scenario_to_dict(chosen)))
+    assert scenario_from_document(document) == chosen
