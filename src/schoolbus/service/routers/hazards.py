@@ -26,7 +26,7 @@ from schoolbus.service.deps import db_session
 from schoolbus.service.routers.pages import _back, _invalid, active_user, check_csrf
 from schoolbus.service.schemas import Id
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 HAZARDS_FILENAME = "hazards.geojson"
 _SCRIPT = Path(__file__).resolve().parents[1] / "static" / "hazard_draw.js"
