@@ -161,15 +161,14 @@ def _by_trips(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
 
 @dataclass(frozen=True)
 class _ShiftGroup:
-    """One school shift as the planner's estimate sees it (minutes after midnight)."""
+    """One school shift as the planner's estimate sees it: its pupils and its full-plan trip pairs."""
 
     pupils: tuple[tuple[float, str], ...]  # (weight, id), heaviest first
-    trip_size: int
-    year_cost: float
-    spans: tuple[tuple[int, int], ...]  # to school, home: [start, end) minutes
+    pairs: tuple[tuple[int, float, tuple[tuple[int, int], ...]], ...]  # (size, year cost, [start, end) minutes)
 
 
 def _shift_groups(full: Plan) -> dict[tuple[str, str], _ShiftGroup]:
+    """Each school shift's pupils and trip pairs (k-th fullest trip to school with k-th home)."""
     days = full.scenario.prices.school_days_per_year
     weights = weights_of(full.scenario)
     cost_of_type: dict[str, list[float]] = defaultdict(list)
@@ -182,43 +181,51 @@ def _shift_groups(full: Plan) -> dict[tuple[str, str], _ShiftGroup]:
     for a in full.assignments:
         if a.status is Status.ROUTED:
             routed[(a.school_id, a.shift)].append((weights[a.student_id], a.student_id))
+
+    def span(trip) -> tuple[int, int]:
+        return trip.start_s // MINUTE_S, trip.end_s // MINUTE_S + 1
+
     groups = {}
     for key, trips in sorted(trips_of.items()):
-        fullest = max(trips, key=lambda t: (len(trip_riders(t)), t.id))
-        costs = cost_of_type[fullest.vehicle_type]
-        spans = []
-        for direction in Direction:
-            mine = [t for t in trips if t.direction is direction]
-            if mine:
-                spans.append((min(t.start_s for t in mine) // MINUTE_S, max(t.end_s for t in mine) // MINUTE_S + 1))
-        groups[key] = _ShiftGroup(
-            pupils=tuple(sorted(routed[key], key=lambda wi: (-wi[0], wi[1]))),
-            trip_size=max(1, len(trip_riders(fullest))),
-            year_cost=sum(costs) / len(costs),
-            spans=tuple(spans),
-        )
+        by_load = {
+            direction: sorted((t for t in trips if t.direction is direction), key=lambda t: (-len(trip_riders(t)), t.id))
+            for direction in Direction
+        }
+        there, home = by_load[Direction.TO_SCHOOL], by_load[Direction.FROM_SCHOOL]
+        pairs = []
+        for k in range(max(len(there), len(home))):
+            legs = [legs[k] for legs in (there, home) if k < len(legs)]
+            fullest = max(legs, key=lambda t: len(trip_riders(t)))
+            costs = cost_of_type[fullest.vehicle_type]
+            pairs.append((max(1, len(trip_riders(fullest))), sum(costs) / len(costs), tuple(span(t) for t in legs)))
+        groups[key] = _ShiftGroup(pupils=tuple(sorted(routed[key], key=lambda wi: (-wi[0], wi[1]))), pairs=tuple(pairs))
     return groups
 
 
 def _open_trips(groups: dict[tuple[str, str], _ShiftGroup], allowance: float) -> tuple[list[str], float]:
     """Pupils carried by the trip pairs opened greedily within ``allowance``, and their estimated cost.
 
-    Vehicles are counted on one timeline (a vehicle of one shift may carry another's trips later);
-    a vehicle a pair adds costs what the vehicles of its shift's fullest trip cost.
+    A shift's pairs open in order (its fullest first), each at the full plan's times. Vehicles are
+    counted on one timeline (a vehicle of one shift may carry another's trips later); a vehicle a
+    pair adds costs what the full plan's vehicles of its type cost.
     """
-    n_minutes = max((end for g in groups.values() for _, end in g.spans), default=0) + 1
+    n_minutes = max((end for g in groups.values() for _, _, spans in g.pairs for _, end in spans), default=0) + 1
     running = np.zeros(n_minutes, dtype=np.int32)
     peak = 0
+    n_open = dict.fromkeys(groups, 0)
     n_taken = dict.fromkeys(groups, 0)
     spent = 0.0
     while True:
         best_key, best_rank, best_added = None, None, 0.0
         for key, group in groups.items():
-            bundle = group.pupils[n_taken[key] : n_taken[key] + group.trip_size]
+            if n_open[key] >= len(group.pairs):
+                continue
+            size, year_cost, spans = group.pairs[n_open[key]]
+            bundle = group.pupils[n_taken[key] : n_taken[key] + size]
             if not bundle:
                 continue
-            busiest = max(int(running[start:end].max()) + 1 for start, end in group.spans)
-            added = max(0, busiest - peak) * group.year_cost
+            busiest = max(int(running[start:end].max()) + 1 for start, end in spans)
+            added = max(0, busiest - peak) * year_cost
             if spent + added > allowance:
                 continue
             gain = sum(w for w, _ in bundle)
@@ -227,12 +234,13 @@ def _open_trips(groups: dict[tuple[str, str], _ShiftGroup], allowance: float) ->
                 best_key, best_rank, best_added = key, rank, added
         if best_key is None:
             break
-        group = groups[best_key]
-        for start, end in group.spans:
+        size, _, spans = groups[best_key].pairs[n_open[best_key]]
+        for start, end in spans:
             running[start:end] += 1
         peak = int(running.max())
         spent += best_added
-        n_taken[best_key] += group.trip_size
+        n_open[best_key] += 1
+        n_taken[best_key] += size
     carried = sorted(i for key, group in groups.items() for _, i in group.pupils[: n_taken[key]])
     return carried, spent
 
