@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from schoolbus.service.db import ScenarioRecord
-from test_service_web import CSRF, app, csrf_of, sign_in  # noqa: F401  (the module's app fixture)
+from test_service_web import app, csrf_of, sign_in  # noqa: F401  (the module's app fixture)
 
 SCHOOLS = b"id,name,lon,lat,shift,bell,dismissal\nS,Okul,32.85,39.98,tam,08:30,15:00\n"
 STUDENTS = b"id,lon,lat,school_id,shift,grade,priority,vulnerable\nA1,32.86,39.99,S,tam,6,2,yes\nA2,32.84,39.97,S,tam,3,,\n"
