@@ -285,3 +285,27 @@ def test_scenario_json_keeps_hazards_budget_priorities_and_bell_windows_exactly(
     chosen = replace(chosen, students=(replace(chosen.students[0], priority=3.0, is_vulnerable=True), *chosen.students[1:]))
     document = json.loads(json.dumps(scenario_to_dict(chosen)))
     assert scenario_from_document(document) == chosen
+
+
+def test_a_scenario_file_sets_hazards_budget_and_bell_choice_and_names_bad_values(tmp_path):
+    from schoolbus.scenarios import scenarios_from_file
+
+    (tmp_path / "h.geojson").write_text(json.dumps(hazards_to_geojson([primary_hazard()])), encoding="utf-8")
+    good = tmp_path / "scenarios.yaml"
+    good.write_text(
+        "scenarios:\n  - name: base\n  - name: safe\n    hazards: h.geojson\n    budget: 1000\n    choose_bells: true\n",
+        encoding="utf-8",
+    )
+    base, safe = scenarios_from_file(good, scenario())
+    assert (base.hazards, base.budget_per_year, base.choose_bells) == ((), None, False)
+    assert (safe.hazards, safe.budget_per_year, safe.choose_bells) == ((primary_hazard(),), 1000.0, True)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "scenarios:\n  - name: a\n    hazards: missing.geojson\n  - name: b\n    budget: -1\n  - name: c\n    choose_bells: maybe\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as error:
+        scenarios_from_file(bad, scenario())
+    columns = [p.column for p in error.value.problems]
+    assert "scenarios[2].budget" in columns and "scenarios[3].choose_bells" in columns
+    assert any(p.file.endswith("missing.geojson") for p in error.value.problems)
