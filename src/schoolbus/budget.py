@@ -2,17 +2,16 @@
 
 A prize-collecting choice over a routing plan. Each pupil weighs :func:`priority_weight` (their
 ``priority`` column plus the scenario's :class:`~schoolbus.model.PriorityRules`). The full plan is
-made first; when it costs more than the budget, two choices of whom to carry are planned by the same
-engine and the better one within the budget (most weighted pupils, then least cost) is kept:
+made first; when it costs more than the budget, two orders of the pupils are each cut at the longest
+prefix the budget plans (a bisection on the length, every length tried planned by the same engine),
+and the better plan within the budget (most weighted pupils, then least cost) is kept:
 
-* **trips' worth per school shift**: from the full plan, each school shift gets a trip size, a cost
-  per vehicle and the times its trips run; trip pairs of its heaviest pupils are opened, the most
-  weight per TRY of the vehicles they add first (as many vehicles as trips run at once, so a
-  double-shift school's vehicle carries both shifts for one price), up to an allowance; a bisection
-  on the allowance finds the largest choice the budget plans;
+* **trips' worth per school shift** (:func:`_by_trips`): each shift's trip pairs of the full plan
+  carry its heaviest pupils, and open in the order of weight per TRY of the vehicles they add (as
+  many vehicles as trips run at once, so a double-shift school's vehicle carries both shifts for
+  one price);
 * **the simple rule** (also the baseline of ``benchmarks/budget.py``,
-  :data:`ORDER_PRIORITY_NEAREST`): the longest prefix of pupils in priority order, nearest to
-  school first among equals, that the budget plans.
+  :data:`ORDER_PRIORITY_NEAREST`): pupils in priority order, nearest to school first among equals.
 
 Planning nobody always fits, so a plan within the budget always exists.
 
@@ -31,9 +30,6 @@ import numpy as np
 
 from schoolbus.costing import cost_plan, trip_riders
 from schoolbus.model import Assignment, Direction, Plan, PriorityRules, Scenario, School, Status, Student
-
-MAX_ROUNDS = 5
-"""Allowances the planner's bisection plans, at most (besides the baseline's own bisection)."""
 
 PREFIX_TOLERANCE = 0.02
 """The baseline's bisection stops when its bounds are this share of the pupils apart."""
@@ -126,37 +122,21 @@ def plan_within_budget(scenario: Scenario, plan_fn: PlanFn, *, order: str = ORDE
 
 
 def _by_trips(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
-    """The planner: trips worth of pupils per school and shift, the most weight per TRY first.
+    """The planner: pupils in the order trip pairs of each school shift pay off best, re-planned.
 
-    The best of the baseline (never worse than the simple rule) and of a bisection on the
-    allowance of the estimate below, each allowance's choice planned by the engine (at most
-    :data:`MAX_ROUNDS` of them). Money comes in vehicles, and a set of trips needs, of each vehicle type, about as many
-    vehicles as of its trips run at once. From the full plan each school shift gets a trip size
-    (its fullest trip), a vehicle type and the times its trips to school and home run. Opening a
-    trip pair for a shift carries its next heaviest pupils, up to the trip size, and costs the
-    vehicles it adds at its busiest minute (nothing when it fits beside the trips already opened:
-    a double-shift school's vehicle carries both shifts). Pairs are opened, the most weight per TRY
-    first, while the estimate fits the allowance.
+    Money comes in vehicles, and a set of trips needs about as many vehicles as of its trips run at
+    once. Each school shift's trip pairs of the full plan (its fullest trip to school with its
+    fullest home, and so on) open in turn, each carrying the shift's next heaviest pupils and
+    costing the vehicles it adds at its busiest minute (nothing when it runs beside the pairs
+    already open: a double-shift school's vehicle carries both shifts); the pair with the most
+    weight per TRY opens first. The longest prefix of that order the budget plans (each length
+    tried planned by the engine) is set against the simple rule's; the better one is kept.
     """
-    budget = scenario.budget_per_year or 0.0
-    groups = _shift_groups(full)
-    best = _by_prefix(scenario, full, plan_fn)  # never worse than the simple rule
-    low, high = 0.0, max(budget, full.summary.cost_per_year)  # allowances: low fits, high may not
-    tried: dict[frozenset[str], Plan] = {}
-    for _ in range(MAX_ROUNDS):
-        allowance = budget if not tried else (low + high) / 2
-        carried, _ = _open_trips(groups, allowance)
-        key = frozenset(carried)
-        if key not in tried:
-            tried[key] = _plan_chosen(scenario, full, carried, plan_fn) if carried else _nobody(scenario, full)
-        result = tried[key]
-        if result.summary.cost_per_year <= budget:
-            low = allowance
-            if _better(result, best):
-                best = result
-        else:
-            high = allowance
-    return best
+    order, _ = _open_trips(_shift_groups(full), math.inf)
+    return max(
+        (_by_prefix(scenario, full, plan_fn), _longest_prefix(scenario, full, plan_fn, order)),
+        key=lambda result: (weighted_served(result), -result.summary.cost_per_year),
+    )
 
 
 @dataclass(frozen=True)
@@ -203,7 +183,7 @@ def _shift_groups(full: Plan) -> dict[tuple[str, str], _ShiftGroup]:
 
 
 def _open_trips(groups: dict[tuple[str, str], _ShiftGroup], allowance: float) -> tuple[list[str], float]:
-    """Pupils carried by the trip pairs opened greedily within ``allowance``, and their estimated cost.
+    """Pupils in the order trip pairs open greedily within ``allowance``, and the estimated cost.
 
     A shift's pairs open in order (its fullest first), each at the full plan's times. Vehicles are
     counted on one timeline (a vehicle of one shift may carry another's trips later); a vehicle a
@@ -214,6 +194,7 @@ def _open_trips(groups: dict[tuple[str, str], _ShiftGroup], allowance: float) ->
     peak = 0
     n_open = dict.fromkeys(groups, 0)
     n_taken = dict.fromkeys(groups, 0)
+    order: list[str] = []
     spent = 0.0
     while True:
         best_key, best_rank, best_added = None, None, 0.0
@@ -239,26 +220,30 @@ def _open_trips(groups: dict[tuple[str, str], _ShiftGroup], allowance: float) ->
             running[start:end] += 1
         peak = int(running.max())
         spent += best_added
+        order.extend(i for _, i in groups[best_key].pupils[n_taken[best_key] : n_taken[best_key] + size])
         n_open[best_key] += 1
         n_taken[best_key] += size
-    carried = sorted(i for key, group in groups.items() for _, i in group.pupils[: n_taken[key]])
-    return carried, spent
+    return order, spent
 
 
 def _by_prefix(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
-    """The baseline: the longest prefix of pupils in priority order (nearest first) the budget plans.
+    """The baseline: the longest prefix of pupils in priority order (nearest first) the budget plans."""
+    return _longest_prefix(scenario, full, plan_fn, _ranked(full))
 
-    A bisection on the prefix length, each length planned by the same engine, until the lengths
-    that fit and do not fit are :data:`PREFIX_TOLERANCE` of the pupils apart.
+
+def _longest_prefix(scenario: Scenario, full: Plan, plan_fn: PlanFn, order: Sequence[str]) -> Plan:
+    """The longest prefix of ``order`` the budget plans, found by bisection on its length.
+
+    Each length tried is planned by the engine; the bisection stops when the lengths that fit and
+    do not fit are :data:`PREFIX_TOLERANCE` of the pupils apart.
     """
     budget = scenario.budget_per_year or 0.0
-    ranked = _ranked(full)
     best = _nobody(scenario, full)
-    low, high = 0, len(ranked)  # low fits (nobody), high does not (the full plan)
-    tolerance = max(1, round(PREFIX_TOLERANCE * len(ranked)))
+    low, high = 0, len(order)  # low fits (nobody), high does not (the full plan)
+    tolerance = max(1, round(PREFIX_TOLERANCE * len(order)))
     while high - low > tolerance:
         middle = (low + high) // 2
-        result = _plan_chosen(scenario, full, ranked[:middle], plan_fn)
+        result = _plan_chosen(scenario, full, list(order[:middle]), plan_fn)
         if result.summary.cost_per_year <= budget:
             low = middle
             if _better(result, best):
@@ -310,7 +295,7 @@ def marginal_costs(points: Sequence[CoveragePoint]) -> tuple[float | None, ...]:
     return tuple(out)
 
 
-# ---- the choice -------------------------------------------------------------------------------
+# ---- shared steps ---------------------------------------------------------------------------
 
 
 def _ranked(full: Plan) -> list[str]:
