@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from schoolbus.service.db import ScenarioRecord
 from test_service_web import app, csrf_of, sign_in  # noqa: F401  (the module's app fixture)
 
@@ -62,3 +64,67 @@ def test_an_officer_draws_hazards_and_the_next_scenario_carries_them_and_the_bud
     cleared = client.post(f"{url}/hazards/clear", data={"csrf_token": csrf_of(client, url)}, follow_redirects=False)
     assert cleared.status_code == 303
     assert json.loads(client.get(url).text.split('id="hazard-data">', 1)[1].split("</script>", 1)[0])["hazards"]["features"] == []
+
+
+@pytest.mark.slow
+def test_an_officer_draws_a_hazard_in_the_browser(tmp_path):
+    """Chromium: click three points on the project page's map, add the hazard, see it stored."""
+    from test_service_live import CHROMIUM, PASSWORD
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: apt-get install chromium")
+    playwright = pytest.importorskip("playwright.sync_api")
+    base, _ = _live_server(tmp_path)
+    (tmp_path / "schools.csv").write_bytes(SCHOOLS)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(f"{error} {error.stack}"))
+        page.goto(f"{base}/login")
+        page.fill("input[name=username]", "olga")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.fill("#project-name", "Çizim")
+        page.click("#create-project")
+        page.set_input_files("#upload-schools", str(tmp_path / "schools.csv"))
+        page.click("#submit-schools")
+        page.locator("#hazard-map").scroll_into_view_if_needed()
+        box = page.locator("#hazard-map").bounding_box()
+        for dx in (0.2, 0.5, 0.8):
+            page.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * 0.5)
+        assert page.text_content("#hazard-points") == "3"
+        page.select_option("#hazard-kind", "both")
+        page.fill("#hazard-name", "Ana cadde")
+        page.click("#hazard-add")
+        assert "hazards.geojson" in page.text_content("#file-hazards")
+        data = json.loads(page.text_content("#hazard-data"))
+        (feature,) = data["hazards"]["features"]
+        assert feature["properties"]["hazard"] == "both" and len(feature["geometry"]["coordinates"]) == 3
+        assert errors == []
+        browser.close()
+
+
+def _live_server(tmp_path):
+    import threading
+    import time
+
+    import uvicorn
+
+    from schoolbus.service import auth
+    from schoolbus.service.app import create_app
+    from schoolbus.service.config import ServiceConfig
+    from test_service_live import PASSWORD, START_WAIT_S, _free_port
+
+    config = ServiceConfig(data_dir=tmp_path / "live", preload_demo=False, cookie_secure=True, print_admin_password=lambda u, p: None)
+    application = create_app(config)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + START_WAIT_S
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    with application.state.sessions.begin() as session:
+        auth.create_user(session, "olga", "officer", PASSWORD)
+    return f"http://127.0.0.1:{port}", application

@@ -16,16 +16,16 @@
   const known = L.geoJSON(data.hazards, {
     style: (f) => ({ color: RED, weight: 5, opacity: 0.7, dashArray: f.properties.hazard === "bus_avoid" ? "8 6" : null }),
     onEachFeature: (f, layer) => layer.bindTooltip(document.createTextNode(f.properties.name || f.properties.id)),
-  }).addTo(map);
-  const bounds = L.latLngBounds([]);
-  data.schools.forEach((s) => {
-    L.circleMarker([s.lat, s.lon], { radius: 6, color: "#2b83ba" })
-      .bindTooltip(document.createTextNode(s.name)).addTo(map);
-    bounds.extend([s.lat, s.lon]);
   });
+  const schools = data.schools.map((s) => L.circleMarker([s.lat, s.lon], { radius: 6, color: "#2b83ba" })
+    .bindTooltip(document.createTextNode(s.name)));
+  // The view is set before any layer is added: Leaflet cannot place vector layers without one.
+  const bounds = L.latLngBounds(data.schools.map((s) => [s.lat, s.lon]));
   if (known.getLayers().length) bounds.extend(known.getBounds());
   if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 });
   else map.setView([39.93, 32.85], 12);
+  known.addTo(map);
+  schools.forEach((marker) => marker.addTo(map));
 
   const points = [];
   let sketch = null;
@@ -34,11 +34,13 @@
 
   function redraw() {
     if (sketch) map.removeLayer(sketch);
+    sketch = null;
     const latlngs = points.map(([lon, lat]) => [lat, lon]);
-    sketch = shape.value === "area" && points.length >= 3
-      ? L.polygon(latlngs, { color: RED, dashArray: "4 4" })
-      : L.polyline(latlngs, { color: RED, dashArray: "4 4" });
-    sketch.addTo(map);
+    // Leaflet cannot draw a line of fewer than two points: the first point is a dot.
+    if (points.length === 1) sketch = L.circleMarker(latlngs[0], { radius: 4, color: RED });
+    else if (shape.value === "area" && points.length >= 3) sketch = L.polygon(latlngs, { color: RED, dashArray: "4 4" });
+    else if (points.length >= 2) sketch = L.polyline(latlngs, { color: RED, dashArray: "4 4" });
+    if (sketch) sketch.addTo(map);
     count.textContent = String(points.length);
   }
 
