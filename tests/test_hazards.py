@@ -173,7 +173,8 @@ def test_the_map_shows_hazards_in_their_own_layer_with_names_escaped(roads, tmp_
     hazard = Hazard("H1", HazardKind.BOTH, lines=primary_hazard().lines, name="<b>Ana</b> cadde")
     result = plan(scenario([hazard]), roads, FAST)
     html = render_map(result, tmp_path / "map.html", language="tr").read_text(encoding="utf-8")
-    assert "Tehlikeler" in html  # the layer's name in the legend
+    assert "Tehlikeler" in html  # the layer's name in the layer list
+    assert "Tehlikeler: Öğrenciler yaya olarak karşıya geçmemeli" in html  # and its legend entry
     assert "&lt;b&gt;Ana&lt;/b&gt; cadde" in html and "<b>Ana</b>" not in html
     plain = render_map(plan(scenario(), roads, FAST), tmp_path / "plain.html", language="tr").read_text(encoding="utf-8")
     assert "Tehlikeler" not in plain
