@@ -392,6 +392,12 @@ def check_inputs(
         console.print("No --policy given: the built-in default policy.")
     if found_hazards is not None:
         _print_hazards(hazards, found_hazards)
+    if scenario.bell_windows:
+        console.print(
+            f"Bell windows: {len(scenario.bell_windows)} shift(s) may move (plan --choose-bells), "
+            f"schools moving all their shifts together in 10-minute steps.",
+            highlight=False,
+        )
 
 
 
