@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench-matrix bench-park bench-scale clean
+.PHONY: install demo test bench-matrix bench-park bench-scale bench-budget bench-bells clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,17 @@ SCALE_N ?= 1000 5000 10000 20000
 SCALE_NETWORKS ?= helsinki grid
 bench-scale: system-deps install
 	$(BIN)/python benchmarks/scale.py --n $(SCALE_N) --network $(SCALE_NETWORKS)
+
+# Serve within a budget: planner against the priority-then-nearest baseline at 25/50/75 % of the
+# full plan's cost (BUDGET_N pupils; 2,000 takes hours on a busy 2-core machine).
+BUDGET_N ?= 2000
+bench-budget: install
+	$(BIN)/python benchmarks/budget.py --n $(BUDGET_N)
+
+# Bell-time scenarios: one shared bell against bells chosen within +-30 min (BELLS_N pupils).
+BELLS_N ?= 500
+bench-bells: install
+	$(BIN)/python benchmarks/bells.py --n $(BELLS_N)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

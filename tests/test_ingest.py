@@ -884,13 +884,14 @@ def test_every_model_field_has_a_documented_column_or_key() -> None:
         "needs_door_to_door": {"door_to_door"},
         "max_ride_s": {"max_ride_min"},
         "location_precision": {"geocode_precision"},
+        "is_vulnerable": {"vulnerable"},
     }
     columns = set().union(*(renamed.get(f, {f}) for f in student_fields))
     # Address columns and the geocoder's score and match are read by ``schoolbus geocode``.
     geocoder_columns = set(ADDRESS_COLUMNS) | set(GEOCODE_COLUMNS)
     assert columns | geocoder_columns == set(ingest.STUDENT_COLUMNS)
     docs = (Path(__file__).resolve().parents[1] / "docs" / "input-format.md").read_text("utf-8")
-    documented = columns | policy_keys | set(ingest.SCHOOL_COLUMNS) | set(ingest._DEPOT_KEYS)
+    documented = columns | policy_keys | set(ingest.SCHOOL_COLUMNS) | set(ingest.SCHOOL_WINDOW_COLUMNS) | set(ingest._DEPOT_KEYS)
     for name in documented | set(ingest._VEHICLE_KEYS) | set(ingest._PRICE_KEYS):
         assert f"`{name}`" in docs, name
 

@@ -141,6 +141,9 @@ MATRIX: dict[tuple[str, str], frozenset | str] = {
     ("GET", "/plans/{plan_id}/versions"): READERS,
     ("POST", "/plans/{plan_id}/versions/replan"): OFFICERS,
     ("POST", "/plans/{plan_id}/versions/approve"): APPROVERS,
+    ("POST", "/projects/{project_id}/hazards"): OFFICERS,
+    ("POST", "/projects/{project_id}/hazards/clear"): OFFICERS,
+    ("GET", "/hazard-static/hazard_draw.js"): PUBLIC,  # the drawing control: no data
 }
 
 STUDENTS = b"id,lon,lat,school_id,shift,grade\nA1,32.85,39.98,S,tam,6\n"

@@ -35,6 +35,10 @@ err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., object])
 
+HAZARDS_HELP = "GeoJSON of roads pupils must not cross on foot and roads or areas buses must avoid."
+CHOOSE_BELLS_HELP = "Move schools' bells within their windows (schools file bell_earliest/bell_latest) to need the fewest vehicles."
+BUDGET_HELP = "Annual budget (fleet currency, e.g. TRY per year): carry the most priority-weighted pupils within it."
+
 
 def reports_errors(command: F) -> F:
     """Turn a ``SchoolbusError`` raised by ``command`` into a message and its exit status."""
@@ -301,6 +305,9 @@ def validate_command(
         )
     roads = source.load(plan.scenario.policy.forbidden_road_classes, path=network, cache_dir=cache_dir)
     roads = _with_closures(plan_dir, roads)
+    from schoolbus.pipeline import roads_for_scenario
+
+    roads = roads_for_scenario(plan.scenario, roads)
     violations = check_plan(plan, roads)
     if violations:
         for violation in violations:
@@ -378,6 +385,7 @@ def check_inputs(
     ),
     osm: Path | None = typer.Option(None, help="OSM file to check the homes against (optional)."),
     roads: Path | None = typer.Option(None, help="Road line layer to check the homes against (optional)."),
+    hazards: Path | None = typer.Option(None, "--hazards", help=HAZARDS_HELP),
 ) -> None:
     """Validate the input files: summarise them, or list every problem and exit with status 2.
 
@@ -391,6 +399,7 @@ def check_inputs(
     from schoolbus.ingest import load_scenario
 
     scenario = load_scenario(students, schools, fleet=fleet, policy=policy)
+    found_hazards = None if hazards is None else _read_hazards(hazards)
     per_shift = Counter((s.school_id, s.shift) for s in scenario.students)
     wheelchair = Counter((s.school_id, s.shift) for s in scenario.students if s.needs_wheelchair)
     door = Counter((s.school_id, s.shift) for s in scenario.students if s.needs_door_to_door)
@@ -441,6 +450,47 @@ def check_inputs(
         network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
         if not _warn_homes_outside(scenario, network):
             console.print("Every home lies within the road network's area.")
+    if found_hazards is not None:
+        _print_hazards(hazards, found_hazards)
+    if scenario.bell_windows:
+        console.print(
+            f"Bell windows: {len(scenario.bell_windows)} shift(s) may move (plan --choose-bells), "
+            f"schools moving all their shifts together in 10-minute steps.",
+            highlight=False,
+        )
+
+
+
+def _read_hazards(path: Path):
+    from schoolbus.hazards import read_hazards
+
+    return read_hazards(path)
+
+
+def _print_hazards(path: Path, found) -> None:
+    """Say what a validated hazards file holds."""
+    from schoolbus.hazards import describe_hazards
+
+    counts = describe_hazards(found)
+    console.print(
+        f"[bold green]Hazards OK[/]: {len(found)} in {escape(str(path))} "
+        f"({counts['no_crossing']} no crossing on foot, {counts['bus_avoid']} avoided by buses, {counts['both']} both).",
+        highlight=False,
+    )
+
+
+def _with_hazards_and_budget(scenario, hazards: Path | None, budget: float | None):
+    """The scenario with the command line's hazards file and annual budget."""
+    from dataclasses import replace
+
+    from schoolbus.budget import budget_problem
+    from schoolbus.errors import InputError, Problem
+    from schoolbus.hazards import read_hazards
+
+    if budget is not None and budget_problem(budget) is not None:
+        raise InputError([Problem("command line", None, "--budget", budget, budget_problem(budget))])
+    found = scenario.hazards if hazards is None else read_hazards(hazards)
+    return replace(scenario, hazards=found, budget_per_year=budget if budget is not None else scenario.budget_per_year)
 
 
 # ---- planning ------------------------------------------------------------------------------------
@@ -520,6 +570,47 @@ def _run_plan(scenario, network, params, executor):
 
     with _progress_bar() as progress:
         return plan(scenario, network, params, progress=progress, executor=executor)
+
+
+def _run_bells(scenario, network, params, executor, out: Path):
+    """Plan with chosen bells; print and write (OUT/bells.csv) the school-by-school comparison."""
+    import csv
+
+    from rich.table import Table
+
+    from schoolbus.bells import bell_table
+    from schoolbus.pipeline import plan_bells
+
+    with _progress_bar() as progress:
+        choice = plan_bells(scenario, network, params, progress=progress, executor=executor)
+    rows = bell_table(choice.current, choice.plan)
+    currency = scenario.prices.currency
+    table = Table(title=f"Bells chosen within the windows ({currency} per year)")
+    headers = ("school", "current bell", "chosen bell", "vehicles now", "vehicles chosen", "cost now", "cost chosen")
+    for header in headers:
+        table.add_column(header)
+
+    def hhmm(seconds: int) -> str:
+        return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+    for r in rows:
+        table.add_row(
+            escape(r.school_id), hhmm(r.current_bell_s), hhmm(r.chosen_bell_s), str(r.current_vehicles),
+            str(r.chosen_vehicles), f"{r.current_cost_per_year:,.2f}", f"{r.chosen_cost_per_year:,.2f}",
+        )
+    now, chosen = choice.current.summary, choice.plan.summary
+    table.add_row("all", "", "", str(now.n_vehicles), str(chosen.n_vehicles), f"{now.cost_per_year:,.2f}", f"{chosen.cost_per_year:,.2f}")
+    console.print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "bells.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["school_id", "current_bell", "chosen_bell", "current_vehicles", "chosen_vehicles", "current_cost_per_year", "chosen_cost_per_year"])
+        for r in rows:
+            # Ids are the user's text: keep a leading =, +, - or @ from being read as a formula.
+            school_id = "'" + r.school_id if r.school_id[:1] in ("=", "+", "-", "@") else r.school_id
+            writer.writerow([school_id, hhmm(r.current_bell_s), hhmm(r.chosen_bell_s), r.current_vehicles, r.chosen_vehicles, r.current_cost_per_year, r.chosen_cost_per_year])
+        writer.writerow(["all", "", "", now.n_vehicles, chosen.n_vehicles, now.cost_per_year, chosen.cost_per_year])
+    return choice.plan
 
 
 def _write_outputs(result, out: Path, source, language: str, family_notices: bool, executor, roads):
@@ -682,6 +773,9 @@ def plan_command(
     ),
     min_score: int = typer.Option(80, min=0, max=100, help="With --geocode: pupils scored below this go on the review map."),
     pins: Path | None = typer.Option(None, help="Pins file: pupils pinned to stops, stops pinned to places (docs/changes.md)."),
+    hazards: Path | None = typer.Option(None, "--hazards", help=HAZARDS_HELP),
+    budget: float | None = typer.Option(None, "--budget", metavar="TRY_PER_YEAR", help=BUDGET_HELP),
+    choose_bells: bool = typer.Option(False, "--choose-bells", help=CHOOSE_BELLS_HELP),
 ) -> None:
     """Plan routes and vehicle-days for your district and write the plan directory."""
     import tempfile
@@ -706,6 +800,11 @@ def plan_command(
         from schoolbus.pins import read_pins
 
         scenario = replace(scenario, pins=read_pins(pins, scenario))
+    scenario = _with_hazards_and_budget(scenario, hazards, budget)
+    if choose_bells:
+        from dataclasses import replace
+
+        scenario = replace(scenario, choose_bells=True)
     arguments, source = _network_source(osm, roads, place, bbox)
     with executor_for(executor, workers=workers, scheduler=scheduler) as pool:
         if scenario_file is not None:
@@ -714,7 +813,10 @@ def plan_command(
         network = load_network(**arguments, forbidden_road_classes=scenario.policy.forbidden_road_classes)
         _warn_homes_outside(scenario, network)
         _announce(scenario, pool)
-        result = _run_plan(scenario, network, params, pool)
+        if scenario.choose_bells and scenario.budget_per_year is None:
+            result = _run_bells(scenario, network, params, pool, out)
+        else:
+            result = _run_plan(scenario, network, params, pool)
         _print_summary(result)
         outputs = _write_outputs(result, out, source, language, family_notices, pool, network.drive)
     _print_outputs(outputs)

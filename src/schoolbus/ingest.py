@@ -39,6 +39,7 @@ from schoolbus.geocode.columns import ADDRESS_COLUMNS, GEOCODE_COLUMNS
 from schoolbus.model import (
     LOCATION_PRECISIONS,
     PRESCHOOL_GRADE,
+    BellWindow,
     Depot,
     Fleet,
     GradeWalkLimit,
@@ -80,6 +81,8 @@ STUDENT_COLUMNS = STUDENT_REQUIRED_COLUMNS + (
     "initials",
     "max_ride_min",
     "family_id",
+    "priority",
+    "vulnerable",
     # Written by ``schoolbus geocode``: the address it started from and how precise it is.
     *ADDRESS_COLUMNS,
     *GEOCODE_COLUMNS,
@@ -129,6 +132,9 @@ ALIAS_HINT = "(or their Turkish or Arabic names, see docs/input-format.md)"
 GEOCODE_FIRST = "this file has addresses but no coordinates: geocode it first (see docs/input-format.md)"
 SWAPPED = "latitude and longitude look swapped"
 
+SCHOOL_WINDOW_COLUMNS = ("bell_earliest", "bell_latest")
+"""Optional columns of a schools file: when the shift's bell may ring if bells are chosen."""
+
 ROW_NUMBERING = "rows as numbered in Excel (header = row 1); GeoJSON rows = feature number from 1"
 """How problems number rows; said once in every ``InputError`` message."""
 
@@ -142,6 +148,9 @@ DEFAULT_LANGUAGE = "tr"
 
 MAX_INITIALS_CHARS = 6
 """Initials longer than this are refused, to keep full names out of route sheets."""
+
+MAX_PRIORITY = 1000.0
+"""Largest priority weight a pupil may carry (what a budget weighs pupils by; 1 when empty)."""
 
 MAX_RIDE_LIMIT_MIN = 240.0
 """Largest ride limit accepted, in minutes; larger values are most likely seconds."""
@@ -235,8 +244,9 @@ def load_scenario(
     school_table = _read_table(schools, school_problems)
     found_schools: tuple[School, ...] = ()
     known_shifts = None
+    windows: list[BellWindow] = []
     if school_table is not None:
-        found_schools, known_shifts = _schools_from_table(school_table, school_problems)
+        found_schools, known_shifts = _schools_from_table(school_table, school_problems, windows)
     problems: list[Problem] = []
     student_table = _read_table(students, problems)
     found_students: tuple[Student, ...] = ()
@@ -272,6 +282,7 @@ def load_scenario(
         fleet=found_fleet,
         policy=found_policy,
         prices=found_prices,
+        bell_windows=tuple(windows),
     )
 
 
@@ -889,7 +900,7 @@ class _SchoolRows:
 
 
 def _schools_from_table(
-    table: _Table, problems: list[Problem]
+    table: _Table, problems: list[Problem], windows: list[BellWindow] | None = None
 ) -> tuple[tuple[School, ...], dict[str, set[str]] | None]:
     """Validate school rows; also return the shifts each school id names, for the students check.
 
@@ -897,7 +908,7 @@ def _schools_from_table(
     be checked without reporting a problem twice.
     """
     table = _with_aliases(table, SCHOOL_ALIASES)
-    _check_columns(table, SCHOOL_COLUMNS, SCHOOL_COLUMNS, problems)
+    _check_columns(table, SCHOOL_COLUMNS, SCHOOL_COLUMNS + SCHOOL_WINDOW_COLUMNS, problems)
     groups: dict[str, _SchoolRows] = {}
     for row_number, cells in table.rows:
         row = _Row(table.file, row_number, cells, problems)
@@ -933,8 +944,11 @@ def _schools_from_table(
                 )
             else:
                 group.shift_rows[shift] = row_number
+        window = _bell_window(row, cells)
         if row.ok:
             group.shifts.append(Shift(name=shift, bell_s=bell_s, dismissal_s=dismissal_s))
+            if window is not None and windows is not None:
+                windows.append(BellWindow(school_id, shift, *window))
     schools = tuple(
         School(
             id=school_id,
@@ -948,6 +962,29 @@ def _schools_from_table(
     usable = {"id", "shift"} <= set(table.columns)
     known = {school_id: set(g.shift_rows) for school_id, g in groups.items()} if usable else None
     return schools, known
+
+
+def _bell_window(row: _Row, cells: Mapping[str, object]) -> tuple[int, int] | None:
+    """A row's bell window (earliest, latest), both or neither given; ``None`` without one."""
+    given = {c: cells.get(c) for c in SCHOOL_WINDOW_COLUMNS if not _is_empty(cells.get(c))}
+    if not given:
+        return None
+    times = {}
+    for column in SCHOOL_WINDOW_COLUMNS:
+        if column not in given:
+            row.fail(column, "", f"a time like 07:00: {' and '.join(SCHOOL_WINDOW_COLUMNS)} come together")
+            continue
+        seconds = _time_s(given[column])
+        if seconds is None:
+            row.fail(column, given[column], _TIME_EXPECTED)
+        times[column] = seconds
+    earliest, latest = times.get("bell_earliest"), times.get("bell_latest")
+    if earliest is None or latest is None:
+        return None
+    if latest < earliest:
+        row.fail("bell_latest", given["bell_latest"], f"a time not before bell_earliest ({_hhmm(earliest)})")
+        return None
+    return earliest, latest
 
 
 def _students_from_table(
@@ -1031,6 +1068,10 @@ def _students_from_table(
         if max_ride_min == 0.0:
             row.fail("max_ride_min", cells["max_ride_min"], "minutes, more than 0, or empty")
         location_precision = _location_precision(row)
+        priority = row.number(
+            "priority", 0.0, MAX_PRIORITY, f"a priority weight from 0 to {MAX_PRIORITY:g}, or empty for 1", required=False
+        )
+        is_vulnerable = row.boolean("vulnerable")
         if row.ok:
             students.append(
                 Student(
@@ -1049,6 +1090,8 @@ def _students_from_table(
                     else round(max_ride_min * SECONDS_PER_MINUTE),
                     family_id=family_id,
                     location_precision=location_precision,
+                    priority=1.0 if priority is None else priority,
+                    is_vulnerable=is_vulnerable,
                 )
             )
             if rows_out is not None:

@@ -87,6 +87,8 @@ class Student:
     notice for all of them. ``None``: the pupil is their own family. ``location_precision`` says
     how the home was found when it was geocoded from an address (one of
     :data:`LOCATION_PRECISIONS`; ``manual``: placed by a person); ``None``: coordinates given.
+    ``priority`` (1 by default) and ``is_vulnerable`` weigh the pupil when a budget cannot carry
+    everyone (:mod:`schoolbus.budget`).
     """
 
     id: str
@@ -102,6 +104,8 @@ class Student:
     max_ride_s: int | None = None
     family_id: str | None = None
     location_precision: str | None = None
+    priority: float = 1.0
+    is_vulnerable: bool = False
 
 
 @dataclass(frozen=True)
@@ -237,9 +241,79 @@ class Pin:
     trip_ids: tuple[str, ...] = ()
 
 
+class HazardKind(StrEnum):
+    """What a hazard forbids."""
+
+    NO_CROSSING = "no_crossing"  # pupils must not cross it (nor walk along it) on foot
+    BUS_AVOID = "bus_avoid"  # buses must not drive along it (or through the area)
+    BOTH = "both"
+
+
+@dataclass(frozen=True)
+class Hazard:
+    """A road or area pupils must not cross on foot, or buses must avoid (see :mod:`schoolbus.hazards`).
+
+    ``lines`` are line strings and ``polygons`` exterior rings, as ``(lon, lat)`` points;
+    ``way_ids`` name OSM ways. At least one of the three is non-empty.
+    """
+
+    id: str
+    kind: HazardKind
+    lines: tuple[tuple[Location, ...], ...] = ()
+    polygons: tuple[tuple[Location, ...], ...] = ()
+    way_ids: tuple[int, ...] = ()
+    name: str = ""
+
+    @property
+    def is_for_walk(self) -> bool:
+        """Whether pupils must not cross it on foot."""
+        return self.kind in (HazardKind.NO_CROSSING, HazardKind.BOTH)
+
+    @property
+    def is_for_bus(self) -> bool:
+        """Whether buses must avoid it."""
+        return self.kind in (HazardKind.BUS_AVOID, HazardKind.BOTH)
+
+
+@dataclass(frozen=True)
+class BellWindow:
+    """When one shift's bell may ring if bells are chosen (see :mod:`schoolbus.bells`).
+
+    ``earliest_s <= latest_s``, seconds after midnight. A school moves all its shifts together
+    (double-shift gaps kept), so the school's move must keep each of its windowed shifts inside.
+    """
+
+    school_id: str
+    shift: str
+    earliest_s: int
+    latest_s: int
+
+
+@dataclass(frozen=True)
+class PriorityRules:
+    """Policy rules that weigh pupils when a budget cannot carry them all (see :mod:`schoolbus.budget`).
+
+    A pupil's weight is their ``priority`` column (1 when empty) plus ``per_km_from_school`` for
+    each km of straight line from home to school, plus ``wheelchair`` when they need one, plus
+    ``vulnerable`` when flagged, plus ``young`` when their grade is at most ``young_max_grade``.
+    """
+
+    per_km_from_school: float = 0.0
+    wheelchair: float = 0.0
+    vulnerable: float = 0.0
+    young: float = 0.0
+    young_max_grade: int = 4
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """Everything a plan is made from, validated; ``pins`` are the manual decisions it keeps."""
+    """Everything a plan is made from, validated; ``pins`` are the manual decisions it keeps.
+
+    ``hazards`` are honoured by the walk and bus graphs; ``budget_per_year``, when set, caps the
+    plan's annual cost (pupils left out are unserved "not served within budget"), pupils weighed by
+    ``priority_rules``. With ``choose_bells`` the planner moves schools' bells within their
+    ``bell_windows`` to need the fewest vehicles (``schools`` then hold the chosen bells).
+    """
 
     name: str
     students: tuple[Student, ...]
@@ -248,6 +322,11 @@ class Scenario:
     policy: Policy = field(default_factory=Policy)
     prices: Prices = field(default_factory=Prices)
     pins: tuple[Pin, ...] = ()
+    hazards: tuple[Hazard, ...] = ()
+    budget_per_year: float | None = None
+    priority_rules: PriorityRules = field(default_factory=PriorityRules)
+    bell_windows: tuple[BellWindow, ...] = ()
+    choose_bells: bool = False
 
     def school(self, school_id: str) -> School:
         """Return the school with id ``school_id``."""
@@ -295,6 +374,7 @@ class ReasonCode(StrEnum):
     FLEET_TOO_SMALL = "fleet_too_small"
     LOCATION_IMPRECISE = "location_imprecise"
     FLEET_NONE_FREE = "fleet_none_free"
+    NOT_WITHIN_BUDGET = "not_within_budget"
     TEXT = "text"
     """A reason read from a plan written before reasons had codes (``text``: its words)."""
 

@@ -125,6 +125,11 @@ def plan(
     params = params or SolverParams()
     report = progress or _no_progress
     executor = executor or SerialExecutor()
+    if scenario.budget_per_year is not None:
+        return _plan_within_budget(scenario, network, params, report, executor)
+    if scenario.choose_bells:
+        return _plan_with_chosen_bells(scenario, network, params, report, executor)
+    network = roads_for_scenario(scenario, network)
     report("stops", 0, 1)
     selection = select_stops(
         scenario, network, params, executor=executor, progress=lambda done, total: report("stops", done, total)
@@ -169,6 +174,55 @@ def plan(
     if violations:
         raise PlanCheckError(violations)
     return result
+
+
+def _plan_within_budget(scenario, network, params, report, executor) -> Plan:
+    """The budgeted plan (:mod:`schoolbus.budget` chooses whom to carry), checked like any plan."""
+    from schoolbus.budget import plan_within_budget
+
+    result = plan_within_budget(scenario, lambda s: plan(s, network, params, progress=report, executor=executor))
+    violations = check_plan(result, roads_for_scenario(scenario, network))
+    if violations:
+        raise PlanCheckError(violations)
+    return result
+
+
+def _plan_with_chosen_bells(scenario, network, params, report, executor) -> Plan:
+    """The plan with bells chosen within the schools' windows (:mod:`schoolbus.bells`)."""
+    return plan_bells(scenario, network, params, progress=report, executor=executor).plan
+
+
+def plan_bells(
+    scenario: Scenario,
+    network: RoadNetwork,
+    params: SolverParams | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    executor: Executor | None = None,
+):
+    """Plan with the current bells and with bells chosen within ``scenario.bell_windows``.
+
+    Returns a :class:`schoolbus.bells.BellChoice`: the chosen plan (the current bells' when moving
+    saves nothing), the current plan and each school's offset. Both plans are checked.
+    """
+    from schoolbus.bells import choose_bells
+
+    def plan_fixed(s: Scenario) -> Plan:
+        return plan(replace(s, choose_bells=False), network, params, progress=progress, executor=executor)
+
+    return choose_bells(scenario, roads_for_scenario(scenario, network), plan_fixed)
+
+
+def roads_for_scenario(scenario: Scenario, network: RoadNetwork) -> RoadNetwork:
+    """``network`` with the scenario's hazards honoured (the same network when it has none)."""
+    from schoolbus.hazards import apply_hazards
+
+    roads, cut = apply_hazards(network, scenario.hazards)
+    if scenario.hazards:
+        logger.info(
+            "hazards: %d walk, %d drive and %d loaded edges cut", cut.n_walk_edges, cut.n_drive_edges, cut.n_loaded_edges
+        )
+    return roads
 
 
 def _snap_schools(scenario: Scenario, network: RoadNetwork) -> dict[str, int]:
@@ -597,8 +651,20 @@ def compare_scenarios(
         write_plan(result, out / scenario.name, network_source)
         render_map(result, out / scenario.name / "map.html", language=language)
         plans.append((scenario.name, result))
-    comparison = render_comparison(plans, out / COMPARISON_DIR, language=language)
+    coverage = _coverage_curve(scenarios, networks, params, executor)
+    comparison = render_comparison(plans, out / COMPARISON_DIR, language=language, coverage=coverage)
     return tuple(plans), comparison
+
+
+def _coverage_curve(scenarios, networks, params, executor):
+    """The cost–coverage curve of the first scenario with a budget, or ``None`` when none has one."""
+    from schoolbus.budget import coverage_curve
+
+    budgeted = next((s for s in scenarios if s.budget_per_year is not None), None)
+    if budgeted is None:
+        return None
+    roads = networks[tuple(budgeted.policy.forbidden_road_classes)]
+    return budgeted.name, coverage_curve(budgeted, lambda s: plan(s, roads, params, executor=executor))
 
 
 def _plan_scenario(shared: tuple[dict[tuple[str, ...], RoadNetwork], SolverParams | None], scenario: Scenario) -> Plan:

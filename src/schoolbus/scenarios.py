@@ -14,6 +14,12 @@ A manager keeps one set of input files (the base case) and one scenario file lis
       - name: later-bells
         bells:                               # SCHOOL_ID/SHIFT: either time, or both
           SCH-ILK/morning: {bell: "07:40", dismissal: "12:20"}
+      - name: safe-walks
+        hazards: hazards.geojson             # GeoJSON beside this file (schoolbus.hazards)
+      - name: half-budget
+        budget: 2500000                      # annual cost cap (schoolbus.budget)
+      - name: staggered
+        choose_bells: true                   # bells within the schools file's windows (schoolbus.bells)
 
 Keys and values are validated exactly as the fleet and policy files are (``docs/input-format.md``,
 through :mod:`schoolbus.ingest`); unknown keys are errors, and every problem is reported at once
@@ -42,7 +48,7 @@ from schoolbus.ingest import (
     read_document,
     time_of_day_s,
 )
-from schoolbus.model import Depot, Policy, Prices, Scenario, School, Shift, VehicleType
+from schoolbus.model import Depot, Hazard, Policy, Prices, Scenario, School, Shift, VehicleType
 
 __all__ = [
     "COMPARISON_DIR",
@@ -56,7 +62,7 @@ __all__ = [
 COMPARISON_DIR = "comparison"
 """Directory (beside the variants' plan directories) that holds the comparison report."""
 
-VARIANT_KEYS = ("name", "policy", "fleet", "prices", "bells")
+VARIANT_KEYS = ("name", "policy", "fleet", "prices", "bells", "hazards", "budget", "choose_bells")
 FLEET_KEYS = ("vehicle_types", "depots")
 BELL_KEYS = ("bell", "dismissal")
 SECONDS_PER_MINUTE = 60
@@ -97,6 +103,9 @@ class Variant:
     vehicle_types: tuple[VehicleType, ...] | None = None
     depots: tuple[Depot, ...] | None = None
     bells: tuple[BellChange, ...] = ()
+    hazards: tuple[Hazard, ...] | None = None
+    budget_per_year: float | None = None
+    choose_bells: bool = False
     file: str = ""
     where: str = ""
 
@@ -268,6 +277,7 @@ def _read_variant(file: str, item: Mapping, where: str, problems: list[Problem])
     policy = _policy_changes(file, item, where, problems)
     prices, vehicle_types, depots = _fleet_changes(file, item, where, problems)
     bells = _bell_changes(file, item, where, problems)
+    hazards, budget_per_year = _hazards_and_budget(file, item, where, problems)
     return Variant(
         name=name,
         policy=policy,
@@ -275,9 +285,45 @@ def _read_variant(file: str, item: Mapping, where: str, problems: list[Problem])
         vehicle_types=vehicle_types,
         depots=depots,
         bells=bells,
+        hazards=hazards,
+        budget_per_year=budget_per_year,
+        choose_bells=_choose_bells(file, item, where, problems),
         file=file,
         where=where,
     )
+
+
+def _hazards_and_budget(file, item, where, problems) -> tuple[tuple[Hazard, ...] | None, float | None]:
+    """A variant's hazards file (relative to the scenario file) and annual budget, when given."""
+    from schoolbus.budget import budget_problem
+    from schoolbus.hazards import read_hazards
+
+    hazards = None
+    if "hazards" in item:
+        value = item["hazards"]
+        if not isinstance(value, str) or not value.strip():
+            problems.append(Problem(file, None, f"{where}.hazards", _short(value), "the path of a hazards GeoJSON file"))
+        else:
+            try:
+                hazards = read_hazards(Path(file).parent / value)
+            except InputError as error:
+                problems.extend(error.problems)
+    budget = None
+    if "budget" in item:
+        problem = budget_problem(item["budget"])
+        if problem is None:
+            budget = float(item["budget"])
+        else:
+            problems.append(Problem(file, None, f"{where}.budget", _short(item["budget"]), problem))
+    return hazards, budget
+
+
+def _choose_bells(file, item, where, problems) -> bool:
+    value = item.get("choose_bells", False)
+    if not isinstance(value, bool):
+        problems.append(Problem(file, None, f"{where}.choose_bells", _short(value), "true or false"))
+        return False
+    return value
 
 
 def _policy_field(key: str) -> str:
@@ -390,6 +436,9 @@ def _apply(base: Scenario, variant: Variant, problems: list[Problem]) -> Scenari
         prices=replace(base.prices, **dict(variant.prices)),
         fleet=fleet,
         schools=_schools_with_bells(base.schools, variant, file, where, problems),
+        hazards=base.hazards if variant.hazards is None else variant.hazards,
+        budget_per_year=base.budget_per_year if variant.budget_per_year is None else variant.budget_per_year,
+        choose_bells=base.choose_bells or variant.choose_bells,
     )
 
 

@@ -395,6 +395,8 @@ def render_map(
         places.append(_orphan_stop_layer(orphan_stops, env, tr, label, language))
     if show_walk_lines:
         places.append(_walk_layer(plan, stops, students, tr))
+    if plan.scenario.hazards:
+        places.append(_hazard_layer(plan, tr))
     for feature in places:
         feature.add_to(fmap)
 
@@ -521,6 +523,33 @@ def _school_offsets_px(schools) -> dict[str, tuple[int, int]]:
 def _metres(a: Location, b: Location) -> float:
     lat0 = math.radians((a[1] + b[1]) / 2)
     return _plane_m(a, b, lat0, math.pi * 6_371_008.8 / 180.0)
+
+
+HAZARD_COLOUR = "#d7191c"
+"""Hazards are drawn red; a road buses avoid is dashed, an area lightly filled."""
+
+
+def _hazard_layer(plan: Plan, tr) -> folium.FeatureGroup:
+    """Roads pupils must not cross and roads or areas buses avoid (way-id hazards have no shape)."""
+    layer = folium.FeatureGroup(name=tr.gettext("Hazards"), show=True)
+    for hazard in plan.scenario.hazards:
+        what = {
+            "no_crossing": tr.gettext("Pupils must not cross on foot"),
+            "bus_avoid": tr.gettext("Buses avoid"),
+            "both": tr.gettext("Pupils must not cross on foot; buses avoid"),
+        }[hazard.kind.value]
+        tooltip = _tooltip(f"{hazard.name or hazard.id}: {what}")
+        dash = None if hazard.is_for_walk else "8 6"
+        for line in hazard.lines:
+            folium.PolyLine(
+                [(lat, lon) for lon, lat in line], color=HAZARD_COLOUR, weight=7, opacity=0.7, dash_array=dash, tooltip=tooltip
+            ).add_to(layer)
+        for ring in hazard.polygons:
+            folium.Polygon(
+                [(lat, lon) for lon, lat in ring], color=HAZARD_COLOUR, weight=2, fill=True, fill_opacity=0.15,
+                dash_array=dash, tooltip=tooltip,
+            ).add_to(layer)
+    return layer
 
 
 def _depot_layer(plan: Plan, env, tr) -> folium.FeatureGroup:

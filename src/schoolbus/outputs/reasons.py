@@ -44,6 +44,7 @@ TITLES: dict[ReasonCode, str] = {
     ReasonCode.FLEET_TOO_SMALL: N_("fleet ran out"),
     ReasonCode.LOCATION_IMPRECISE: N_("location not precise enough"),
     ReasonCode.FLEET_NONE_FREE: N_("fleet ran out"),
+    ReasonCode.NOT_WITHIN_BUDGET: N_("not served within budget"),
     ReasonCode.TEXT: N_("other reason"),
 }
 """A short title per code: what the CLI, the map's legend and the web page group reasons under."""
@@ -119,6 +120,7 @@ SENTENCES: dict[ReasonCode, str] = {
         "place it on the review map"
     ),
     ReasonCode.FLEET_NONE_FREE: N_("fleet ran out: no vehicle of the fleet is free for this trip"),
+    ReasonCode.NOT_WITHIN_BUDGET: N_("not served within budget (%(budget)s %(currency)s per year)"),
     ReasonCode.TEXT: "%(text)s",
 }
 """The full sentence per code, with its parameters."""

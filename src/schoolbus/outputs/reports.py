@@ -141,7 +141,7 @@ def report_labels(language: str) -> dict[str, str]:
 
 
 def render_comparison(
-    plans: Sequence[tuple[str, Plan]], out_dir: str | Path, *, language: str = DEFAULT_LANGUAGE
+    plans: Sequence[tuple[str, Plan]], out_dir: str | Path, *, language: str = DEFAULT_LANGUAGE, coverage=None
 ) -> Path:
     """Write an HTML comparison of finished plans, with its charts as PNG and SVG beside it.
 
@@ -155,6 +155,9 @@ def render_comparison(
         :data:`CHART_STEMS` are written (replaced) there.
     language : str
         ``tr`` or ``en``.
+    coverage : (scenario name, sequence of CoveragePoint), optional
+        A cost–coverage curve (:func:`schoolbus.budget.coverage_curve`) shown as its own section
+        (:mod:`schoolbus.outputs.coverage`).
 
     Returns
     -------
@@ -198,10 +201,29 @@ def render_comparison(
             (label, _changes(first_plan.scenario, plan.scenario, labels) or [labels["same_inputs"]])
             for label, plan in plans[1:]
         ],
+        coverage=_coverage(coverage, currency, language, out),
+        bell_sections=_bell_sections(plans, currency, language),
     )
     path = out / REPORT_FILE
     path.write_text(page, encoding="utf-8", newline="\n")
     return path
+
+
+def _coverage(coverage, currency: str, language: str, out: Path) -> dict | None:
+    """The cost–coverage section's context (``None`` without a curve)."""
+    if coverage is None:
+        return None
+    from schoolbus.outputs.coverage import coverage_section
+
+    name, points = coverage
+    return coverage_section(name, points, currency, language, out, _messages(language))
+
+
+def _bell_sections(plans, currency: str, language: str) -> list[dict]:
+    """School-by-school bells of the scenarios that chose them (:mod:`schoolbus.outputs.coverage`)."""
+    from schoolbus.outputs.coverage import bell_sections
+
+    return bell_sections(plans, currency, language, _messages(language))
 
 
 def _check(plans: Sequence[tuple[str, Plan]], language: str) -> None:

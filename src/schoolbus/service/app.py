@@ -28,7 +28,7 @@ from schoolbus.service.auth import AuthError, Forbidden
 from schoolbus.service.config import ServiceConfig
 from schoolbus.service.db import SCHEMA_VERSION, make_engine, migrate, session_factory
 from schoolbus.service.jobs import JobRunner
-from schoolbus.service.routers import accounts, geocode, pages, plans, projects, versions
+from schoolbus.service.routers import accounts, geocode, hazards, pages, plans, projects, versions
 from schoolbus.service.schemas import ErrorOut, HealthOut
 from schoolbus.service.security import SecurityMiddleware
 from schoolbus.service.throttle import LoginThrottle, TooManyAttempts
@@ -227,4 +227,5 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(geocode.page_router)
     app.include_router(versions.page_router)
+    app.include_router(hazards.router)
     return app

@@ -79,7 +79,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 ROLES = ("admin", "officer", "manager", "contractor")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
-INPUT_KINDS = ("students", "schools", "fleet", "policy")
+INPUT_KINDS = ("students", "schools", "fleet", "policy", "hazards")
 
 
 class StoreError(Exception):

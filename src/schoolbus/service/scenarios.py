@@ -19,6 +19,7 @@ import yaml
 
 from schoolbus.errors import InputError, Problem
 from schoolbus.ingest import load_scenario, read_fleet, read_policy, read_schools, read_students
+from schoolbus.hazards import read_hazards
 from schoolbus.model import Scenario
 from schoolbus.network import OSM_SUFFIXES
 from schoolbus.service.uploads import check_network, check_table_or_document
@@ -73,13 +74,17 @@ def validate_upload(kind: str, filename: str, content: bytes) -> int | None:
             if kind == "fleet":
                 read_fleet(path)
                 return None
+            if kind == "hazards":
+                return len(read_hazards(path))
             read_policy(path)
             return None
         except InputError as error:
             raise _renamed(error, {str(path): filename}) from None
 
 
-def build_scenario(name: str, files: Mapping[str, tuple[str, bytes]]) -> Scenario:
+def build_scenario(
+    name: str, files: Mapping[str, tuple[str, bytes]], budget_per_year: float | None = None, choose_bells: bool = False
+) -> Scenario:
     """Read ``files`` (kind → (file name, bytes)) into one validated scenario.
 
     Students and schools are required; without fleet or policy the CLI's defaults apply.
@@ -105,9 +110,11 @@ def build_scenario(name: str, files: Mapping[str, tuple[str, bytes]]) -> Scenari
             paths[kind] = path
             names[str(path)] = filename
         try:
-            return load_scenario(
+            scenario = load_scenario(
                 paths["students"], paths["schools"], paths.get("fleet"), paths.get("policy"), name=name
             )
+            hazards = read_hazards(paths["hazards"]) if "hazards" in paths else ()
+            return dataclasses.replace(scenario, hazards=hazards, budget_per_year=budget_per_year, choose_bells=choose_bells)
         except InputError as error:
             raise _renamed(error, names) from None
 

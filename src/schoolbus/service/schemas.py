@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["admin", "officer", "manager", "contractor"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-InputKind = Literal["students", "schools", "fleet", "policy"]
+InputKind = Literal["students", "schools", "fleet", "policy", "hazards"]
 
 
 class ProblemOut(BaseModel):
@@ -132,6 +132,8 @@ class MemberIn(BaseModel):
 
 class ScenarioIn(BaseModel):
     name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
+    budget_per_year: float | None = Field(None, ge=0, description="Annual budget: carry the most priority-weighted pupils within it")
+    choose_bells: bool = Field(False, description="Move bells within the schools file's bell_earliest/bell_latest windows to need the fewest vehicles")
 
 
 class ScenarioOut(BaseModel):

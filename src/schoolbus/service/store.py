@@ -248,14 +248,16 @@ def save_network(session: Session, user: User, project_id: int, data_dir: Path, 
     return project
 
 
-def create_scenario(session: Session, user: User, project_id: int, name: str) -> ScenarioRecord:
+def create_scenario(
+    session: Session, user: User, project_id: int, name: str, budget_per_year: float | None = None, choose_bells: bool = False
+) -> ScenarioRecord:
     """Validate the project's current files together into a scenario and keep its scenario.json."""
     from schoolbus.planfile import scenario_to_dict
 
     project = get_project(session, user, project_id, EDIT)
     name = _name(name, "scenario")
     files = {kind: (row.filename, row.content) for kind, row in input_files(session, project.id).items()}
-    scenario = build_scenario(name, files)
+    scenario = build_scenario(name, files, budget_per_year, choose_bells)
     record = ScenarioRecord(
         project_id=project.id,
         name=name,

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schoolbus.errors import InputError, Problem
-from schoolbus.service import auth, store, totp
+from schoolbus.service import auth, security, store, totp
 from schoolbus.service.auth import EDIT, READ_FULL, AuthError, SignedIn
 from schoolbus.service.config import SESSION_TTL_S
 from schoolbus.service.db import ROLES, Job, Project, User
@@ -325,6 +325,9 @@ def _project_page(request: Request, session: Session, signed: SignedIn, project_
         else:
             fleet_text = default_fleet_yaml()
     plans = store.list_plans(session, user, project_id)
+    if may_edit:
+        # The hazard drawing map: Leaflet and hazard_draw.js, same-origin files carrying the nonce.
+        security.allow_page_scripts(request)
     return render(
         request,
         "project.html",
@@ -343,10 +346,17 @@ def _project_page(request: Request, session: Session, signed: SignedIn, project_
         policy_values=policy_values if isinstance(policy_values, dict) else {},
         fleet_text=extra.pop("fleet_text", fleet_text),
         is_demo=project.name == store.DEMO_PROJECT,
+        hazard_map=_hazard_map(files) if may_edit else None,
         problems=extra.pop("problems", None),
         problem_title=extra.pop("problem_title", None),
         **extra,
     )
+
+
+def _hazard_map(files):
+    from schoolbus.service.routers.hazards import hazard_map_data
+
+    return hazard_map_data(files)
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
@@ -421,18 +431,33 @@ def set_fleet(
     return _back(f"/projects/{project_id}")
 
 
+def budget_from_form(text: str) -> float | None:
+    """The scenario form's annual budget (empty: none); a clear problem when it is not a number."""
+    from schoolbus.budget import budget_problem
+    from schoolbus.ingest import _number
+
+    if not text.strip():
+        return None
+    value = _number(text.strip())
+    if value is None or budget_problem(value) is not None:
+        raise InputError([Problem("scenario", None, "budget", text, budget_problem(-1) or "")])
+    return value
+
+
 @router.post("/projects/{project_id}/scenarios")
 def create_scenario(
     project_id: Id,
     request: Request,
     name: str = Form(""),
+    budget: str = Form(""),
+    choose_bells: str = Form(""),
     csrf_token: str = Form(""),
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     check_csrf(signed, csrf_token)
     try:
-        store.create_scenario(session, signed.user, project_id, name)
+        store.create_scenario(session, signed.user, project_id, name, budget_from_form(budget), choose_bells == "on")
     except InputError as error:
         return _invalid(request, session, signed, project_id, error, "scenario")
     return _back(f"/projects/{project_id}")

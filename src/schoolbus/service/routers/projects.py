@@ -178,7 +178,7 @@ def list_scenarios(project_id: Id, user: User = Depends(api_user), session: Sess
     summary="Build a scenario from the project's current files (all validated together)",
 )
 def create_scenario(project_id: Id, body: ScenarioIn, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> ScenarioOut:
-    return scenario_out(session, store.create_scenario(session, user, project_id, body.name))
+    return scenario_out(session, store.create_scenario(session, user, project_id, body.name, body.budget_per_year, body.choose_bells))
 
 
 @router.get("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"])
