@@ -57,10 +57,12 @@ MAX_ROUNDS = 4
 
 
 
-PLANNING_CPU_S_PER_PUPIL = 0.03
-"""CPU seconds of planning per pupil on the 2-core reference machine (``benchmarks/scale.py``)."""
-DOCUMENTS_CPU_S_PER_PUPIL = 0.06
-"""CPU seconds of sheets, notices, map and exports per pupil on the same machine."""
+PLANNING_CPU_S_PER_PUPIL = 0.022
+"""CPU seconds of planning per pupil on the 2-core reference machine (``benchmarks/scale.py``:
+1.8 CPU-minutes for 5,000 pupils)."""
+DOCUMENTS_CPU_S_PER_PUPIL = 0.062
+"""CPU seconds of sheets, notices, map and exports per pupil on the same machine (5.2 CPU-minutes
+for 5,000 pupils)."""
 
 
 def rough_minutes(n_students: int, n_workers: int) -> tuple[int, int]:
