@@ -450,6 +450,8 @@ def test_contractor_sees_only_their_vehicle_sheets(service, district):
     assert service.get("cem", f"/api/v1/plans/{district['plan_ids'][1]}/sheets").status_code == 403
     sheet = service.get("cem", f"/api/v1/plans/{pid}/sheets/V001.html", params={"language": "en"})
     assert sheet.status_code == 200
+    # The service draws the streets around each trip from the project's road network, as the CLI does.
+    assert sheet.text.count('stroke="#c4c4c4"') > 10
     plan = service.get("olga", f"/api/v1/plans/{pid}").json()
     trips = {t["id"]: t for t in plan["trips"]}
     mine = {i for v in plan["vehicles"] if v["id"] == "V001" for t in v["trip_ids"] for visit in trips[t]["visits"] for i in visit.get("board", [])}

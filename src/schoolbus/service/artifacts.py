@@ -8,13 +8,17 @@ it once.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from schoolbus.errors import SchoolbusError
 from schoolbus.model import Plan
+
+log = logging.getLogger(__name__)
 
 _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -59,14 +63,29 @@ def map_html(data_dir: Path, plan_key: str, view: str, plan: Plan, language: str
     return folder / "map.html"
 
 
-def route_sheets(data_dir: Path, plan_key: str, view: str, plan: Plan, language: str) -> Path:
-    """The folder of route sheets (``route_sheet_<vehicle>.<language>.html``/``.pdf``)."""
+def route_sheets(
+    data_dir: Path, plan_key: str, view: str, plan: Plan, language: str, network_source=None
+) -> Path:
+    """The folder of route sheets (``route_sheet_<vehicle>.<language>.html``/``.pdf``).
+
+    With the plan's ``network_source`` (a :class:`~schoolbus.planfile.NetworkSource`), each trip's
+    map is drawn over the surrounding streets and each stop gets its area inset, as on the
+    command line; the network is read (from the service's cache) only when sheets are rendered.
+    """
     from schoolbus.outputs.sheets import render_route_sheets
 
-    return rendered(
-        plan_folder(data_dir, plan_key) / f"sheets-{view}-{language}",
-        lambda out: render_route_sheets(plan, out, language=language),
-    )
+    def render(out: Path):
+        roads = None
+        if network_source is not None:
+            try:
+                network = network_source.load(plan.scenario.policy.forbidden_road_classes, cache_dir=data_dir / "cache")
+                roads = network.drive
+            except SchoolbusError as error:
+                # The network file changed or went missing since planning: sheets without streets.
+                log.warning("route sheets of %s drawn without streets: %s", plan_key, error)
+        return render_route_sheets(plan, out, language=language, roads=roads)
+
+    return rendered(plan_folder(data_dir, plan_key) / f"sheets-{view}-{language}", render)
 
 
 def parent_notices(data_dir: Path, plan_key: str, plan: Plan) -> Path:

@@ -20,6 +20,7 @@ from pydantic import Field
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
+from schoolbus.planfile import NetworkSource
 from schoolbus.service import artifacts, auth, privacy, security, store
 from schoolbus.service.auth import EDIT, READ_FULL, READ_SUMMARY, Forbidden
 from schoolbus.service.db import Job, PlanRecord, Project, ScenarioRecord, User
@@ -162,7 +163,10 @@ def _sheet_folder(request: Request, session: Session, user: User, record: PlanRe
     else:
         view = "contractor-" + hashlib.sha256(",".join(allowed).encode()).hexdigest()[:16]
         plan = privacy.redacted_plan(plan, "contractor", allowed)
-    return artifacts.route_sheets(_data_dir(request), artifact_key(record), view, plan, language), allowed
+    project = session.get(Project, record.project_id)
+    source = NetworkSource(project.network_kind, project.network_path, project.network_sha256) if project.network_path else None
+    folder = artifacts.route_sheets(_data_dir(request), artifact_key(record), view, plan, language, source)
+    return folder, allowed
 
 
 @router.get("/plans/{plan_id}/sheets", response_model=list[SheetOut], tags=["outputs"], summary="Route sheets you may download")
