@@ -54,7 +54,7 @@ def documents(result, helsinki, tmp_path_factory) -> dict[str, str]:
         texts[f"map.{language}"] = render_map(result, out / f"map_{language}.html", language=language).read_text(
             "utf-8"
         )
-    notices = render_parent_notices(result, out / "notices")
+    notices = render_parent_notices(result, out / "notices", family_files=True)
     texts["notices"] = ""
     for path in (p for p in notices if p.suffix == ".html"):
         html = path.read_text("utf-8")
