@@ -21,17 +21,16 @@ from hypothesis import strategies as st
 from schoolbus.check import check_plan
 from schoolbus.costing import cost_plan
 from schoolbus.model import (
-    ViolationCode,
     Assignment,
     Depot,
     Direction,
     Fleet,
-    Reason,
-    ReasonCode,
     GradeWalkLimit,
     Plan,
     Policy,
     Prices,
+    Reason,
+    ReasonCode,
     Scenario,
     School,
     Shift,
@@ -42,6 +41,7 @@ from schoolbus.model import (
     Trip,
     VehicleDay,
     VehicleType,
+    ViolationCode,
     Visit,
 )
 from schoolbus.network import NetworkReport, RoadNetwork

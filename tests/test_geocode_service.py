@@ -25,7 +25,7 @@ ADDRESSES = (
     "s2;SCH;sabah;4;;;;ULUBATLI HASAN MAH ATATURK CD NO 10\n"
     "s3;SCH;sabah;5;Ulubatlı Hasan;;;\n"
     "s4;SCH;sabah;5;;;;Xyzzy qwerty <b>bold</b>\n"
-).encode("utf-8")
+).encode()
 SCHOOLS = b"id,name,lon,lat,shift,bell,dismissal\nSCH,Okul,38.805,37.166,sabah,08:00,13:00\n"
 MANUAL = (38.8066, 37.1641)
 

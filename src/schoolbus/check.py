@@ -571,7 +571,7 @@ class _Checker:
                     )
                 limit_m = self.policy.snap_limit_m
                 self._hold_walk(student, a, stop, walk_m, limit_m, "the door-to-door (snap) limit")
-        for student, a, stop in shared:
+        for student, _assignment, stop in shared:
             needs_door = student.needs_door_to_door or (
                 student.needs_wheelchair and self.policy.wheelchair_door_to_door
             )
