@@ -70,3 +70,14 @@ def test_the_readme_example_runs_on_the_helsinki_extract(helsinki_pbf, tmp_path,
     assert re.search(r"^\d+ vehicles, \d+ of 40 pupils carried, [\d,]+ per year$", printed, flags=re.M)
     assert (tmp_path / "plans" / "api" / "plan.json").is_file()
     assert (tmp_path / "plans" / "api" / "map.html").is_file()
+
+
+def test_the_readme_module_table_names_every_module_that_exists():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| module | does |", 1)[1].split("\n\n", 1)[0]
+    first_cells = [row.split("|")[1] for row in table.splitlines() if row.startswith("| `")]
+    named = {name for cell in first_cells for name in re.findall(r"`([a-z_]+(?:\.py|/))`", cell)}
+    package = ROOT / "src" / "schoolbus"
+    modules = {p.name for p in package.glob("*.py") if p.name != "__init__.py"}
+    packages = {f"{p.name}/" for p in package.iterdir() if (p / "__init__.py").is_file()}
+    assert named == modules | packages
