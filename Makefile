@@ -45,11 +45,13 @@ demo: system-deps install
 # pytest exits 5 when it collects no test: that is a failure here, as any other non-zero status.
 # The service's store is tested on SQLite and on a throw-away local PostgreSQL (those tests skip,
 # saying why, where none can start).
-# ruff (bug-finding rules and import order, see [tool.ruff] in pyproject.toml) runs first: a second.
+# ruff (bug-finding rules and import order, see [tool.ruff] in pyproject.toml) and import-linter
+# (the layers of docs/architecture.md, [tool.importlinter]) run first: a few seconds.
 # `make test-fast` leaves out the tests marked slow (each over ~10 s).
 LINT_PATHS := src tests benchmarks
 lint: install
 	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/lint-imports
 
 test: test-system-deps install lint
 	bash .ci/with-postgres.sh $(BIN)/python -m pytest
