@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench-matrix bench-park bench-scale bench-budget bench-bells clean
+.PHONY: install demo test test-fast lint bench-matrix bench-park bench-scale bench-budget bench-bells clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,19 @@ demo: system-deps install
 # pytest exits 5 when it collects no test: that is a failure here, as any other non-zero status.
 # The service's store is tested on SQLite and on a throw-away local PostgreSQL (those tests skip,
 # saying why, where none can start).
-test: test-system-deps install
+# ruff (bug-finding rules and import order, see [tool.ruff] in pyproject.toml) and import-linter
+# (the layers of docs/architecture.md, [tool.importlinter]) run first: a few seconds.
+# `make test-fast` leaves out the tests marked slow (each over ~10 s).
+LINT_PATHS := src tests benchmarks
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/lint-imports
+
+test: test-system-deps install lint
 	bash .ci/with-postgres.sh $(BIN)/python -m pytest
+
+test-fast: test-system-deps install lint
+	bash .ci/with-postgres.sh $(BIN)/python -m pytest -m "not slow"
 
 # 1,000 x 1,000 drive-time matrix vs networkx and OSRM (pip-installs osrm-bindings into .cache/
 # when a Python >= 3.12 is on the machine); figures in benchmarks/README.md.

@@ -473,7 +473,7 @@ def chaining_caps(instance: ParkInstance, school: ParkSchool, max_ride_s: int) -
     gaps within ``GAP_SIMILARITY`` of a higher-ranked one are left out: at most ``N_GAP_CAPS``.
     """
     ranked = sorted(
-        (
+        
             (-sum(p.n_students for p in instance.stops_of(s.id)), s.id, gap_s)
             for s in instance.schools
             if s.bell_s < school.bell_s
@@ -481,7 +481,7 @@ def chaining_caps(instance: ParkInstance, school: ParkSchool, max_ride_s: int) -
                 int(school.bell_s - SCHOOL_DWELL_S - s.bell_s - travel_s(s, school))
             ]
             if MIN_GAP_SHARE * max_ride_s <= gap_s < max_ride_s
-        )
+        
     )
     caps: list[int] = []
     for _, _, gap_s in ranked:

@@ -22,7 +22,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from park2012 import FEET_PER_S, _feet_matrix, read_instance, solve_instance  # noqa: E402
-
 from schoolbus.bells import BELL_STEP_S, MAX_PASSES  # noqa: E402
 from schoolbus.scheduling import chain_trips  # noqa: E402
 
@@ -69,7 +68,7 @@ def main(argv=None) -> None:
     parser.add_argument("--time-limit", type=float, default=30.0)
     parser.add_argument("--window-min", type=int, default=30)
     args = parser.parse_args(argv)
-    print("| instance | ride limit | buses, published bells | buses, bells within ±%d min | saving |" % args.window_min)
+    print(f"| instance | ride limit | buses, published bells | buses, bells within ±{args.window_min} min | saving |")
     print("|---|---|---|---|---|")
     for instance_dir in args.instances:
         published, moved, _ = bells_free(instance_dir, args.max_ride, args.time_limit, args.window_min * 60)

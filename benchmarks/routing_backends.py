@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from park2012 import PARK_DIR, read_instance, routing_problem
-
 from schoolbus.params import ROUTING_BACKENDS, SolverParams
 from schoolbus.routing.problem import RoutingProblem, RoutingSolution
 from schoolbus.routing.solve import solve_routing

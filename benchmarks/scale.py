@@ -42,7 +42,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from matrix_bench import synthetic_grid, write_osm_xml  # noqa: E402
-
 from schoolbus.executor import executor_for  # noqa: E402
 from schoolbus.ingest import load_scenario  # noqa: E402
 from schoolbus.network import load_network  # noqa: E402

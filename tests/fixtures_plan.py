@@ -27,8 +27,6 @@ import math
 from collections.abc import Sequence
 
 from schoolbus.model import (
-    Reason,
-    ReasonCode,
     Assignment,
     CostLine,
     Depot,
@@ -38,6 +36,8 @@ from schoolbus.model import (
     Plan,
     Policy,
     Prices,
+    Reason,
+    ReasonCode,
     RoadStep,
     Scenario,
     School,

@@ -94,6 +94,7 @@ def test_the_comparison_report_shows_the_bells_school_by_school(grid, tmp_path):
     assert '<table class="bells">' not in plain
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_cli_plan_choose_bells_writes_the_school_table(helsinki_pbf, tmp_path, monkeypatch):
     from pathlib import Path
 

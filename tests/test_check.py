@@ -21,17 +21,16 @@ from hypothesis import strategies as st
 from schoolbus.check import check_plan
 from schoolbus.costing import cost_plan
 from schoolbus.model import (
-    ViolationCode,
     Assignment,
     Depot,
     Direction,
     Fleet,
-    Reason,
-    ReasonCode,
     GradeWalkLimit,
     Plan,
     Policy,
     Prices,
+    Reason,
+    ReasonCode,
     Scenario,
     School,
     Shift,
@@ -42,6 +41,7 @@ from schoolbus.model import (
     Trip,
     VehicleDay,
     VehicleType,
+    ViolationCode,
     Visit,
 )
 from schoolbus.network import NetworkReport, RoadNetwork
@@ -333,6 +333,17 @@ PLANTED = [
     ("summary_mismatch",
      lambda p: dataclasses.replace(p, summary=dataclasses.replace(p.summary, cost_per_day=1.0)),
      "summary: cost_per_day is 1.00 but the plan's trips, vehicles and students give 3293.84"),
+    # Per-pupil money tampered: 3293.84 a day * 181 days / 5 routed pupils = 119237.01 a year.
+    ("per_pupil_cost_tampered",
+     lambda p: dataclasses.replace(p, summary=dataclasses.replace(p.summary, cost_per_student_per_year=119337.01)),
+     "summary: cost_per_student_per_year is 119337.01 but the plan's trips, vehicles and students give 119237.01"),
+    # A breakdown line tampered: school B gets V1's share of T2 and T4 by duration, 2186.80 *
+    # 526 / 1420 = 810.04, plus all of V2, 1107.04: 1917.08 a day, 346991.48 a year.
+    ("cost_line_tampered",
+     lambda p: dataclasses.replace(p, costs=tuple(
+         dataclasses.replace(c, cost_per_day=1817.08) if (c.group, c.key) == ("school", "B") else c
+         for c in p.costs)),
+     "costs: school B: plan says 2 students, 1817.08 a day, 346991.48 a year; recomputed 2, 1917.08, 346991.48"),
     # Faster than the road: T1 reaches P2 40 s after leaving P1 (the road takes 96 s).
     ("faster_than_road", lambda p: _with_trip(p, "T1", lambda t: _with_visit(t, 0, depart_s=28329)),
      "trip T1: reaches stop P2 40 s after leaving stop P1, faster than the 96 s the loaded road takes"),
@@ -403,6 +414,28 @@ def test_violations_carry_a_code_and_their_subject(network, name):
     (violation,) = [v for v in check_plan(plant(VALID), network) if expected in v]
     assert violation.code is PLANTED_CODES[name]
     assert violation.subject == expected.split(": ", 1)[0]
+
+
+def test_money_is_checked_to_the_cent(network):
+    """The plan rounds to cents and the checker does not: a cent apart passes, two cents do not."""
+    assert check_plan(_with_vehicle(VALID, "V1", cost_per_day=2186.81), network) == []
+    assert check_plan(_with_vehicle(VALID, "V1", cost_per_day=2186.82), network) == [
+        "vehicle V1: cost_per_day is 2186.82 but its prices give 2186.80"
+    ]
+
+
+def test_the_checker_shares_no_code_with_costing():
+    """Money is recomputed by the checker's own lines, so a costing bug cannot hide itself."""
+    import ast
+    import inspect
+
+    from schoolbus import check
+
+    tree = ast.parse(inspect.getsource(check))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    assert not any(name and name.startswith("schoolbus.costing") for name in imported)
 
 
 def test_a_plan_timed_on_drive_roads_fails_on_loaded_roads(network):

@@ -135,6 +135,7 @@ def test_an_unknown_routing_backend_is_an_input_error_before_anything_runs(helsi
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_plan_with_the_ortools_backend_writes_a_checked_plan(helsinki_pbf, tmp_path):
     out = tmp_path / "out"
     args = plan_args(helsinki_pbf, out, EXAMPLES / "scenarios.yaml")[:-2]

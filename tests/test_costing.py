@@ -15,12 +15,12 @@ from schoolbus.costing import (
     vehicle_day_cost,
 )
 from schoolbus.model import (
-    Reason,
-    ReasonCode,
     Assignment,
     Direction,
     Fleet,
     Prices,
+    Reason,
+    ReasonCode,
     Scenario,
     School,
     Shift,

@@ -17,7 +17,6 @@ import os
 from pathlib import Path
 
 import pytest
-from test_outputs_visual import CHROMIUM, PDFTOPPM, pdf_pages, screenshot
 
 from schoolbus.model import Fleet, VehicleType
 from schoolbus.network import load_network
@@ -25,6 +24,7 @@ from schoolbus.outputs.maps import render_map
 from schoolbus.outputs.sheets import families_from_plan, render_parent_notices, render_route_sheets
 from schoolbus.params import SolverParams
 from schoolbus.pipeline import plan
+from test_outputs_visual import CHROMIUM, PDFTOPPM, pdf_pages, screenshot
 
 EXAMPLES = os.environ.get("SCHOOLBUS_EXAMPLES_DIR")
 PALETTE_COLOURS = 64

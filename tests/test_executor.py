@@ -16,7 +16,6 @@ from schoolbus.params import SolverParams
 from schoolbus.pipeline import plan
 from schoolbus.planfile import PLAN_FILE, write_plan
 from schoolbus.synthetic import demo_scenario, read_osm_schools
-
 from test_cli_scenarios import EXAMPLES
 
 

@@ -18,9 +18,9 @@ from schoolbus.cli import app
 from schoolbus.geocode.index import metres_between
 from schoolbus.geocode.review import LABELS, po_path_of
 from schoolbus.ingest import read_students
+from schoolbus.model import Policy, ReasonCode, Student
 from schoolbus.outputs.reasons import describe_reason
 from schoolbus.stops import imprecise_location_reason
-from schoolbus.model import Policy, ReasonCode, Student
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "data" / "examples"

@@ -17,7 +17,20 @@ import pytest
 from schoolbus.check import check_plan
 from schoolbus.errors import InputError
 from schoolbus.hazards import apply_hazards, hazards_from_geojson, hazards_to_geojson, read_hazards
-from schoolbus.model import Depot, Fleet, Hazard, HazardKind, Policy, Prices, Scenario, School, Shift, Status, Student, VehicleType
+from schoolbus.model import (
+    Depot,
+    Fleet,
+    Hazard,
+    HazardKind,
+    Policy,
+    Prices,
+    Scenario,
+    School,
+    Shift,
+    Status,
+    Student,
+    VehicleType,
+)
 from schoolbus.network import load_network
 from schoolbus.params import SolverParams
 from schoolbus.pipeline import plan, roads_for_scenario

@@ -6,11 +6,11 @@ import csv
 import json
 
 import pytest
-from fixtures_plan import STUDENTS, UNSERVED_REASON, make_plan
 from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from fixtures_plan import STUDENTS, UNSERVED_REASON, make_plan
 from schoolbus.model import Direction, RoadStep, Trip
 from schoolbus.outputs.export import csv_text, export_tables, path_from_steps, plan_tables
 

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from fixtures_plan import STUDENTS, UNSERVED_REASON, make_plan
 
+from fixtures_plan import STUDENTS, UNSERVED_REASON, make_plan
 from schoolbus.errors import InputError
 from schoolbus.outputs.export import path_from_steps
 from schoolbus.outputs.i18n import shift_label

@@ -8,17 +8,16 @@ import shutil
 import subprocess
 
 import pytest
-from fixtures_plan import STUDENTS, make_plan
 from hypothesis import given
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
+from fixtures_plan import STUDENTS, make_plan
 from schoolbus.errors import InputError
 from schoolbus.executor import ProcessExecutor
 from schoolbus.model import Direction, RoadStep, Trip, Visit
 from schoolbus.outputs import sheets as sheets_module
 from schoolbus.outputs.i18n import clock, translations
-from schoolbus.stopnames import coordinates_text
 from schoolbus.outputs.sheets import (
     Arrival,
     Manoeuvre,
@@ -30,6 +29,7 @@ from schoolbus.outputs.sheets import (
     render_route_sheets,
     turn_deg,
 )
+from schoolbus.stopnames import coordinates_text
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_plan import make_plan
 from PIL import Image
 
+from fixtures_plan import make_plan
 from schoolbus.outputs.maps import PLAIN_BACKGROUND, SIDEBAR_WIDTH_PX, render_map, vehicle_colours
 from schoolbus.outputs.sheets import _notice_chunks, families_from_plan, render_parent_notices, render_route_sheets
 

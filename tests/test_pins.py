@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from schoolbus.changes import ChangeSet, read_changes
-from schoolbus.check import check_plan, check_pins
+from schoolbus.check import check_pins, check_plan
 from schoolbus.errors import InputError
 from schoolbus.model import Pin, Status
 from schoolbus.network import load_network
+from schoolbus.pins import read_pins
 from schoolbus.pipeline import plan
 from schoolbus.planfile import read_plan, write_plan
-from schoolbus.pins import read_pins
 from schoolbus.replan import REASON_PINNED, replan
 from schoolbus.synthetic import demo_scenario, read_osm_schools
 

@@ -22,8 +22,8 @@ from schoolbus.model import (
     Depot,
     Fleet,
     Policy,
-    ReasonCode,
     Prices,
+    ReasonCode,
     Scenario,
     School,
     Shift,
@@ -32,8 +32,8 @@ from schoolbus.model import (
     VehicleType,
 )
 from schoolbus.network import load_network
-from schoolbus.params import ROUTING_BACKENDS, SolverParams
 from schoolbus.outputs.reasons import describe_reason
+from schoolbus.params import ROUTING_BACKENDS, SolverParams
 from schoolbus.pipeline import plan
 from schoolbus.planfile import plan_to_dict
 

@@ -7,9 +7,9 @@ The known answers, exact limits and invariants that every backend shares run for
 from __future__ import annotations
 
 import pytest
-from test_routing import check_a_time_cap_ends_the_search, make_problem, pairs_matrix, solve
 
 from schoolbus.routing import pyvrp_backend
+from test_routing import check_a_time_cap_ends_the_search, make_problem, pairs_matrix, solve
 
 
 def test_pyvrp_time_cap_that_ends_the_search_still_returns_checked_routes_and_says_so(

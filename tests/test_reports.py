@@ -17,13 +17,13 @@ from babel.messages.pofile import read_po
 from fixtures_plan import make_plan
 from schoolbus.errors import InputError
 from schoolbus.model import (
-    Reason,
-    ReasonCode,
     Depot,
     Fleet,
     Plan,
     Policy,
     Prices,
+    Reason,
+    ReasonCode,
     Scenario,
     School,
     Shift,

@@ -8,6 +8,7 @@ search) close this file; the PyVRP specifics live in ``test_pyvrp_backend.py``.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import warnings
@@ -24,6 +25,7 @@ from schoolbus.outputs.reasons import describe_reason
 from schoolbus.params import ROUTING_BACKENDS, SolverParams
 from schoolbus.routing import ortools_backend
 from schoolbus.routing import solve as solve_module
+from schoolbus.routing.backends import BACKEND_MODULES, RoutingBackend, routing_backend
 from schoolbus.routing.problem import (
     SCHOOL_NODE,
     RoutingProblem,
@@ -731,3 +733,25 @@ def test_ortools_time_cap_that_ends_the_search_still_returns_checked_routes_and_
     monkeypatch.setattr(ortools_backend, "MIN_WORK", 10**12)
     monkeypatch.setattr(ortools_backend, "WORK_PER_LIMIT_SECOND", 10**14)
     check_a_time_cap_ends_the_search("ortools")
+
+
+# --------------------------------------------------------------------------------------------------
+# The backend registry
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(BACKEND_MODULES))
+def test_every_registered_backend_satisfies_the_protocol(name):
+    backend = routing_backend(name)
+    assert isinstance(backend, RoutingBackend)
+    wanted = [p for p in inspect.signature(RoutingBackend.solve_model).parameters if p != "self"]
+    assert list(inspect.signature(backend.solve_model).parameters) == wanted
+
+
+def test_the_registry_offers_exactly_the_backends_users_may_choose():
+    assert set(BACKEND_MODULES) == set(ROUTING_BACKENDS)
+
+
+def test_an_unknown_backend_is_refused_by_name():
+    with pytest.raises(SolverError, match="unknown routing backend 'gurobi'; expected one of ortools, pyvrp"):
+        routing_backend("gurobi")

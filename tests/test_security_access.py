@@ -289,6 +289,7 @@ def _verdict(response) -> str:
     return "allow"
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_role_route_matrix(seeded):
     s = seeded
     wrong = []

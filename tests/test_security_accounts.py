@@ -18,7 +18,7 @@ from schoolbus.service import auth, throttle, totp
 from schoolbus.service.db import AuditEntry, make_engine, migrate
 from schoolbus.service.throttle import LoginThrottle
 from security_figures import record
-from security_service import PASSWORD, CSRF, seeded_service
+from security_service import CSRF, PASSWORD, seeded_service
 
 N_WRONG = 50
 N_PARALLEL = 40

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 from sqlalchemy import select
-from test_service_jobs import _free_port, _healthy, _kill, _wait_until
 
 from schoolbus.executor import DASK_SCHEDULER_ENV, DaskExecutor
 from schoolbus.service.db import Job, make_engine, session_factory
+from test_service_jobs import _free_port, _healthy, _kill, _wait_until
 
 
 def _scheduler_task_prefixes(dask_scheduler) -> list[str]:

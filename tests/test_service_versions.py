@@ -93,6 +93,7 @@ def api(app, username: str) -> TestClient:
     return client
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_draft_approve_publish_and_who_sees_what(service, base_plan):
     app, v1 = service
     officer, manager, contractor = api(app, "olga"), api(app, "mert"), api(app, "cem")

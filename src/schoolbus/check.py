@@ -33,7 +33,9 @@ The rules (see also ``docs/plan-format.md``)
   next start_s`` (within :data:`TIME_TOLERANCE_S`). ``deadhead_m`` is the drive-graph distance
   between consecutive trips plus, when the vehicle has a depot, from the depot to the first trip
   and from the last trip back.
-* **Money** is recomputed with :func:`schoolbus.costing.cost_plan` and compared to the cent.
+* **Money** is recomputed here, from the prices, the vehicle types and the plan's distances and
+  durations, with none of :mod:`schoolbus.costing`'s code (see ``_check_costs``), and compared to
+  the cent: vehicle-days, the summary (per day, per year, per routed pupil) and the breakdown.
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from schoolbus.costing import PlanCosts, cost_plan, trip_riders
 from schoolbus.matrix import travel_matrices, walk_distances
 from schoolbus.model import (
     Assignment,
@@ -72,8 +73,13 @@ DISTANCE_TOLERANCE_M = 1.0
 WALK_TOLERANCE_M = 1.0
 """``walk_m`` may differ from the recomputed walk by this much (rounding, float sums)."""
 
-MONEY_TOLERANCE = 0.005
-"""Half a cent: money is compared after both sides were rounded to cents."""
+_COST_GROUPS = ("school", "shift", "funding_line")
+"""Breakdown groups of ``Plan.costs`` (docs/plan-format.md)."""
+_UNATTRIBUTED = "(unattributed)"
+_NO_FUNDING_LINE = "(none)"
+
+MONEY_TOLERANCE = 0.01
+"""A cent: the plan's money is rounded to cents, the checker's is not and sums in its own order."""
 
 FIGURE_REL_TOLERANCE = 1e-9
 """Relative tolerance for non-money float figures of the summary (means, sums)."""
@@ -565,7 +571,7 @@ class _Checker:
                     )
                 limit_m = self.policy.snap_limit_m
                 self._hold_walk(student, a, stop, walk_m, limit_m, "the door-to-door (snap) limit")
-        for student, a, stop in shared:
+        for student, _assignment, stop in shared:
             needs_door = student.needs_door_to_door or (
                 student.needs_wheelchair and self.policy.wheelchair_door_to_door
             )
@@ -756,7 +762,7 @@ class _Checker:
             {
                 sid
                 for trip in trips
-                for sid in trip_riders(trip)
+                for sid in _riders(trip)
                 if sid in self.students and self.policy.needs_escort(self.students[sid].grade)
             }
         )
@@ -770,7 +776,15 @@ class _Checker:
     # ---- costs -----------------------------------------------------------------------------------
 
     def _check_costs(self) -> None:
-        """Recompute vehicle costs, summary and breakdown with :mod:`schoolbus.costing`."""
+        """Recompute every money figure from the prices and compare it with the plan's, to the cent.
+
+        The checker's own few lines, sharing no code with :mod:`schoolbus.costing`: a vehicle-day
+        costs ``(day_rate + km_rate * km driven + escort_day_rate if an escort rides) * (1 +
+        overhead_share)``, km driven being its trips' and deadhead distance; a year has
+        ``school_days_per_year`` days. A vehicle's cost is shared among its trips by duration
+        (equally when all last 0 s), a trip's among its riders equally; cost no pupil caused
+        (a vehicle without trips, a trip without riders) is keyed ``(unattributed)``.
+        """
         resolvable = all(
             v.vehicle_type in self.types and all(tid in self.trips for tid in v.trip_ids)
             for v in self.plan.vehicles
@@ -778,42 +792,99 @@ class _Checker:
         if not resolvable:
             self.add(ViolationCode.COSTS_NOT_RECOMPUTED, "costs: not recomputed, because vehicles name unknown trips or vehicle types")
             return
-        costs = cost_plan(self.scenario, self.plan.trips, self.plan.vehicles, self.plan.assignments)
-        self._compare_costs(costs)
-
-    def _compare_costs(self, costs: PlanCosts) -> None:
-        for given, recomputed in zip(self.plan.vehicles, costs.vehicles, strict=True):
-            if not _money_equal(given.cost_per_day, recomputed.cost_per_day):
+        prices = self.scenario.prices
+        days = prices.school_days_per_year
+        per_key: dict[tuple[str, str], float] = defaultdict(float)
+        total = driven_total_m = 0.0
+        for vehicle in self.plan.vehicles:
+            trips = [self.trips[tid] for tid in vehicle.trip_ids]
+            driven_m = vehicle.deadhead_m + sum(trip.distance_m for trip in trips)
+            vehicle_type = self.types[vehicle.vehicle_type]
+            direct = vehicle_type.day_rate + vehicle_type.km_rate * driven_m / 1000.0
+            if vehicle.escort:
+                direct += prices.escort_day_rate
+            cost = direct * (1.0 + prices.overhead_share)
+            total += cost
+            driven_total_m += driven_m
+            if not _money_equal(vehicle.cost_per_day, cost):
                 self.add(ViolationCode.VEHICLE_COST_MISMATCH,
-                    f"vehicle {given.id}: cost_per_day is {given.cost_per_day:.2f} but its prices "
-                    f"give {recomputed.cost_per_day:.2f}"
+                    f"vehicle {vehicle.id}: cost_per_day is {vehicle.cost_per_day:.2f} but its prices "
+                    f"give {cost:.2f}"
                 )
-        for f in fields(costs.summary):
-            given, recomputed = getattr(self.plan.summary, f.name), getattr(costs.summary, f.name)
+            if not trips and cost:
+                for group in _COST_GROUPS:
+                    per_key[group, _UNATTRIBUTED] += cost
+            duration_s = sum(trip.duration_s for trip in trips)
+            for trip in trips:
+                share = cost * (trip.duration_s / duration_s if duration_s > 0 else 1.0 / len(trips))
+                per_key["school", trip.school_id] += share
+                per_key["shift", f"{trip.school_id}/{trip.shift}"] += share
+                riders = _riders(trip)
+                if not riders:
+                    per_key["funding_line", _UNATTRIBUTED] += share
+                for sid in riders:
+                    line = self.students[sid].funding_line if sid in self.students else None
+                    per_key["funding_line", line or _NO_FUNDING_LINE] += share / len(riders)
+
+        routed = [a for a in self.plan.assignments if a.status is Status.ROUTED]
+        n_routed: dict[tuple[str, str], int] = defaultdict(int)
+        for school in self.scenario.schools:
+            n_routed["school", school.id] += 0
+            for shift in school.shifts:
+                n_routed["shift", f"{school.id}/{shift.name}"] += 0
+        for a in routed:
+            line = self.students[a.student_id].funding_line if a.student_id in self.students else None
+            n_routed["school", a.school_id] += 1
+            n_routed["shift", f"{a.school_id}/{a.shift}"] += 1
+            n_routed["funding_line", line or _NO_FUNDING_LINE] += 1
+
+        rides = [r for a in routed for r in (a.ride_to_school_s, a.ride_home_s) if r is not None]
+        walks = [a.walk_m for a in routed if a.walk_m is not None]
+        recomputed_summary = {
+            "n_vehicles": len(self.plan.vehicles),
+            "n_trips": len(self.plan.trips),
+            "n_students": len(self.scenario.students),
+            "n_routed": len(routed),
+            "n_unserved": sum(1 for a in self.plan.assignments if a.status is Status.UNSERVED),
+            "distance_m": driven_total_m,
+            "deadhead_m": sum(v.deadhead_m for v in self.plan.vehicles),
+            "cost_per_day": total,
+            "cost_per_year": total * days,
+            "cost_per_student_per_day": total / len(routed) if routed else None,
+            "cost_per_student_per_year": total * days / len(routed) if routed else None,
+            "max_ride_s": max(rides) if rides else None,
+            "mean_ride_s": float(np.mean(rides)) if rides else None,
+            "p95_ride_s": float(np.percentile(rides, 95.0)) if rides else None,
+            "mean_walk_m": float(np.mean(walks)) if walks else None,
+            "max_walk_m": float(max(walks)) if walks else None,
+        }
+        for f in fields(self.plan.summary):
+            given, recomputed = getattr(self.plan.summary, f.name), recomputed_summary.get(f.name)
             is_money = f.name.startswith("cost")
             if not _figure_equal(given, recomputed, is_money):
                 self.add(ViolationCode.SUMMARY_MISMATCH,
                     f"summary: {f.name} is {_figure(given)} but the plan's trips, vehicles and "
                     f"students give {_figure(recomputed)}"
                 )
+
         given_lines = {(x.group, x.key): x for x in self.plan.costs}
-        recomputed_lines = {(x.group, x.key): x for x in costs.lines}
-        for key in sorted(set(given_lines) | set(recomputed_lines)):
-            given, recomputed = given_lines.get(key), recomputed_lines.get(key)
+        for key in sorted(set(given_lines) | set(per_key) | set(n_routed)):
+            given = given_lines.get(key)
+            cost, n_students = per_key.get(key, 0.0), n_routed.get(key, 0)
             label = f"costs: {key[0]} {key[1]}"
             if given is None:
-                self.add(ViolationCode.COST_LINE_MISSING, f"{label}: missing from the plan (recomputed {recomputed.cost_per_day:.2f} a day)")
-            elif recomputed is None:
+                self.add(ViolationCode.COST_LINE_MISSING, f"{label}: missing from the plan (recomputed {cost:.2f} a day)")
+            elif key not in per_key and key not in n_routed:
                 self.add(ViolationCode.COST_LINE_EXTRA, f"{label}: in the plan but nothing costs there")
             elif not (
-                given.n_students == recomputed.n_students
-                and _money_equal(given.cost_per_day, recomputed.cost_per_day)
-                and _money_equal(given.cost_per_year, recomputed.cost_per_year)
+                given.n_students == n_students
+                and _money_equal(given.cost_per_day, cost)
+                and _money_equal(given.cost_per_year, cost * days)
             ):
                 self.add(ViolationCode.COST_LINE_MISMATCH,
                     f"{label}: plan says {given.n_students} students, {given.cost_per_day:.2f} a day, "
-                    f"{given.cost_per_year:.2f} a year; recomputed {recomputed.n_students}, "
-                    f"{recomputed.cost_per_day:.2f}, {recomputed.cost_per_year:.2f}"
+                    f"{given.cost_per_year:.2f} a year; recomputed {n_students}, "
+                    f"{cost:.2f}, {cost * days:.2f}"
                 )
 
 
@@ -859,6 +930,11 @@ def _great_circle_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 def _figure(value: object) -> str:
     """A summary figure for a message: floats to 2 decimals, the rest as they are."""
     return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _riders(trip: Trip) -> list[str]:
+    """Ids of the pupils a trip carries, each once, in boarding order."""
+    return list(dict.fromkeys(sid for visit in trip.visits for sid in visit.board))
 
 
 def _money_equal(a: float, b: float) -> bool:

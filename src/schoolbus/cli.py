@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -899,9 +899,8 @@ def geocode_command(
     ),
 ) -> None:
     """Place every pupil's address on the map: write lon/lat, precision and score, and a review map."""
-    from schoolbus.outputs.i18n import check_language
-
     from schoolbus.geocode.table import read_address_table
+    from schoolbus.outputs.i18n import check_language
 
     check_language(language, source="--language")
     read_address_table(students)  # bad input fails fast, before the index is built

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Polygon
-import shapely
 from shapely.ops import unary_union
 from shapely.strtree import STRtree
 

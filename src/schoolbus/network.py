@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gzip
 import hashlib
 import json
 import math
-import gzip
 import os
 import re
 from collections import Counter
@@ -999,7 +999,7 @@ def _graph_to_json(graph: nx.MultiGraph | nx.MultiDiGraph) -> dict[str, Any]:
     must give the same plan as a fresh one)."""
     edges: list[dict[str, Any]] = []
     succ = []
-    for u, neighbours in graph.adj.items():
+    for neighbours in graph.adj.values():
         row = []
         for v, keyed in neighbours.items():
             for k, data in keyed.items():

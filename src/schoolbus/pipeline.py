@@ -278,7 +278,7 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report, exe
             _solve_group,
             [group.problem for group in groups],
             params,
-            progress=lambda done, _, before=n_done: report("routing", before + done, total),
+            progress=lambda done, _, before=n_done, total=total: report("routing", before + done, total),
         )
         n_done += len(groups)
         for group, solution in zip(groups, solutions):

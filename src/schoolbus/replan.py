@@ -45,9 +45,8 @@ from schoolbus.changes import (
 )
 from schoolbus.check import check_plan
 from schoolbus.costing import cost_plan
-from schoolbus.errors import PlanCheckError
+from schoolbus.errors import InputError, PlanCheckError, Problem
 from schoolbus.matrix import travel_matrices, walk_distances
-from schoolbus.errors import InputError, Problem
 from schoolbus.model import (
     Direction,
     Pin,
@@ -617,7 +616,7 @@ def _take_out_changed(state: _State, changes: ChangeSet) -> None:
             for i in stop.student_ids:
                 state.forced.setdefault(i, reason)
             _drop_stop(state, stop.id)
-    for student_id, reason in state.forced.items():
+    for student_id in state.forced:
         state.unserved.pop(student_id, None)
         state.walk_m.pop(student_id, None)
         for stop in list(state.stops.values()):
@@ -859,7 +858,7 @@ def _reinsert_pooled(state: _State) -> None:
     """Stops of trips that no longer work try the group's other trips before any new route."""
     pooled = dict(state.pools)
     state.pools = defaultdict(list)
-    for (school_id, shift, direction), stop_ids in sorted(pooled.items()):
+    for (_school_id, _shift, direction), stop_ids in sorted(pooled.items()):
         for stop_id in sorted(dict.fromkeys(stop_ids)):
             if stop_id in state.stops:
                 _insert_stop(state, stop_id, (direction,))

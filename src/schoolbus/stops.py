@@ -64,8 +64,8 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import connected_components
 
-from schoolbus.matrix import walk_distances
 from schoolbus.executor import Executor, SerialExecutor
+from schoolbus.matrix import walk_distances
 from schoolbus.model import Fleet, Policy, Reason, ReasonCode, Scenario, Stop, Student
 from schoolbus.network import RoadNetwork, nearest_cut_road_m, snap_points
 from schoolbus.params import SolverParams
@@ -232,7 +232,7 @@ def select_stops(
         (fits, params.stop_time_limit_s),
         progress=progress,
     )
-    for ((school_id, shift), members), chosen in zip(ordered, chosen_by_group):
+    for ((school_id, shift), _members), chosen in zip(ordered, chosen_by_group):
         for k, (node_index, riders) in enumerate(chosen, start=1):
             node_id = int(loaded_nodes[node_index])
             stops.append(

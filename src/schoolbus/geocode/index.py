@@ -307,7 +307,7 @@ def _streets_from_ways(ways: list[_Way]) -> list[Street]:
         group = by_key[key]
         parent = list(range(len(group)))
 
-        def find(i: int) -> int:
+        def find(i: int, parent: list[int] = parent) -> int:
             while parent[i] != i:
                 parent[i] = parent[parent[i]]
                 i = parent[i]

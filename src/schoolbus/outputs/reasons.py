@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from schoolbus.model import Direction, Reason, ReasonCode
 from schoolbus.outputs.i18n import N_, format_distance, format_number, translations
 
-
 TITLES: dict[ReasonCode, str] = {
     ReasonCode.NO_VEHICLE: N_("the fleet offers no vehicle"),
     ReasonCode.FAR_FROM_ROAD: N_("home too far from any road"),

@@ -30,10 +30,10 @@ from schoolbus.errors import InputError, Problem
 from schoolbus.model import GradeWalkLimit, Plan, Scenario, Status
 from schoolbus.outputs.i18n import (
     DEFAULT_LANGUAGE,
-    po_path,
     format_distance,
     format_money,
     format_number,
+    po_path,
     template_environment,
 )
 

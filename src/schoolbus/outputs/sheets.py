@@ -23,7 +23,6 @@ from pathlib import Path
 from markupsafe import Markup
 
 from schoolbus.executor import Executor, ProgressFn, SerialExecutor
-
 from schoolbus.model import (
     Assignment,
     Direction,

@@ -50,7 +50,6 @@ from schoolbus.model import Direction
 from schoolbus.params import SolverParams
 from schoolbus.routing.problem import SCHOOL_NODE, RoutingProblem, integer_costs
 
-
 WORK_PER_SQUARED_SIZE = 10
 """Search effort per squared model size ``(nodes + vehicles)**2``, in limit checks (``_WorkLimit``).
 

@@ -90,7 +90,6 @@ from schoolbus.routing.problem import (
     integer_costs,
 )
 
-
 SCHOOL_LOCATION = 0
 DUMMY_LOCATION = 1
 FIRST_STOP_LOCATION = 2

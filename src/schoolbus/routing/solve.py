@@ -14,16 +14,15 @@ screened, repaired, timed and checked the same way:
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Sequence
-from types import ModuleType
 
 import numpy as np
 
 from schoolbus.errors import SolverError
 from schoolbus.model import Direction, Reason, ReasonCode
-from schoolbus.params import ROUTING_BACKENDS, SolverParams
+from schoolbus.params import SolverParams
+from schoolbus.routing.backends import routing_backend
 from schoolbus.routing.problem import (
     SCHOOL_NODE,
     Route,
@@ -43,15 +42,6 @@ every modelled route on 82 % of schools and was solved again with twice the rout
 ROUTE_MARGIN_SHARE = 0.25
 """Further routes modelled at first, as a share of the lower bound (large schools' bounds are
 looser in absolute terms)."""
-
-
-def _backend(name: str) -> ModuleType:
-    """The backend module named ``name`` (imported on first use: each pulls in its solver)."""
-    if name not in ROUTING_BACKENDS:
-        raise SolverError(
-            f"unknown routing backend {name!r}; expected one of {', '.join(ROUTING_BACKENDS)}"
-        )
-    return importlib.import_module(f"schoolbus.routing.{name}_backend")
 
 
 def solve_routing(problem: RoutingProblem, params: SolverParams) -> RoutingSolution:
@@ -89,7 +79,7 @@ def solve_routing(problem: RoutingProblem, params: SolverParams) -> RoutingSolut
             f"{problem.name}: negative drive times or distances; unreachable pairs must be "
             "finite and larger than any limit, not infinite"
         )
-    backend = _backend(params.routing_backend)
+    backend = routing_backend(params.routing_backend)
     screened = _screen_stops(problem)
     candidates = [k for k in range(1, problem.n_stops + 1) if k not in screened]
     rng = np.random.default_rng(params.seed)

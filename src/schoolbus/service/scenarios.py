@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from schoolbus.errors import InputError, Problem
-from schoolbus.ingest import load_scenario, read_fleet, read_policy, read_schools, read_students
 from schoolbus.hazards import read_hazards
+from schoolbus.ingest import load_scenario, read_fleet, read_policy, read_schools, read_students
 from schoolbus.model import Scenario
 from schoolbus.network import OSM_SUFFIXES
 from schoolbus.service.uploads import check_network, check_table_or_document

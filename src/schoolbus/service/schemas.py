@@ -10,7 +10,6 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as FastApiPath
-
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["admin", "officer", "manager", "contractor"]

@@ -20,9 +20,9 @@ from pathlib import Path
 from sqlalchemy import update
 
 from schoolbus.errors import SchoolbusError
+from schoolbus.executor import executor_from_environment
 from schoolbus.model import Policy, Scenario
 from schoolbus.params import SolverParams
-from schoolbus.executor import executor_from_environment
 from schoolbus.pipeline import plan
 from schoolbus.planfile import NetworkSource, dumps, plan_to_dict, scenario_to_dict
 from schoolbus.service.db import Job, PlanRecord, Project, ScenarioRecord, make_engine, session_factory, utcnow

@@ -19,24 +19,24 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from schoolbus.errors import InputError, Problem
 from schoolbus.service import auth, security, store, totp
 from schoolbus.service.auth import EDIT, READ_FULL, AuthError, SignedIn
 from schoolbus.service.config import SESSION_TTL_S
 from schoolbus.service.db import ROLES, Job, Project, User
-from schoolbus.service.schemas import PUBLIC_ID_PATTERN, Id
 from schoolbus.service.deps import LOGIN_CSRF_COOKIE, SESSION_COOKIE, db_session
 from schoolbus.service.i18n import PAGE_LANGUAGES, page_language, translate
 from schoolbus.service.jobs import cancel_job
-from schoolbus.service.routers.plans import COMPARED_METRICS, compare
 from schoolbus.service.routers.accounts import sign_in
+from schoolbus.service.routers.plans import COMPARED_METRICS, compare
 from schoolbus.service.routers.projects import read_upload
-from schoolbus.service.throttle import TooManyAttempts
 from schoolbus.service.scenarios import default_fleet_yaml
+from schoolbus.service.schemas import PUBLIC_ID_PATTERN, Id
+from schoolbus.service.throttle import TooManyAttempts
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -397,7 +397,7 @@ async def set_policy(project_id: Id, request: Request, signed: SignedIn = Depend
     check_csrf(signed, form.get("csrf_token"))
     document = {}
     problems = []
-    for key, label, kind in POLICY_FIELDS:
+    for key, _label, kind in POLICY_FIELDS:
         raw = str(form.get(key, "")).strip().replace(",", ".")
         if not raw:
             continue

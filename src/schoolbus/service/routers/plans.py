@@ -16,17 +16,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import Field
 from fastapi.responses import FileResponse
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from schoolbus.planfile import NetworkSource
 from schoolbus.service import artifacts, auth, privacy, security, store
 from schoolbus.service.auth import EDIT, READ_FULL, READ_SUMMARY, Forbidden
 from schoolbus.service.db import Job, PlanRecord, Project, ScenarioRecord, User
-from schoolbus.service.schemas import Id
 from schoolbus.service.deps import api_user, db_session
-from schoolbus.service.schemas import PUBLIC_ID_PATTERN, ComparisonOut, ContractorsIn, PlanOut, SheetOut
+from schoolbus.service.schemas import PUBLIC_ID_PATTERN, ComparisonOut, ContractorsIn, Id, PlanOut, SheetOut
 
 router = APIRouter()
 

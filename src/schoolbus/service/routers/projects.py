@@ -10,11 +10,10 @@ from sqlalchemy.orm import Session
 from schoolbus.service import store
 from schoolbus.service.auth import EDIT, READ_FULL, READ_SUMMARY
 from schoolbus.service.db import Job, PlanRecord, Project, ScenarioRecord, User
-from schoolbus.service.schemas import Id
-from schoolbus.service.security import MAX_UPLOAD_BYTES
 from schoolbus.service.deps import api_user, db_session
 from schoolbus.service.jobs import cancel_job
 from schoolbus.service.schemas import (
+    Id,
     InputFileOut,
     InputKind,
     JobIn,
@@ -26,6 +25,7 @@ from schoolbus.service.schemas import (
     ScenarioOut,
     UserOut,
 )
+from schoolbus.service.security import MAX_UPLOAD_BYTES
 
 router = APIRouter()
 
