@@ -4,6 +4,9 @@ and the same plan whichever runs it (a real Dask LocalCluster with two workers).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -136,3 +139,20 @@ def test_the_cli_refuses_a_scheduler_without_dask(helsinki_pbf, tmp_path):
     said = " ".join(result.output.split())
     assert "'--scheduler': got 'tcp://127.0.0.1:1', expected only with --executor dask" in said
     assert "Traceback" not in said
+
+
+def test_a_local_pool_finishes_many_more_tasks_than_workers():
+    # Python 3.11's max_tasks_per_child could leave a pool waiting forever for a replacement
+    # worker (a 10,000-pupil plan's 180 routing solves hung with it). Run in a child process so
+    # that a hang fails the test instead of stalling the suite; the work takes well under a second.
+    script = (
+        "from schoolbus.executor import ProcessExecutor\n"
+        "from test_executor import scaled\n"
+        "if __name__ == '__main__':\n"
+        "    print(sum(v for v, _ in ProcessExecutor(2).map(scaled, range(400), 1)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+        cwd=Path(__file__).parent, check=True,
+    )
+    assert done.stdout.split()[-1] == str(sum(range(400)))

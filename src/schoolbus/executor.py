@@ -6,8 +6,9 @@ the items' order whatever finished first, so a plan never depends on how many wo
 
 - :class:`SerialExecutor` runs everything in this process (the default of the Python API).
 - :class:`ProcessExecutor` runs a pool of local worker processes (the CLI's default: every core).
-  A pool lives for one ``map`` call, so worker memory is returned after each stage, and a worker
-  is replaced after ``MAX_TASKS_PER_WORKER`` tasks, so caches of long rendering runs stay bounded.
+  A pool lives for one ``map`` call, so worker memory is returned after each stage. (Workers are
+  not recycled after a number of tasks: Python 3.11's ``max_tasks_per_child`` can leave the pool
+  waiting forever for a replacement worker that never starts, which hung 10,000-pupil plans.)
 - :class:`DaskExecutor` sends the same tasks to a Dask distributed cluster: an existing one by
   scheduler address, or a ``LocalCluster`` it starts itself.
 
@@ -38,9 +39,6 @@ EXECUTORS = ("local", "dask")
 
 DASK_SCHEDULER_ENV = "SCHOOLBUS_DASK_SCHEDULER"
 """Names a running Dask scheduler for the service's planning jobs and the CLI's ``--scheduler``."""
-
-MAX_TASKS_PER_WORKER = 64
-"""A local worker process is replaced after this many tasks (WeasyPrint and solver caches grow)."""
 
 PRELOAD_MODULES = ("schoolbus.routing.solve", "schoolbus.outputs.sheets")
 """Imported once by the fork server, so each new worker starts with them loaded (about 2 s saved
@@ -139,7 +137,6 @@ class ProcessExecutor(_ClosingContext):
             mp_context=self._context,
             initializer=_set_worker_shared,
             initargs=(shared,),
-            max_tasks_per_child=MAX_TASKS_PER_WORKER,
         ) as pool:
             pending = {pool.submit(_call_with_worker_shared, fn, item): k for k, item in enumerate(items)}
             n_done = 0
