@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from park2012 import FEET_PER_S, _feet_matrix, read_instance, solve_instance  # noqa: E402
-from schoolbus.bells import BELL_STEP_S, MAX_PASSES  # noqa: E402
+from schoolbus.bells import BELL_STEP_S, search_offsets  # noqa: E402
 from schoolbus.scheduling import chain_trips  # noqa: E402
 
 METRES_PER_FOOT = 0.3048
@@ -44,20 +44,8 @@ def bells_free(instance_dir: Path, max_ride_s: int, time_limit_s: float, window_
         chains = chain_trips(moved, deadhead_s, deadhead_m)
         return len(chains), round(float(sum(c.deadhead_m for c in chains)), 1)
 
-    offsets = dict.fromkeys(options, 0)
-    published = best = buses(offsets)
-    for _ in range(MAX_PASSES):
-        improved = False
-        for school_id in sorted(options):
-            for offset in options[school_id]:
-                if offset == offsets[school_id]:
-                    continue
-                trial = {**offsets, school_id: offset}
-                score = buses(trial)
-                if score < best:
-                    best, offsets, improved = score, trial, True
-        if not improved:
-            break
+    published = buses(dict.fromkeys(options, 0))
+    offsets, best = search_offsets(options, buses)
     return published[0], best[0], offsets
 
 

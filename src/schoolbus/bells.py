@@ -91,20 +91,7 @@ def choose_bells(scenario: Scenario, network: RoadNetwork, plan_fn: PlanFn) -> B
     if all(o == (0,) for o in options.values()) or not current.trips:
         return BellChoice(replace(current, scenario=scenario), current, dict.fromkeys(options, 0))
     evaluate = _chainer(current, network)
-    offsets = dict.fromkeys(options, 0)
-    best = evaluate(offsets)
-    for _ in range(MAX_PASSES):
-        improved = False
-        for school_id in sorted(options):
-            for offset in options[school_id]:
-                if offset == offsets[school_id]:
-                    continue
-                trial = {**offsets, school_id: offset}
-                score = evaluate(trial)
-                if score < best:
-                    best, offsets, improved = score, trial, True
-        if not improved:
-            break
+    offsets, best = search_offsets(options, evaluate)
     if not any(offsets.values()):
         return BellChoice(replace(current, scenario=scenario), current, offsets)
     schools = tuple(moved(s, offsets[s.id]) for s in scenario.schools)
@@ -211,3 +198,28 @@ def bell_table(current: Plan, chosen: Plan) -> tuple[BellRow, ...]:
         )
         for school in current.scenario.schools
     )
+
+
+def search_offsets(options, evaluate):
+    """Move one school's bell at a time to the offset ``evaluate`` scores lowest, until no move helps.
+
+    ``options`` maps each school to its allowed offsets (seconds, 0 included); ``evaluate(offsets)``
+    returns a comparable score (fewest vehicles, then least empty driving). At most
+    ``MAX_PASSES`` passes over the schools, in id order, so the result is deterministic.
+    Returns ``(offsets, best score)``.
+    """
+    offsets = dict.fromkeys(options, 0)
+    best = evaluate(offsets)
+    for _ in range(MAX_PASSES):
+        improved = False
+        for school_id in sorted(options):
+            for offset in options[school_id]:
+                if offset == offsets[school_id]:
+                    continue
+                trial = {**offsets, school_id: offset}
+                score = evaluate(trial)
+                if score < best:
+                    best, offsets, improved = score, trial, True
+        if not improved:
+            break
+    return offsets, best
