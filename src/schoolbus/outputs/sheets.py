@@ -20,6 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from markupsafe import Markup
 
 from schoolbus.executor import Executor, ProgressFn, SerialExecutor
@@ -380,21 +381,20 @@ class StreetLines:
             name = data.get("name") or ""
             lines.append((coords, name[0] if isinstance(name, list) else str(name)))
         self.lines = lines
-        boxes = [
-            (min(p[0] for p in c), min(p[1] for p in c), max(p[0] for p in c), max(p[1] for p in c))
-            for c, _ in lines
-        ]
-        self._west, self._south, self._east, self._north = (
-            [b[k] for b in boxes] for k in range(4)
-        )
+        # Bounding boxes as arrays: a query is one vectorised comparison, fast on a 50,000-node grid.
+        self._boxes = np.array(
+            [
+                (min(p[0] for p in c), min(p[1] for p in c), max(p[0] for p in c), max(p[1] for p in c))
+                for c, _ in lines
+            ],
+            dtype=float,
+        ).reshape(-1, 4)
 
     def within(self, west: float, south: float, east: float, north: float) -> list[tuple[Location, ...]]:
-        """The lines whose bounding box meets the given box (degrees)."""
-        return [
-            coords
-            for (coords, _), w, s, e, n in zip(self.lines, self._west, self._south, self._east, self._north)
-            if w <= east and e >= west and s <= north and n >= south
-        ]
+        """The lines whose bounding box meets the given box (degrees), in the graph's edge order."""
+        w, s, e, n = self._boxes.T
+        hits = np.flatnonzero((w <= east) & (e >= west) & (s <= north) & (n >= south))
+        return [self.lines[i][0] for i in hits]
 
 
 STREET_MARGIN_SHARE = 0.15
