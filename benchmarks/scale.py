@@ -331,6 +331,7 @@ def main(argv=None) -> int:
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for network in args.network:
             for n in args.n:
                 run = measure(network, n, args, work)
