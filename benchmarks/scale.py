@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from matrix_bench import synthetic_grid, write_osm_xml  # noqa: E402
+from schoolbus.errors import InputError  # noqa: E402
 from schoolbus.executor import executor_for  # noqa: E402
 from schoolbus.ingest import load_scenario  # noqa: E402
 from schoolbus.network import load_network  # noqa: E402
@@ -218,6 +219,14 @@ def network_file(name: str, work: Path) -> Path:
     return path
 
 
+def osm_schools_or_none(osm: Path) -> tuple:
+    """The extract's OSM schools; none (all sites generated) for a network without any, like the grid."""
+    try:
+        return read_osm_schools(osm)
+    except InputError:
+        return ()
+
+
 def measure(network: str, n_students: int, args, work: Path) -> Run:
     """One planned district with every output; stage figures in the returned run."""
     osm = network_file(network, work)
@@ -231,7 +240,7 @@ def measure(network: str, n_students: int, args, work: Path) -> Run:
             clock.enter("network")
             roads = load_network(osm=osm, cache_dir=work / "cache")
             clock.enter("inputs")
-            generated = district_scenario(read_osm_schools(osm), roads.drive, n_students, seed=args.seed)
+            generated = district_scenario(osm_schools_or_none(osm), roads.drive, n_students, seed=args.seed)
             students, schools = write_inputs(generated, folder / "inputs")
             scenario = load_scenario(students, schools, EXAMPLES / "fleet.yaml", EXAMPLES / "policy.yaml")
             run.n_schools = len(scenario.schools)

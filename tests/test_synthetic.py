@@ -150,3 +150,18 @@ def test_demo_scenario_has_a_depot_the_example_fleet_and_double_shift(helsinki, 
     assert len(scenario.fleet.depots) == 1
     assert [v.seats for v in scenario.fleet.vehicle_types] == [16, 25, 35, 45]
     assert any(len(s.shifts) == 2 for s in scenario.schools)
+
+
+def test_an_osm_file_without_schools_is_an_input_error_not_an_osmnx_one(tmp_path):
+    """A road-only extract (like the scale benchmark's grid) says what is missing, in our words."""
+    osm = tmp_path / "roads.osm"
+    osm.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
+        '<node id="1" lat="39.97" lon="32.86"/><node id="2" lat="39.98" lon="32.86"/>\n'
+        '<way id="10"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/>'
+        '<tag k="name" v="1203. Sokak"/></way>\n</osm>\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as raised:
+        read_osm_schools(osm)
+    assert "amenity=school or kindergarten" in str(raised.value)

@@ -129,8 +129,12 @@ def read_osm_schools(osm_path: str | Path) -> tuple[OsmSchool, ...]:
         features = pyrosm.OSM(str(path)).get_pois(custom_filter=SCHOOL_TAGS)
     else:
         import osmnx as ox
+        from osmnx._errors import InsufficientResponseError
 
-        features = ox.features_from_xml(path, tags=SCHOOL_TAGS)
+        try:
+            features = ox.features_from_xml(path, tags=SCHOOL_TAGS)
+        except InsufficientResponseError:  # osmnx's word for "no school in this file"
+            features = None
     return schools_from_features(features, str(path))
 
 
