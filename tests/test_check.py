@@ -564,6 +564,16 @@ def test_validate_command_on_a_real_network(helsinki_pbf, tmp_path, monkeypatch)
     assert "faster than the" in result.output
     assert "faster_than_road ×1: trip M1" in result.output  # grouped by code, with subjects
 
+    # The same violation in Turkish and Arabic: words are translations, the code stays.
+    result = runner.invoke(app, ["validate", str(tmp_path / "plan"), "--language", "tr"])
+    assert result.exit_code == 5
+    assert "[faster_than_road] sefer M1: " in result.output
+    assert "H1 okulu noktasına varıyor; yüklü yolun gerektirdiği" in result.output
+    assert "trip M1" not in result.output.split("faster_than_road ×1")[0]
+    result = runner.invoke(app, ["validate", str(tmp_path / "plan"), "--language", "ar"])
+    assert result.exit_code == 5
+    assert "[faster_than_road] الرحلة M1: تصل إلى المدرسة H1" in result.output
+
 
 # ---- robustness: a broken plan gets messages, never a traceback -----------------------------------
 

@@ -201,7 +201,7 @@ def compare_command(
         ..., metavar="PLAN_DIR", help="Two or more plan directories (plan.json and scenario.json)."
     ),
     out: Path = typer.Option(Path("comparison"), help="Where to write comparison.html and its charts."),
-    language: str = typer.Option("tr", help="Report language: tr or en."),
+    language: str = typer.Option("tr", help="Report language: tr, en or ar (right to left)."),
 ) -> None:
     """Compare plans side by side: an HTML report with a table and charts (PNG and SVG); prints its path."""
     from schoolbus.errors import InputError, Problem
@@ -286,11 +286,16 @@ def validate_command(
         None, "--network", help="The road network file, if it moved since planning (same bytes)."
     ),
     cache_dir: Path | None = typer.Option(None, help="Network cache folder."),
+    language: str = typer.Option("en", help="Language of the violations: en, tr or ar (their codes stay the same)."),
 ) -> None:
     """Check a written plan again from its inputs and road network: OK, or every violation (exit 5)."""
     from schoolbus.check import check_plan
     from schoolbus.errors import InputError, PlanCheckError, Problem
     from schoolbus.network import OSM_SUFFIXES
+    from schoolbus.outputs.i18n import check_language
+    from schoolbus.outputs.violations import describe_violation, group_violations
+
+    check_language(language, source="--language")
     from schoolbus.planfile import FILE_SOURCE_KINDS, PLAN_FILE, NetworkSource, read_network_source, read_plan
 
     plan = read_plan(plan_dir)
@@ -311,13 +316,11 @@ def validate_command(
     violations = check_plan(plan, roads)
     if violations:
         for violation in violations:
-            console.print(f"- {violation}", markup=False, highlight=False, soft_wrap=True)
-        by_code: dict[str, list[str]] = {}
-        for violation in violations:
-            by_code.setdefault(violation.code.value, []).append(violation.subject)
-        for code, subjects in sorted(by_code.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            shown = ", ".join(subjects[:5]) + (f", … (+{len(subjects) - 5})" if len(subjects) > 5 else "")
-            console.print(f"  {code} ×{len(subjects)}: {shown}", markup=False, highlight=False)
+            text = describe_violation(violation, language)
+            console.print(f"- [{violation.code.value}] {text}", markup=False, highlight=False, soft_wrap=True)
+        for code, n, subjects in group_violations(violations):
+            shown = ", ".join(subjects) + (f", … (+{n - len(subjects)})" if n > len(subjects) else "")
+            console.print(f"  {code} ×{n}: {shown}", markup=False, highlight=False)
         err_console.print(
             f"[bold red]error[/] ({PlanCheckError.code}): {len(violations)} violation(s) in {plan_dir}",
             highlight=False,
@@ -760,7 +763,7 @@ def plan_command(
         "--scenario",
         help="Scenario file (YAML/TOML): plan each variant into OUT/<name>/, compare them in OUT/comparison/.",
     ),
-    report_language: str = typer.Option("tr", help="Language of the comparison report with --scenario: tr or en."),
+    report_language: str = typer.Option("tr", help="Language of the comparison report with --scenario: tr, en or ar."),
     language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
     workers: int | None = typer.Option(None, help=WORKERS_HELP),
     executor: str = typer.Option("local", help=EXECUTOR_HELP),

@@ -382,8 +382,9 @@ class ReasonCode(StrEnum):
 class ViolationCode(StrEnum):
     """What the independent checker found wrong with a plan (a bug if it ever happens): stable codes.
 
-    Each :class:`schoolbus.check.Violation` carries one, with its English sentence naming the trip,
-    vehicle, student or stop (the ``subject``).
+    Each :class:`schoolbus.check.Violation` carries one, with its sentence (a catalogue id and its
+    parameters, worded by :mod:`schoolbus.outputs.violations`) naming the trip, vehicle, student or
+    stop (the ``subject``).
     """
 
     DUPLICATE_ID = "duplicate_id"
@@ -459,6 +460,10 @@ class ViolationCode(StrEnum):
     COST_LINE_MISSING = "cost_line_missing"
     COST_LINE_EXTRA = "cost_line_extra"
     COST_LINE_MISMATCH = "cost_line_mismatch"
+    PIN_BROKEN = "pin_broken"
+    """A pupil pinned to a stop, or a stop pinned to a place, that the plan does not keep."""
+    LOCK_BROKEN = "lock_broken"
+    """A locked trip or vehicle-day that the plan changed or dropped."""
 
 
 ReasonParam = str | int | float

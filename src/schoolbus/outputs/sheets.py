@@ -305,44 +305,117 @@ def _turnarounds(coords: list[Location]) -> set[int]:
     }
 
 
-def describe(manoeuvre: Manoeuvre, tr, language: str = DEFAULT_LANGUAGE) -> Markup:
-    """One direction as translated text, the street name isolated for right-to-left pages.
+SAY_AFTER_FROM_M = 5.0
+"""A turn this close after the last one (or less) is said without "after … m": it rounds to 0 m."""
+OUT_AND_BACK_WITHIN = 0.25
+"""A turn-around driving back this share (or less) more or less than the way out is an out-and-back."""
 
-    An unnamed road is called by its class ("service road") and the turn is said on its own, so
-    a run of unnamed roads never reads "onto unnamed road" line after line.
+
+def _phrases(tr) -> dict[tuple[str, bool, bool], str]:
+    """Each sentence by (action, named street?, said with the distance driven before it?).
+
+    Every message is a whole sentence of the catalogue, never glued from translated pieces.
     """
-    if not manoeuvre.street:
-        road = road_class_word(manoeuvre.road_class, language)
-        unnamed = {
-            "continue": tr.gettext("Continue along the %(road)s"),
-            "straight": tr.gettext("Go straight on along the %(road)s"),
-            "slight_left": tr.gettext("Bear left (%(road)s)"),
-            "slight_right": tr.gettext("Bear right (%(road)s)"),
-            "left": tr.gettext("Turn left (%(road)s)"),
-            "right": tr.gettext("Turn right (%(road)s)"),
-            "uturn": tr.gettext("Turn around and drive back along the %(road)s"),
-            "depart": tr.gettext("Head %(compass)s on the %(road)s"),
-        }
-        return Markup(unnamed[manoeuvre.action]) % {
-            "road": road,
-            "compass": _compass_word(manoeuvre.compass, tr),
-        }
-    street = isolate(manoeuvre.street)
-    texts = {
-        "continue": tr.gettext("Continue on %(street)s"),
-        "straight": tr.gettext("Go straight on to %(street)s"),
-        "slight_left": tr.gettext("Bear left onto %(street)s"),
-        "slight_right": tr.gettext("Bear right onto %(street)s"),
-        "left": tr.gettext("Turn left onto %(street)s"),
-        "right": tr.gettext("Turn right onto %(street)s"),
-        "uturn": tr.gettext("Turn around and drive back along %(street)s"),
+    return {
+        ("continue", True, False): tr.gettext("Continue on %(street)s"),
+        ("continue", True, True): tr.gettext("After %(distance)s, continue on %(street)s"),
+        ("straight", True, False): tr.gettext("Go straight on to %(street)s"),
+        ("straight", True, True): tr.gettext("After %(distance)s, go straight on to %(street)s"),
+        ("slight_left", True, False): tr.gettext("Bear left onto %(street)s"),
+        ("slight_left", True, True): tr.gettext("After %(distance)s, bear left onto %(street)s"),
+        ("slight_right", True, False): tr.gettext("Bear right onto %(street)s"),
+        ("slight_right", True, True): tr.gettext("After %(distance)s, bear right onto %(street)s"),
+        ("left", True, False): tr.gettext("Turn left onto %(street)s"),
+        ("left", True, True): tr.gettext("After %(distance)s, turn left onto %(street)s"),
+        ("right", True, False): tr.gettext("Turn right onto %(street)s"),
+        ("right", True, True): tr.gettext("After %(distance)s, turn right onto %(street)s"),
+        ("uturn", True, False): tr.gettext("Turn around and drive back along %(street)s"),
+        ("uturn", True, True): tr.gettext("After %(distance)s, turn around and drive back along %(street)s"),
+        ("depart", True, False): tr.gettext("Head %(compass)s on %(street)s"),
+        ("continue", False, False): tr.gettext("Continue along the %(road)s"),
+        ("continue", False, True): tr.gettext("After %(distance)s, continue along the %(road)s"),
+        ("straight", False, False): tr.gettext("Go straight on along the %(road)s"),
+        ("straight", False, True): tr.gettext("After %(distance)s, go straight on along the %(road)s"),
+        ("slight_left", False, False): tr.gettext("Bear left and follow the %(road)s"),
+        ("slight_left", False, True): tr.gettext("After %(distance)s, bear left and follow the %(road)s"),
+        ("slight_right", False, False): tr.gettext("Bear right and follow the %(road)s"),
+        ("slight_right", False, True): tr.gettext("After %(distance)s, bear right and follow the %(road)s"),
+        ("left", False, False): tr.gettext("Turn left and follow the %(road)s"),
+        ("left", False, True): tr.gettext("After %(distance)s, turn left and follow the %(road)s"),
+        ("right", False, False): tr.gettext("Turn right and follow the %(road)s"),
+        ("right", False, True): tr.gettext("After %(distance)s, turn right and follow the %(road)s"),
+        ("uturn", False, False): tr.gettext("Turn around and drive back along the %(road)s"),
+        ("uturn", False, True): tr.gettext("After %(distance)s, turn around and drive back along the %(road)s"),
+        ("depart", False, False): tr.gettext("Head %(compass)s on the %(road)s"),
     }
-    if manoeuvre.action == "depart":
-        return Markup(tr.gettext("Head %(compass)s on %(street)s")) % {
-            "compass": _compass_word(manoeuvre.compass, tr),
-            "street": street,
-        }
-    return Markup(texts[manoeuvre.action]) % {"street": street}
+
+
+def describe(
+    manoeuvre: Manoeuvre, tr, language: str = DEFAULT_LANGUAGE, *, after_m: float | None = None,
+    out_and_back: bool = False,
+) -> Markup:
+    """One direction as a translated sentence, the street name isolated for right-to-left pages.
+
+    ``after_m`` is the distance driven since the previous instruction: a driver is told "after
+    200 m, turn right" (said when it rounds to at least :data:`SAY_AFTER_FROM_M`). An unnamed
+    road is called by its class in words ("follow the service road"), so a run of unnamed roads
+    never reads "onto unnamed road". ``out_and_back`` says a turn-around drives back the same
+    stretch it came out on (a dead end or a stop at the end of a road), with its length.
+    """
+    named = bool(manoeuvre.street)
+    values = {
+        "street": isolate(manoeuvre.street) if named else "",
+        "road": road_class_word(manoeuvre.road_class, language),
+        "compass": _compass_word(manoeuvre.compass, tr),
+        "distance": format_distance(after_m, language) if after_m is not None else "",
+        "back": format_distance(manoeuvre.distance_m, language),
+    }
+    if out_and_back and manoeuvre.action == "uturn":
+        sentence = (
+            tr.gettext("Turn around and drive the same %(back)s back along %(street)s")
+            if named
+            else tr.gettext("Turn around and drive the same %(back)s back along the %(road)s")
+        )
+        return Markup(sentence) % values
+    said_after = (
+        manoeuvre.action != "depart" and after_m is not None and after_m >= SAY_AFTER_FROM_M
+    )
+    return Markup(_phrases(tr)[manoeuvre.action, named, said_after]) % values
+
+
+def direction_lines(items: list[Manoeuvre | Arrival], tr, language: str) -> list[dict]:
+    """The directions as a driver reads them: each turn with the distance driven before it.
+
+    Returns dicts with ``arrival`` (bool); an arrival carries ``visit_index`` and ``after`` (the
+    distance from the last instruction, ``""`` when none), a turn its ``text``.
+    """
+    lines: list[dict] = []
+    driven_m: float | None = None  # since the last instruction; None right after a visit
+    for k, item in enumerate(items):
+        if isinstance(item, Arrival):
+            after = format_distance(driven_m, language) if driven_m and driven_m >= SAY_AFTER_FROM_M else ""
+            lines.append({"arrival": True, "visit_index": item.visit_index, "after": after})
+            driven_m = None
+            continue
+        lines.append(
+            {
+                "arrival": False,
+                "text": describe(item, tr, language, after_m=driven_m, out_and_back=_is_out_and_back(items, k)),
+            }
+        )
+        driven_m = item.distance_m
+    return lines
+
+
+def _is_out_and_back(items: list[Manoeuvre | Arrival], k: int) -> bool:
+    """Whether the turn-around ``items[k]`` drives back the stretch the last manoeuvre came out on."""
+    uturn = items[k]
+    if not isinstance(uturn, Manoeuvre) or uturn.action != "uturn":
+        return False
+    out = next((i for i in reversed(items[:k]) if isinstance(i, Manoeuvre)), None)
+    if out is None or (out.street, out.road_class) != (uturn.street, uturn.road_class) or out.distance_m <= 0:
+        return False
+    return abs(uturn.distance_m - out.distance_m) <= OUT_AND_BACK_WITHIN * out.distance_m
 
 
 def _compass_word(point: str, tr) -> str:
@@ -574,19 +647,10 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups, streets: Stre
                 "alight": [_student_label(students, s, tr) for s in visit.alight],
             }
         )
-    lines = []
-    for item in directions(trip, places):
-        if isinstance(item, Arrival):
-            row = rows[item.visit_index]
-            lines.append({"arrival": True, "row": row})
-        else:
-            lines.append(
-                {
-                    "arrival": False,
-                    "text": describe(item, tr, language),
-                    "distance": format_distance(item.distance_m, language),
-                }
-            )
+    lines = direction_lines(directions(trip, places), tr, language)
+    for line in lines:
+        if line["arrival"]:
+            line["row"] = rows[line["visit_index"]]
     school = schools.get(trip.school_id)
     return {
         "trip": trip,
