@@ -684,19 +684,13 @@ def _print_summary(result) -> None:
 
 def _warn_homes_outside(scenario, network, n_ids: int = 5) -> int:
     """Before planning: homes outside the road network's area (they would all be unserved); how many."""
+    from schoolbus.outputs.reasons import homes_outside_summary
     from schoolbus.stops import homes_outside_network
 
     outside = homes_outside_network(scenario, network)
     if not outside:
         return 0
-    shown = ", ".join(f"{student_id} ({distance_m / 1000:,.1f} km)" for student_id, distance_m in outside[:n_ids])
-    more = f", … (+{len(outside) - n_ids})" if len(outside) > n_ids else ""
-    console.print(
-        f"[yellow]warning[/]: {len(outside)} home(s) lie outside the road network's area "
-        f"(distance to its nearest road): {escape(shown)}{more}. They will be unserved; use a larger "
-        "extract or check their coordinates.",
-        highlight=False,
-    )
+    console.print(f"[yellow]warning[/]: {escape(homes_outside_summary(outside, 'en', n_ids))}", highlight=False)
     return len(outside)
 
 
