@@ -65,6 +65,9 @@ U_TURN_FROM_DEG = 150.0
 VISIT_MATCH_M = 25.0
 """A visit belongs at the first path point within this distance of its place."""
 MIN_SEGMENT_M = 0.5
+SHORT_CONNECTOR_M = 30.0
+"""An unnamed stretch shorter than this between two turns (a slip road, a junction link) is no
+instruction of its own: it is folded into the turns around it."""
 """Segments shorter than this carry no usable heading (repeated or snapped points)."""
 COMPASS_POINTS = (
     "north",
@@ -108,6 +111,8 @@ class Manoeuvre:
     distance_m: float
     compass: str
     road_class: str = ""
+    turn: float = 0.0
+    """The signed change of heading at its start (see :func:`turn_deg`), degrees; 0 on departure."""
 
 
 @dataclass(frozen=True)
@@ -235,16 +240,14 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
             heading = _heading(part, at_end=False)
             if heading is None:
                 heading = previous_heading if previous_heading is not None else 0.0
+            turn = 0.0 if previous_heading is None else turn_deg(previous_heading, heading)
             if piece > 0:
                 # Past a stop or a dead end on the same street: drive on, or turn back.
-                reverses = previous_heading is not None and abs(turn_deg(previous_heading, heading)) >= U_TURN_FROM_DEG
-                action = "uturn" if reverses else "continue"
+                action = "uturn" if abs(turn) >= U_TURN_FROM_DEG else "continue"
             elif previous_heading is None:
                 action = "depart"
             else:
-                action = action_from_turn(
-                    turn_deg(previous_heading, heading), same_street=step.street == previous_street
-                )
+                action = action_from_turn(turn, same_street=step.street == previous_street)
             distance = step.distance_m * share
             previous = items[-1] if items else None
             is_unnamed_on = (
@@ -264,7 +267,7 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
             else:
                 items.append(
                     Manoeuvre(
-                        action, step.street, distance, compass_from_bearing(heading), step.road_class
+                        action, step.street, distance, compass_from_bearing(heading), step.road_class, turn
                     )
                 )
             for k, visit_index in step_cuts:
@@ -276,7 +279,45 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
     arrived = {item.visit_index for item in items if isinstance(item, Arrival)}
     # Visits the path never reached (no places given) still get their line, at the end.
     items.extend(Arrival(i) for i in range(1, len(trip.visits)) if i not in arrived)
-    return items
+    return _merge_short_connectors(items)
+
+
+def _merge_short_connectors(items: list[Manoeuvre | Arrival]) -> list[Manoeuvre | Arrival]:
+    """Fold an unnamed stretch shorter than :data:`SHORT_CONNECTOR_M` between two turns into them.
+
+    A slip road or junction link of a few metres is no instruction a driver can follow ("after
+    10 m, go straight on"): its length joins the stretch before it and its change of heading the
+    next turn, so "after 450 m, turn right onto Eteläesplanadi" is said once. Distances still add
+    up to the trip's.
+    """
+    merged: list[Manoeuvre | Arrival] = []
+    k = 0
+    while k < len(items):
+        item = items[k]
+        following = items[k + 1] if k + 1 < len(items) else None
+        before = merged[-1] if merged else None
+        if (
+            isinstance(item, Manoeuvre)
+            and isinstance(following, Manoeuvre)
+            and isinstance(before, Manoeuvre)
+            and not item.street
+            and item.distance_m < SHORT_CONNECTOR_M
+            and item.action not in ("depart", "uturn")
+            and following.action != "uturn"
+        ):
+            turn = turn_deg(0.0, (item.turn + following.turn) % 360.0)
+            same_street = bool(following.street) and following.street == before.street
+            action = action_from_turn(turn, same_street=same_street)
+            if action == "continue":
+                merged[-1] = dataclasses.replace(before, distance_m=before.distance_m + item.distance_m + following.distance_m)
+            else:
+                merged[-1] = dataclasses.replace(before, distance_m=before.distance_m + item.distance_m)
+                merged.append(dataclasses.replace(following, action=action, turn=turn))
+            k += 2
+            continue
+        merged.append(item)
+        k += 1
+    return merged
 
 
 def _turnarounds(coords: list[Location]) -> set[int]:
@@ -397,14 +438,23 @@ def direction_lines(items: list[Manoeuvre | Arrival], tr, language: str) -> list
             lines.append({"arrival": True, "visit_index": item.visit_index, "after": after})
             driven_m = None
             continue
-        lines.append(
-            {
-                "arrival": False,
-                "text": describe(item, tr, language, after_m=driven_m, out_and_back=_is_out_and_back(items, k)),
-            }
-        )
+        text = describe(item, tr, language, after_m=driven_m, out_and_back=_is_out_and_back(items, k))
+        lines.append({"arrival": False, "text": _sentence_case(text, language)})
         driven_m = item.distance_m
     return lines
+
+
+def _sentence_case(text: Markup, language: str) -> Markup:
+    """``text`` with a capital first letter (a sentence may open with a road word: "sokak boyunca…").
+
+    Turkish capitalises dotted ``i`` as ``İ``; a sentence that opens with markup (an isolated street
+    name) or a digit is left as it is.
+    """
+    first = text[:1]
+    if not first.isalpha() or first.isupper():
+        return text
+    upper = "İ" if language == "tr" and first == "i" else first.upper()
+    return Markup(upper) + text[1:]
 
 
 def _is_out_and_back(items: list[Manoeuvre | Arrival], k: int) -> bool:
