@@ -231,6 +231,8 @@ def test_arabic_runs_right_to_left_with_every_label_translated(two_plans, tmp_pa
     shaped = chart_text("مقارنة", "ar")
     assert all("\ufe70" <= c <= "\ufeff" for c in shaped) and len(shaped) == len("مقارنة")
     assert chart_text("Cost", "tr") == "Cost"
+    assert chart_text("مدة (TRY)", "ar").startswith("(TRY) ")  # brackets mirrored, Latin kept in order
+    assert "\u200f" not in chart_text("\u200f1,234.50 TRY", "ar")  # no direction mark drawn as a box
     assert (tmp_path / "ar" / "ride_times.png").stat().st_size > 0
 
 

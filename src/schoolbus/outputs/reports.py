@@ -60,6 +60,8 @@ SECONDS_PER_MINUTE = 60.0
 LIMIT_COLOUR = "#d62728"
 BAR_COLOUR = "#1f77b4"
 CLASS_COLOURS = matplotlib.colormaps["tab10"].colors
+BIDI_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+"""Invisible direction marks, dropped from chart words (the reordering is done before drawing)."""
 CHART_FONTS = {
     "ar": ["Noto Naskh Arabic", "Noto Sans Arabic", "DejaVu Sans"],
 }
@@ -231,8 +233,9 @@ def chart_text(text: str, language: str) -> str:
     """
     if language not in RTL_LANGUAGES or not text:
         return text
+    text = text.translate(BIDI_MARKS)  # CLDR puts marks in Arabic money; matplotlib draws them as boxes
     import arabic_reshaper
-    from bidi import get_display
+    from bidi.algorithm import get_display  # the algorithm that also mirrors brackets: "(دقائق)"
 
     return get_display(arabic_reshaper.reshape(text), base_dir="R")
 
