@@ -12,6 +12,7 @@ document); ``place`` parameters (``stop P1``, ``school A``) and ``direction`` ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from schoolbus.check import Violation
@@ -23,6 +24,9 @@ PLACE_WORDS = {"stop": N_("stop %(id)s"), "school": N_("school %(id)s")}
 """A visit's place (``stop P1``, ``school A``) by its first word."""
 PLACE_PARAMS = frozenset({"place", "from_place", "to_place"})
 DIRECTION_WORDS = {"to_school": N_("to school"), "from_school": N_("home")}
+GRADE = N_("grade %(grade)s")
+GRADE_IN_LIST = re.compile(r"\(grade ([^)]+)\)")
+"""``s1 (grade 3)`` in a list of pupils (the escort check's ``pupils``)."""
 
 
 def _param(name: str, value: str, tr) -> str:
@@ -32,15 +36,18 @@ def _param(name: str, value: str, tr) -> str:
             return tr.gettext(PLACE_WORDS[noun]) % {"id": place_id}
     if name == "direction" and value in DIRECTION_WORDS:
         return tr.gettext(DIRECTION_WORDS[value])
+    if name == "pupils":
+        return GRADE_IN_LIST.sub(lambda m: "(" + tr.gettext(GRADE) % {"grade": m.group(1)} + ")", value)
     return value
 
 
 def describe_violation(violation: Violation | str, language: str = "en") -> str:
     """The violation's sentence in ``language`` (``tr``, ``en`` or ``ar``).
 
-    A plain string (a violation from before sentences had ids) is returned as it is.
+    In English, and for a plain string (a violation from before sentences had ids), it is the
+    checker's own sentence.
     """
-    if not isinstance(violation, Violation) or not violation.params and violation.message == str(violation):
+    if language == "en" or not isinstance(violation, Violation):
         return str(violation)
     tr = translations(language, DOMAIN)
     values = {name: _param(name, value, tr) for name, value in violation.params}
