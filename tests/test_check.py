@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import math
+import re
 from collections.abc import Callable
 
 import networkx as nx
@@ -702,3 +702,16 @@ def test_places_directions_and_grades_inside_a_violation_are_worded_too(network)
     assert "الموقف P1" in described(faster, ViolationCode.FASTER_THAN_ROAD, "ar")
     no_trip = next(plant for name, plant, _ in PLANTED if name == "routed_without_trip")
     assert "hiçbir okula giden seferine binmiyor" in described(no_trip, ViolationCode.RIDES_NO_TRIP, "tr")
+
+
+def test_a_plan_check_failure_is_printed_in_the_commands_language(network):
+    from schoolbus.cli import _plan_check_message
+    from schoolbus.errors import PlanCheckError
+
+    late = next(plant for name, plant, _ in PLANTED if name == "late_at_school")
+    error = PlanCheckError(check_plan(late(VALID), network))
+    turkish = _plan_check_message(error, "tr")
+    assert "- [late_at_school] sefer T1: A okuluna 07:55:00 saatinde varıyor, geç" in turkish
+    assert "arrives at school" not in turkish
+    assert "arrives at school A" in _plan_check_message(error, "en")
+    assert _plan_check_message(error, None) is None  # commands without --language print str(error)

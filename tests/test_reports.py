@@ -243,8 +243,8 @@ def test_compare_command_writes_the_arabic_report(two_plans, tmp_path):
     from schoolbus.planfile import write_plan
 
     dirs = []
-    for label, plan in two_plans:
-        write_plan(plan, tmp_path / label)
+    for label, result in two_plans:
+        write_plan(result, tmp_path / label)
         dirs.append(str(tmp_path / label))
     result = CliRunner().invoke(app, ["compare", *dirs, "--out", str(tmp_path / "out"), "--language", "ar"])
     assert result.exit_code == 0, result.output

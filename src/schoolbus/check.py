@@ -59,10 +59,12 @@ from schoolbus.model import (
     Trip,
     VehicleDay,
     VehicleType,
+    Violation,
     ViolationCode,
     Visit,
 )
 from schoolbus.network import RoadNetwork, snap_points
+
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's marker name, found by pybabel's extractor
     """Mark a sentence for the catalogue; renderers translate it (the checker imports no outputs)."""
@@ -118,37 +120,6 @@ class _Boarding:
     trip: Trip
     board: int
     alight: int | None
-
-
-class Violation(str):
-    """One broken rule: the English sentence (it *is* the string), its ``code`` and its ``subject``.
-
-    A ``str`` so every reader of violations as text keeps working; tools match on ``code``
-    (a :class:`~schoolbus.model.ViolationCode`) and group by it. ``subject`` is what the sentence
-    is about ("trip T003", "student s6", "vehicle type midi"), the part before its first colon.
-    ``message`` is the sentence's catalogue id (English, with ``%(name)s`` placeholders) and
-    ``params`` its ``(name, value)`` pairs, so :func:`schoolbus.outputs.violations.describe_violation`
-    words it in Turkish or Arabic; the string is ``message % params``.
-    """
-
-    code: ViolationCode
-    subject: str
-    message: str
-    params: tuple[tuple[str, str], ...]
-
-    def __new__(cls, text: str, code: ViolationCode, message: str = "", params: tuple[tuple[str, str], ...] = ()) -> Violation:
-        violation = super().__new__(cls, text)
-        violation.code = code
-        violation.subject = text.split(": ", 1)[0] if ": " in text else ""
-        violation.message = message or text.replace("%", "%%")
-        violation.params = params
-        return violation
-
-    @classmethod
-    def make(cls, code: ViolationCode, message: str, **params: object) -> Violation:
-        """A violation whose sentence is ``message`` (an ``N_`` catalogue id) filled with ``params``."""
-        shown = {name: str(value) for name, value in params.items()}
-        return cls(message % shown, code, message, tuple(sorted(shown.items())))
 
 
 def check_plan(plan: Plan, network: RoadNetwork) -> list[Violation]:

@@ -49,10 +49,22 @@ def reports_errors(command: F) -> F:
             return command(*args, **kwargs)
         except SchoolbusError as error:
             # User values (file contents) may contain rich markup brackets: print them literally.
-            err_console.print(f"[bold red]error[/] ({error.code}): {escape(str(error))}", highlight=False)
+            message = _plan_check_message(error, kwargs.get("language")) or str(error)
+            err_console.print(f"[bold red]error[/] ({error.code}): {escape(message)}", highlight=False)
             raise typer.Exit(error.exit_status) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _plan_check_message(error: SchoolbusError, language: object) -> str | None:
+    """A checker failure in the command's ``--language``: each violation's code and sentence."""
+    from schoolbus.errors import PlanCheckError
+
+    if not isinstance(error, PlanCheckError) or language not in ("tr", "en", "ar"):
+        return None
+    from schoolbus.outputs.violations import violations_text
+
+    return violations_text(error.violations, str(language), PlanCheckError.MAX_SHOWN)
 
 
 # ---- commands ------------------------------------------------------------------------------------

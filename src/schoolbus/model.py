@@ -466,6 +466,37 @@ class ViolationCode(StrEnum):
     """A locked trip or vehicle-day that the plan changed or dropped."""
 
 
+class Violation(str):
+    """One broken rule: the English sentence (it *is* the string), its ``code`` and its ``subject``.
+
+    A ``str`` so every reader of violations as text keeps working; tools match on ``code``
+    (a :class:`~schoolbus.model.ViolationCode`) and group by it. ``subject`` is what the sentence
+    is about ("trip T003", "student s6", "vehicle type midi"), the part before its first colon.
+    ``message`` is the sentence's catalogue id (English, with ``%(name)s`` placeholders) and
+    ``params`` its ``(name, value)`` pairs, so :func:`schoolbus.outputs.violations.describe_violation`
+    words it in Turkish or Arabic; the string is ``message % params``.
+    """
+
+    code: ViolationCode
+    subject: str
+    message: str
+    params: tuple[tuple[str, str], ...]
+
+    def __new__(cls, text: str, code: ViolationCode, message: str = "", params: tuple[tuple[str, str], ...] = ()) -> Violation:
+        violation = super().__new__(cls, text)
+        violation.code = code
+        violation.subject = text.split(": ", 1)[0] if ": " in text else ""
+        violation.message = message or text.replace("%", "%%")
+        violation.params = params
+        return violation
+
+    @classmethod
+    def make(cls, code: ViolationCode, message: str, **params: object) -> Violation:
+        """A violation whose sentence is ``message`` (an ``N_`` catalogue id) filled with ``params``."""
+        shown = {name: str(value) for name, value in params.items()}
+        return cls(message % shown, code, message, tuple(sorted(shown.items())))
+
+
 ReasonParam = str | int | float
 """A reason's parameter: an id or a word (``str``), a count or seconds (``int``), metres (``float``)."""
 

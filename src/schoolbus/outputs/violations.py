@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from schoolbus.check import Violation
+from schoolbus.model import Violation
 from schoolbus.outputs.i18n import N_, translations
 
 DOMAIN = "violations"
@@ -62,3 +62,16 @@ def group_violations(violations: Iterable[Violation], n_subjects: int = 5) -> li
         groups.setdefault(code.value if code is not None else "", []).append(getattr(violation, "subject", ""))
     ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     return [(code, len(subjects), subjects[:n_subjects]) for code, subjects in ordered]
+
+
+def violations_text(violations: Sequence[Violation | str], language: str = "en", max_shown: int = 50) -> str:
+    """``N violation(s) in the plan`` and the first ``max_shown``, each as ``[code] sentence``.
+
+    What a person reads when a plan fails the checker: the CLI in its ``--language``, the service's
+    failed job.
+    """
+    lines = "".join(
+        f"\n  - [{v.code.value if isinstance(v, Violation) else ''}] {describe_violation(v, language)}"
+        for v in violations[:max_shown]
+    )
+    return f"{len(violations)} violation(s) in the plan{lines}"
