@@ -599,6 +599,7 @@ def _get_urls(district) -> list[tuple[str, str]]:
         ("/api/v1/plans/{plan_id}/notices.pdf", f"/api/v1/plans/{pid}/notices.pdf"),
         ("/api/v1/plans/{plan_id}/contractors", f"/api/v1/plans/{pid}/contractors"),
         ("/api/v1/comparisons", f"/api/v1/comparisons?plan_id={a}&plan_id={b}"),
+        ("/api/v1/comparisons/report.html", f"/api/v1/comparisons/report.html?plan_id={a}&plan_id={b}&language=ar"),
         ("/api/v1/plans/{plan_id}/version", f"/api/v1/plans/{pid}/version"),  # no contractors
         ("/api/v1/projects/{project_id}/versions", f"/api/v1/projects/{p}/versions"),  # no contractors
         ("/api/v1/plans/{plan_a}/diff/{plan_b}", f"/api/v1/plans/{a}/diff/{b}"),  # pupil ids for officers only

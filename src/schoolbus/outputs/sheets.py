@@ -65,10 +65,10 @@ U_TURN_FROM_DEG = 150.0
 VISIT_MATCH_M = 25.0
 """A visit belongs at the first path point within this distance of its place."""
 MIN_SEGMENT_M = 0.5
+"""Segments shorter than this carry no usable heading (repeated or snapped points)."""
 SHORT_CONNECTOR_M = 30.0
 """An unnamed stretch shorter than this between two turns (a slip road, a junction link) is no
 instruction of its own: it is folded into the turns around it."""
-"""Segments shorter than this carry no usable heading (repeated or snapped points)."""
 COMPASS_POINTS = (
     "north",
     "northeast",
