@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Callable
 
 import networkx as nx
@@ -564,6 +565,16 @@ def test_validate_command_on_a_real_network(helsinki_pbf, tmp_path, monkeypatch)
     assert "faster than the" in result.output
     assert "faster_than_road ×1: trip M1" in result.output  # grouped by code, with subjects
 
+    # The same violation in Turkish and Arabic: words are translations, the code stays.
+    result = runner.invoke(app, ["validate", str(tmp_path / "plan"), "--language", "tr"])
+    assert result.exit_code == 5
+    assert "[faster_than_road] sefer M1: " in result.output
+    assert "H1 okulu noktasına varıyor; yüklü yolun gerektirdiği" in result.output
+    assert "trip M1" not in result.output.split("faster_than_road ×1")[0]
+    result = runner.invoke(app, ["validate", str(tmp_path / "plan"), "--language", "ar"])
+    assert result.exit_code == 5
+    assert "[faster_than_road] الرحلة M1: تصل إلى المدرسة H1" in result.output
+
 
 # ---- robustness: a broken plan gets messages, never a traceback -----------------------------------
 
@@ -623,3 +634,84 @@ def test_broken_plans_get_messages_not_tracebacks(plan):
     assert violations == check_plan(plan, GRID_NETWORK)  # deterministic
     if len(plan.trips) < len(VALID.trips):
         assert violations  # a dropped trip strands its pupils, always
+
+
+# ---- violations in Turkish and Arabic: codes stay, words are translations -----------------------
+
+
+def test_the_violations_catalogue_holds_exactly_the_checkers_sentences():
+    import ast
+    import inspect
+
+    from babel.messages.pofile import read_po
+
+    import schoolbus.check
+    from schoolbus.outputs import violations
+    from schoolbus.outputs.i18n import po_path
+
+    def marked(module) -> set[str]:
+        tree = ast.parse(inspect.getsource(module))
+        return {
+            n.args[0].value for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "N_" and isinstance(n.args[0], ast.Constant)
+        }
+
+    sentences = marked(schoolbus.check) | marked(violations)
+    placeholder = re.compile(r"%\((\w+)\)s")
+    for language in ("tr", "en", "ar"):
+        with po_path(language, violations.DOMAIN).open("rb") as f:
+            catalog = read_po(f, locale=language)
+        assert {m.id for m in catalog if m.id} == sentences, language  # nothing missing, nothing stale
+        for message in catalog:
+            if message.id:
+                assert message.string, (language, message.id)
+                assert set(placeholder.findall(message.string)) == set(placeholder.findall(message.id)), message.id
+
+
+@pytest.mark.parametrize(("name", "plant", "expected"), PLANTED, ids=[name for name, _, _ in PLANTED])
+def test_every_planted_violation_reads_in_turkish_and_arabic(network, name, plant, expected):
+    from schoolbus.outputs.violations import describe_violation
+
+    for violation in check_plan(plant(VALID), network):
+        assert describe_violation(violation, "en") == str(violation)
+        turkish, arabic = describe_violation(violation, "tr"), describe_violation(violation, "ar")
+        assert turkish != str(violation) and arabic != str(violation)
+        # Ids and figures come through; no English word of the sentence does.
+        english = set(re.findall(r"[a-z]{5,}", re.sub(r"%\(\w+\)s", " ", violation.message))) - {"deadhead_m"}
+        for word in english:
+            if word not in {"distance_m", "duration_s", "walk_m", "cost_per_day"}:
+                assert not re.search(rf"\b{word}\b", turkish), (word, turkish)
+                assert not re.search(rf"\b{word}\b", arabic), (word, arabic)
+        assert re.search(r"[\u0600-\u06ff]", arabic)
+        for name, value in violation.params:
+            if name not in {"place", "from_place", "to_place", "direction", "pupils"}:  # worded, see below
+                assert value in turkish and value in arabic, (value, turkish)
+
+
+def test_places_directions_and_grades_inside_a_violation_are_worded_too(network):
+    from schoolbus.outputs.violations import describe_violation
+
+    def described(plant, code, language):
+        violation = next(v for v in check_plan(plant(VALID), network) if v.code is code)
+        return describe_violation(violation, language)
+
+    escort = next(plant for name, plant, _ in PLANTED if name == "no_escort")
+    assert described(escort, ViolationCode.ESCORT_MISSING_FOR_GRADE, "tr").endswith("s1 (3. sınıf), s2 (3. sınıf)")
+    faster = next(plant for name, plant, _ in PLANTED if name == "faster_than_road")
+    assert "P2 durağı noktasına varıyor" in described(faster, ViolationCode.FASTER_THAN_ROAD, "tr")
+    assert "الموقف P1" in described(faster, ViolationCode.FASTER_THAN_ROAD, "ar")
+    no_trip = next(plant for name, plant, _ in PLANTED if name == "routed_without_trip")
+    assert "hiçbir okula giden seferine binmiyor" in described(no_trip, ViolationCode.RIDES_NO_TRIP, "tr")
+
+
+def test_a_plan_check_failure_is_printed_in_the_commands_language(network):
+    from schoolbus.cli import _plan_check_message
+    from schoolbus.errors import PlanCheckError
+
+    late = next(plant for name, plant, _ in PLANTED if name == "late_at_school")
+    error = PlanCheckError(check_plan(late(VALID), network))
+    turkish = _plan_check_message(error, "tr")
+    assert "- [late_at_school] sefer T1: A okuluna 07:55:00 saatinde varıyor, geç" in turkish
+    assert "arrives at school" not in turkish
+    assert "arrives at school A" in _plan_check_message(error, "en")
+    assert _plan_check_message(error, None) is None  # commands without --language print str(error)

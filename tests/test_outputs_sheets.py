@@ -24,6 +24,7 @@ from schoolbus.outputs.sheets import (
     action_from_turn,
     compass_from_bearing,
     describe,
+    direction_lines,
     directions,
     render_parent_notices,
     render_route_sheets,
@@ -206,9 +207,10 @@ def test_sheet_has_vehicle_facts_blank_fields_directions_and_totals(sheets_tr):
         "Rehber personel evet",
         "Plaka",
         "Şoför Adı soyadı İmza",
-        "Ilgaz Sokak üzerinde kuzey yönünde ilerleyin (560 m)",
-        "Sağa dönerek Kuşçağız Sokak yoluna girin (260 m)",
-        "Sola dönerek Gölbaşı Caddesi yoluna girin (330 m)",
+        # Each turn says how far ahead it is; an arrival how far from the last turn.
+        "Ilgaz Sokak üzerinde kuzey yönünde ilerleyin 560 m sonra sağa dönerek Kuşçağız Sokak yoluna girin",
+        "● 2. Kuşçağız Sokak — 07:02 (260 m sonra varış)",
+        "Kuşçağız Sokak üzerinde devam edin 260 m sonra sola dönerek Gölbaşı Caddesi yoluna girin",
         "Toplam mesafe 8,5 km",
         "st01 A.Y.",
         "st04 Ö.Ç.",
@@ -257,7 +259,7 @@ def test_english_on_request(plan, tmp_path):
         dataclasses.replace(plan, vehicles=plan.vehicles[:1]), tmp_path, language="en"
     )
     text = pdf_text(paths[1])
-    assert "Route sheet — Vehicle V1" in text and "Turn right onto Kuşçağız Sokak" in text
+    assert "Route sheet — Vehicle V1" in text and "After 560 m, turn right onto Kuşçağız Sokak" in text
 
 
 def test_unknown_sheet_language_is_an_input_error(plan, tmp_path):
@@ -463,8 +465,16 @@ def test_unnamed_roads_are_named_by_class_and_merged_when_driven_straight_on():
     ]
     tr = translations("tr")
     texts = [str(describe(m, tr, "tr")) for m in manoeuvres]
-    assert texts[1:] == ["Düz devam edin (servis yolu)", "Sola dönün (servis yolu)"]
-    assert not any("adsız yol" in t for t in texts)
+    assert texts[1:] == ["Düz devam edin ve servis yolu boyunca ilerleyin", "Sola dönün ve servis yolu boyunca ilerleyin"]
+    assert not any("adsız yol" in t or "(" in t for t in texts)
+    lines = direction_lines(items, tr, "tr")
+    assert [re.sub("<[^>]+>", "", str(line.get("text", ""))) for line in lines] == [
+        "Etlik Caddesi üzerinde doğu yönünde ilerleyin",
+        "110 m sonra düz devam edin ve servis yolu boyunca ilerleyin",  # the distance before the turn, first
+        "220 m sonra sola dönün ve servis yolu boyunca ilerleyin",
+        "",
+    ]
+    assert lines[-1] == {"arrival": True, "visit_index": 1, "after": "100 m"}
 
 
 def test_an_out_and_back_along_one_road_says_turn_around():
@@ -478,6 +488,11 @@ def test_an_out_and_back_along_one_road_says_turn_around():
     kinds = [(i.action, round(i.distance_m)) if isinstance(i, Manoeuvre) else i.visit_index for i in items]
     assert kinds == [("depart", 220), 1, ("uturn", 220), 2]
     assert str(describe(items[2], translations("tr"), "tr")) == "Geri dönün ve servis yolu üzerinden geri gelin"
+    # On the sheet the leg is said as an out-and-back: back the same way, and how far.
+    texts = [str(line["text"]) for line in direction_lines(items, translations("tr"), "tr") if not line["arrival"]]
+    assert texts[1] == "Geri dönün ve servis yolu üzerinden aynı yoldan 220 m geri gelin"
+    ar = [str(line["text"]) for line in direction_lines(items, translations("ar"), "ar") if not line["arrival"]]
+    assert ar[1] == "استدر وعد على طريق خدمة من الطريق نفسه مسافة 220 م"
 
 
 def test_a_turnaround_without_a_stop_is_said_too():

@@ -241,3 +241,73 @@ def test_landmarks_from_the_osm_file_name_stops_without_a_corner(result, helsink
     assert by_place, [s.where.kind for s in result.stops]
     for stop in by_place:
         assert stop.where.place in known and stop.where.distance_m <= 80
+
+
+# --- directions a driver can follow, on real roads ---------------------------------------------
+
+
+def _direction_texts(network, first: int, last: int, language: str = "tr") -> list[str]:
+    """The directions (as printed, tags stripped) of a trip along the fastest loaded path between
+    the ``first``-th and ``last``-th node of the network (sorted ids); its end is the school."""
+    from schoolbus.model import Direction, Trip, Visit
+    from schoolbus.outputs.i18n import translations
+    from schoolbus.outputs.sheets import direction_lines, directions
+    from schoolbus.trips import road_steps
+
+    graph = network.loaded
+    nodes = sorted(graph.nodes)
+    a, b = nodes[first], nodes[last]
+    visits = (Visit(0, 0, stop_id="A"), Visit(0, 0, school_id="B"))
+    trip = Trip("T", "V", "midi", "B", "sabah", Direction.TO_SCHOOL, visits, 0.0, 0, road_steps(graph, [a, b]))
+    start = (graph.nodes[a]["x"], graph.nodes[a]["y"])
+    lines = direction_lines(directions(trip, {0: start}), translations(language), language)
+    return [f"● {line['after']}" if line["arrival"] else re.sub(r"<[^>]+>", "", str(line["text"])) for line in lines]
+
+
+TURN_AFTER = re.compile(r"^\d[\d.,]* (m|km) sonra (düz devam|sağa|sola|hafif sağa|hafif sola|geri dönün)")
+
+
+def _assert_readable(texts: list[str]) -> None:
+    """Each instruction after the first says how far ahead it is; no road class in parentheses."""
+    first, *turns, arrival = texts
+    assert first.endswith("yönünde ilerleyin")
+    assert turns and all(TURN_AFTER.match(text) for text in turns), turns
+    assert arrival.startswith("● ") and arrival != "● "
+    assert not any("(" in text or "adsız yol" in text for text in texts)
+
+
+def test_directions_on_the_helsinki_extract_say_the_distance_before_each_turn(helsinki):
+    texts = _direction_texts(helsinki, 0, 58)
+    assert texts == [
+        "Bulevardi üzerinde kuzeydoğu yönünde ilerleyin",
+        # The 9 m slip road between Bulevardi and Eteläesplanadi is no instruction of its own.
+        "450 m sonra sağa dönerek Eteläesplanadi yoluna girin",
+        "340 m sonra sola dönerek Fabianinkatu yoluna girin",
+        "300 m sonra sola dönerek Yliopistonkatu yoluna girin",
+        "● 80 m",
+    ]
+    _assert_readable(texts)
+    english = _direction_texts(helsinki, 0, 58, "en")
+    assert english[1] == "After 450 m, turn right onto Eteläesplanadi"
+    arabic = _direction_texts(helsinki, 0, 58, "ar")
+    assert arabic[1] == "بعد 450 م، انعطف يميناً إلى Eteläesplanadi"
+
+
+def test_directions_on_the_ankara_roads_name_unnamed_roads_by_class_in_words(ankara_roads, tmp_path):
+    network = load_network(roads=ankara_roads, cache_dir=tmp_path)
+    texts = _direction_texts(network, 0, 111)
+    assert texts == [
+        "Torosdağı Sokak üzerinde kuzeybatı yönünde ilerleyin",
+        "110 m sonra sola dönerek Kiraz Sokak yoluna girin",
+        "250 m sonra sağa dönün ve yerel yol boyunca ilerleyin",
+        "120 m sonra sola dönün ve sokak boyunca ilerleyin",
+        "100 m sonra sağa dönerek Etlik Caddesi yoluna girin",
+        "100 m sonra sola dönün ve ikincil yol boyunca ilerleyin",
+        "100 m sonra sağa dönerek Ayvalı Caddesi yoluna girin",
+        "300 m sonra düz devam edin ve ikincil yol boyunca ilerleyin",
+        "90 m sonra düz devam ederek Seval Caddesi yoluna girin",
+        "80 m sonra sola dönün ve yerel yol boyunca ilerleyin",
+        "440 m sonra sola dönün ve sokak boyunca ilerleyin",
+        "● 120 m",
+    ]
+    _assert_readable(texts)

@@ -212,6 +212,47 @@ def test_languages(two_plans, tmp_path):
     assert "Öğrenci" not in english
 
 
+def test_arabic_runs_right_to_left_with_every_label_translated(two_plans, tmp_path):
+    from schoolbus.outputs.reports import chart_text
+
+    arabic = render_comparison(two_plans, tmp_path / "ar", language="ar").read_text(encoding="utf-8")
+    assert '<html lang="ar" dir="rtl">' in arabic
+    assert "<h1>مقارنة السيناريوهات</h1>" in arabic and "تكلفة الطالب في السنة" in arabic
+    assert '"Noto Naskh Arabic"' in arabic  # a font with Arabic letters
+    # No label is left in English (the scenario names and the model's field names are the user's).
+    visible = re.sub(r"<[^>]+>", " ", arabic)
+    for msgid in LABELS.values():
+        words = PLACEHOLDER.sub("\0", msgid).split("\0")
+        assert not any(len(w.strip(" ,.:()")) > 5 and w.strip(" ,.:()") in visible for w in words), msgid
+    # Figures keep Latin digits, as the Arabic route sheets and notices do.
+    page = read_page(tmp_path / "ar" / REPORT_FILE)
+    assert re.fullmatch(r"[0-9]+", page.rows["n_vehicles"][0][1])
+    # matplotlib gets the chart words joined (Arabic presentation forms) and in display order.
+    shaped = chart_text("مقارنة", "ar")
+    assert all("\ufe70" <= c <= "\ufeff" for c in shaped) and len(shaped) == len("مقارنة")
+    assert chart_text("Cost", "tr") == "Cost"
+    assert chart_text("مدة (TRY)", "ar").startswith("(TRY) ")  # brackets mirrored, Latin kept in order
+    assert "\u200f" not in chart_text("\u200f1,234.50 TRY", "ar")  # no direction mark drawn as a box
+    assert (tmp_path / "ar" / "ride_times.png").stat().st_size > 0
+
+
+def test_compare_command_writes_the_arabic_report(two_plans, tmp_path):
+    from typer.testing import CliRunner
+
+    from schoolbus.cli import app
+    from schoolbus.planfile import write_plan
+
+    dirs = []
+    for label, result in two_plans:
+        write_plan(result, tmp_path / label)
+        dirs.append(str(tmp_path / label))
+    result = CliRunner().invoke(app, ["compare", *dirs, "--out", str(tmp_path / "out"), "--language", "ar"])
+    assert result.exit_code == 0, result.output
+    assert 'dir="rtl"' in (tmp_path / "out" / REPORT_FILE).read_text(encoding="utf-8")
+    bad = CliRunner().invoke(app, ["compare", *dirs, "--out", str(tmp_path / "bad"), "--language", "de"])
+    assert bad.exit_code == 2 and "tr, en, ar" in bad.output
+
+
 def test_a_plan_with_nobody_carried_still_renders(tmp_path):
     fixed = make_plan()
     nobody = replace(
@@ -235,7 +276,7 @@ def test_bad_comparisons_list_every_problem(tmp_path):
     fixed = make_plan()
     euro = replace(fixed, scenario=replace(fixed.scenario, prices=replace(fixed.scenario.prices, currency="EUR")))
     with pytest.raises(InputError) as error:
-        render_comparison([("a", fixed), ("a", fixed), ("b", euro)], tmp_path, language="ar")
+        render_comparison([("a", fixed), ("a", fixed), ("b", euro)], tmp_path, language="de")
     assert [p.column for p in error.value.problems] == ["language", "label", "currency"]
     with pytest.raises(InputError):
         render_comparison([], tmp_path)

@@ -89,6 +89,7 @@ MATRIX: dict[tuple[str, str], frozenset | str] = {
     ("GET", "/api/v1/plans/{plan_id}/contractors"): OFFICERS,
     ("PUT", "/api/v1/plans/{plan_id}/contractors"): OFFICERS,
     ("GET", "/api/v1/comparisons"): READERS,
+    ("GET", "/api/v1/comparisons/report.html"): READERS,
     # API: addresses and geocoding (home locations: officers and admins; the online geocoder: admins)
     ("PUT", "/api/v1/projects/{project_id}/addresses"): OFFICERS,
     ("GET", "/api/v1/projects/{project_id}/geocode"): OFFICERS,
@@ -241,7 +242,7 @@ def _request(s, method: str, path: str, role: str):
             kwargs["files"] = {"file": ("addresses.csv", ADDRESSES)}
         if path.endswith("/replan"):
             kwargs["files"] = {"file": ("changes.csv", CHANGES)}
-        if path == "/api/v1/comparisons":
+        if path in ("/api/v1/comparisons", "/api/v1/comparisons/report.html"):
             kwargs["params"] = {"plan_id": s.plan_ids}
         send_headers = headers
     else:

@@ -516,6 +516,20 @@ def test_comparison(service, district):
     assert service.get("oscar", "/api/v1/comparisons", params={"plan_id": [a, b]}).status_code == 403
 
 
+def test_the_comparison_report_in_arabic(service, district):
+    # The report `schoolbus compare` writes, as one file: a manager may read it, in any language.
+    a, b = district["plan_ids"]
+    response = service.get("mert", "/api/v1/comparisons/report.html", params={"plan_id": [a, b], "language": "ar"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-disposition"] == 'attachment; filename="comparison.ar.html"'
+    page = response.text
+    assert '<html lang="ar" dir="rtl">' in page and "مقارنة السيناريوهات" in page
+    assert page.count("data:image/svg+xml;base64,") == 3  # the charts travel inside the file
+    assert not any(sid in page for sid, _, _ in homes())  # plan-level figures only, no pupil
+    assert service.get("mert", "/api/v1/comparisons/report.html", params={"plan_id": [a, b], "language": "de"}).status_code == 422
+    assert service.get("cem", "/api/v1/comparisons/report.html", params={"plan_id": [a, b]}).status_code == 403
+
+
 def test_every_download_is_audited(service, district):
     pid = district["plan_id"]
     service.get("cem", f"/api/v1/plans/{pid}/sheets/V001.html")
@@ -585,6 +599,7 @@ def _get_urls(district) -> list[tuple[str, str]]:
         ("/api/v1/plans/{plan_id}/notices.pdf", f"/api/v1/plans/{pid}/notices.pdf"),
         ("/api/v1/plans/{plan_id}/contractors", f"/api/v1/plans/{pid}/contractors"),
         ("/api/v1/comparisons", f"/api/v1/comparisons?plan_id={a}&plan_id={b}"),
+        ("/api/v1/comparisons/report.html", f"/api/v1/comparisons/report.html?plan_id={a}&plan_id={b}&language=ar"),
         ("/api/v1/plans/{plan_id}/version", f"/api/v1/plans/{pid}/version"),  # no contractors
         ("/api/v1/projects/{project_id}/versions", f"/api/v1/projects/{p}/versions"),  # no contractors
         ("/api/v1/plans/{plan_a}/diff/{plan_b}", f"/api/v1/plans/{a}/diff/{b}"),  # pupil ids for officers only

@@ -40,6 +40,7 @@ The rules (see also ``docs/plan-format.md``)
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Sequence
@@ -58,10 +59,17 @@ from schoolbus.model import (
     Trip,
     VehicleDay,
     VehicleType,
+    Violation,
     ViolationCode,
     Visit,
 )
 from schoolbus.network import RoadNetwork, snap_points
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's marker name, found by pybabel's extractor
+    """Mark a sentence for the catalogue; renderers translate it (the checker imports no outputs)."""
+    return message
+
 
 TIME_TOLERANCE_S = 1.0
 """Recomputed drive times may differ from plan times by this much: plan times are whole seconds
@@ -72,6 +80,12 @@ DISTANCE_TOLERANCE_M = 1.0
 
 WALK_TOLERANCE_M = 1.0
 """``walk_m`` may differ from the recomputed walk by this much (rounding, float sums)."""
+
+DUPLICATE_SENTENCES = {
+    "stop": N_("stop %(id)s: the id is used %(n)s times"),
+    "trip": N_("trip %(id)s: the id is used %(n)s times"),
+    "vehicle": N_("vehicle %(id)s: the id is used %(n)s times"),
+}
 
 _COST_GROUPS = ("school", "shift", "funding_line")
 """Breakdown groups of ``Plan.costs`` (docs/plan-format.md)."""
@@ -106,24 +120,6 @@ class _Boarding:
     trip: Trip
     board: int
     alight: int | None
-
-
-class Violation(str):
-    """One broken rule: the English sentence (it *is* the string), its ``code`` and its ``subject``.
-
-    A ``str`` so every reader of violations as text keeps working; tools match on ``code``
-    (a :class:`~schoolbus.model.ViolationCode`) and group by it. ``subject`` is what the sentence
-    is about ("trip T003", "student s6", "vehicle type midi"), the part before its first colon.
-    """
-
-    code: ViolationCode
-    subject: str
-
-    def __new__(cls, text: str, code: ViolationCode) -> Violation:
-        violation = super().__new__(cls, text)
-        violation.code = code
-        violation.subject = text.split(": ", 1)[0] if ": " in text else ""
-        return violation
 
 
 def check_plan(plan: Plan, network: RoadNetwork) -> list[Violation]:
@@ -179,14 +175,15 @@ class _Checker:
         self.violations += check_pins(self.plan, self.network)
         return self.violations
 
-    def add(self, code: ViolationCode, message: str) -> None:
-        self.violations.append(Violation(message, code))
+    def add(self, code: ViolationCode, message: str, **params: object) -> None:
+        """Report a violation: ``message`` is an ``N_`` sentence with ``%(name)s`` for ``params``."""
+        self.violations.append(Violation.make(code, message, **params))
 
     def _unique(self, noun: str, items: Sequence) -> dict:
         by_id = {}
         for item_id, n in Counter(item.id for item in items).items():
             if n > 1:
-                self.add(ViolationCode.DUPLICATE_ID, f"{noun} {item_id}: the id is used {n} times")
+                self.add(ViolationCode.DUPLICATE_ID, DUPLICATE_SENTENCES[noun], id=item_id, n=n)
         for item in items:
             by_id.setdefault(item.id, item)
         return by_id
@@ -203,14 +200,13 @@ class _Checker:
     def _check_trips(self) -> None:
         legs = self._leg_matrices()
         for trip in self.plan.trips:
-            where = f"trip {trip.id}"
             school = self.schools.get(trip.school_id)
             if school is None:
-                self.add(ViolationCode.TRIP_UNKNOWN_SCHOOL, f"{where}: school {trip.school_id} is not in the scenario")
+                self.add(ViolationCode.TRIP_UNKNOWN_SCHOOL, N_("trip %(trip)s: school %(school)s is not in the scenario"), trip=trip.id, school=trip.school_id)
                 continue
             shift = next((s for s in school.shifts if s.name == trip.shift), None)
             if shift is None:
-                self.add(ViolationCode.TRIP_UNKNOWN_SHIFT, f"{where}: school {school.id} has no shift {trip.shift!r}")
+                self.add(ViolationCode.TRIP_UNKNOWN_SHIFT, N_("trip %(trip)s: school %(school)s has no shift '%(shift)s'"), trip=trip.id, school=school.id, shift=trip.shift)
                 continue
             if not self._trip_shape_ok(trip):
                 continue
@@ -223,93 +219,94 @@ class _Checker:
                 latest_s = shift.bell_s - self.policy.arrival_buffer_s
                 if school_visit.arrive_s > latest_s:
                     self.add(ViolationCode.LATE_AT_SCHOOL,
-                        f"{where}: arrives at school {school.id} at {_clock(school_visit.arrive_s)}, "
-                        f"late: the {shift.name} bell is {_clock(shift.bell_s)} and buses must "
-                        f"arrive by {_clock(latest_s)}"
+                        N_("trip %(trip)s: arrives at school %(school)s at %(arrive)s, late: the %(shift)s "
+                           "bell is %(bell)s and buses must arrive by %(latest)s"),
+                        trip=trip.id, school=school.id, arrive=_clock(school_visit.arrive_s), shift=shift.name,
+                        bell=_clock(shift.bell_s), latest=_clock(latest_s),
                     )
             else:
                 earliest_s = shift.dismissal_s + self.policy.school_dwell_s
                 if school_visit.depart_s < earliest_s:
                     self.add(ViolationCode.EARLY_FROM_SCHOOL,
-                        f"{where}: leaves school {school.id} at {_clock(school_visit.depart_s)}, "
-                        f"too early: dismissal is {_clock(shift.dismissal_s)} and buses may leave "
-                        f"from {_clock(earliest_s)}"
+                        N_("trip %(trip)s: leaves school %(school)s at %(depart)s, too early: dismissal is "
+                           "%(dismissal)s and buses may leave from %(earliest)s"),
+                        trip=trip.id, school=school.id, depart=_clock(school_visit.depart_s),
+                        dismissal=_clock(shift.dismissal_s), earliest=_clock(earliest_s),
                     )
 
     def _trip_shape_ok(self, trip: Trip) -> bool:
         """Morning: stops then its school; afternoon: its school then stops."""
-        where = f"trip {trip.id}"
         problems = []
+        shape = functools.partial(Violation.make, ViolationCode.TRIP_SHAPE, trip=trip.id)
         for k, visit in enumerate(trip.visits):
             if (visit.stop_id is None) == (visit.school_id is None):
-                problems.append(f"{where}: visit {k + 1} must name exactly one of a stop and a school")
+                problems.append(shape(N_("trip %(trip)s: visit %(visit)s must name exactly one of a stop and a school"), visit=k + 1))
         if len(trip.visits) < 2:
-            problems.append(f"{where}: has {len(trip.visits)} visit(s); a trip needs a school and a stop")
+            problems.append(shape(N_("trip %(trip)s: has %(n)s visit(s); a trip needs a school and a stop"), n=len(trip.visits)))
         if not problems:
             school_at = len(trip.visits) - 1 if trip.direction is Direction.TO_SCHOOL else 0
             for k, visit in enumerate(trip.visits):
                 if k == school_at and visit.school_id != trip.school_id:
-                    problems.append(
-                        f"{where}: a {trip.direction.value} trip must "
-                        f"{'end' if school_at else 'start'} at its school {trip.school_id}"
+                    sentence = (
+                        N_("trip %(trip)s: a to_school trip must end at its school %(school)s")
+                        if school_at
+                        else N_("trip %(trip)s: a from_school trip must start at its school %(school)s")
                     )
+                    problems.append(shape(sentence, school=trip.school_id))
                 elif k != school_at and visit.school_id is not None:
-                    problems.append(f"{where}: visits school {visit.school_id} in the middle of the trip")
+                    problems.append(shape(N_("trip %(trip)s: visits school %(school)s in the middle of the trip"), school=visit.school_id))
         for k, visit in enumerate(trip.visits):
             if visit.stop_id is not None and visit.stop_id not in self.stops:
-                problems.append(
-                    f"{where}: visit {k + 1} names stop {visit.stop_id}, which is not in the plan"
-                )
-        self.violations.extend(Violation(text, ViolationCode.TRIP_SHAPE) for text in problems)
+                problems.append(shape(N_("trip %(trip)s: visit %(visit)s names stop %(stop)s, which is not in the plan"), visit=k + 1, stop=visit.stop_id))
+        self.violations.extend(problems)
         return not problems
 
     def _check_trip_vehicle(self, trip: Trip) -> None:
-        where = f"trip {trip.id}"
         vehicle = self.vehicles.get(trip.vehicle_id)
         if vehicle is None:
-            self.add(ViolationCode.TRIP_UNKNOWN_VEHICLE, f"{where}: vehicle {trip.vehicle_id} is not in the plan")
+            self.add(ViolationCode.TRIP_UNKNOWN_VEHICLE, N_("trip %(trip)s: vehicle %(vehicle)s is not in the plan"), trip=trip.id, vehicle=trip.vehicle_id)
             return
         if trip.id not in vehicle.trip_ids:
-            self.add(ViolationCode.TRIP_NOT_LISTED_BY_VEHICLE, f"{where}: says it is driven by vehicle {vehicle.id}, whose trip list lacks it")
+            self.add(ViolationCode.TRIP_NOT_LISTED_BY_VEHICLE, N_("trip %(trip)s: says it is driven by vehicle %(vehicle)s, whose trip list lacks it"), trip=trip.id, vehicle=vehicle.id)
         if trip.vehicle_type != vehicle.vehicle_type:
             self.add(ViolationCode.TRIP_VEHICLE_TYPE_MISMATCH,
-                f"{where}: vehicle type {trip.vehicle_type} differs from its vehicle "
-                f"{vehicle.id}'s type {vehicle.vehicle_type}"
+                N_("trip %(trip)s: vehicle type %(type)s differs from its vehicle %(vehicle)s's type %(vehicle_type)s"),
+                trip=trip.id, type=trip.vehicle_type, vehicle=vehicle.id, vehicle_type=vehicle.vehicle_type,
             )
 
     def _check_trip_stops(self, trip: Trip) -> None:
         """Stops of the trip's school and shift; who boards and alights where."""
-        where = f"trip {trip.id}"
         for visit in trip.visits:
             if visit.stop_id is None:
                 continue
             stop = self.stops[visit.stop_id]
             if (stop.school_id, stop.shift) != (trip.school_id, trip.shift):
                 self.add(ViolationCode.STOP_OF_OTHER_GROUP,
-                    f"{where}: visits stop {stop.id} of school {stop.school_id} shift {stop.shift}, "
-                    f"but the trip serves school {trip.school_id} shift {trip.shift}"
+                    N_("trip %(trip)s: visits stop %(stop)s of school %(stop_school)s shift %(stop_shift)s, "
+                       "but the trip serves school %(school)s shift %(shift)s"),
+                    trip=trip.id, stop=stop.id, stop_school=stop.school_id, stop_shift=stop.shift,
+                    school=trip.school_id, shift=trip.shift,
                 )
             wrong = visit.alight if trip.direction is Direction.TO_SCHOOL else visit.board
             if wrong:
-                verb = "alight" if trip.direction is Direction.TO_SCHOOL else "board"
-                self.add(ViolationCode.BOARD_ALIGHT_WRONG_WAY_AT_STOP,
-                    f"{where}: pupils {', '.join(wrong)} {verb} at stop {stop.id}, but a "
-                    f"{trip.direction.value} trip only lets pupils "
-                    f"{'board' if verb == 'alight' else 'alight'} at stops"
+                sentence = (
+                    N_("trip %(trip)s: pupils %(students)s alight at stop %(stop)s, but a to_school trip only lets pupils board at stops")
+                    if trip.direction is Direction.TO_SCHOOL
+                    else N_("trip %(trip)s: pupils %(students)s board at stop %(stop)s, but a from_school trip only lets pupils alight at stops")
                 )
+                self.add(ViolationCode.BOARD_ALIGHT_WRONG_WAY_AT_STOP, sentence, trip=trip.id, students=", ".join(wrong), stop=stop.id)
         school_visit = trip.visits[-1] if trip.direction is Direction.TO_SCHOOL else trip.visits[0]
         wrong = school_visit.board if trip.direction is Direction.TO_SCHOOL else school_visit.alight
         if wrong:
-            self.add(ViolationCode.BOARD_ALIGHT_WRONG_WAY_AT_SCHOOL, f"{where}: pupils {', '.join(wrong)} board or alight at the school the wrong way")
+            self.add(ViolationCode.BOARD_ALIGHT_WRONG_WAY_AT_SCHOOL, N_("trip %(trip)s: pupils %(students)s board or alight at the school the wrong way"), trip=trip.id, students=", ".join(wrong))
 
     def _check_trip_times(self, trip: Trip, legs: dict[tuple[Hashable, Hashable], _Leg]) -> None:
-        where = f"trip {trip.id}"
         for visit in trip.visits:
             needed_s = self._service_s(visit)
             if visit.depart_s - visit.arrive_s < needed_s:
                 self.add(ViolationCode.SERVICE_TOO_SHORT,
-                    f"{where}: stands {visit.depart_s - visit.arrive_s} s at {_place(visit)}, "
-                    f"less than the {needed_s} s its service needs"
+                    N_("trip %(trip)s: stands %(stand_s)s s at %(place)s, less than the %(needed_s)s s its service needs"),
+                    trip=trip.id, stand_s=visit.depart_s - visit.arrive_s, place=_place(visit), needed_s=needed_s,
                 )
         distance_m = 0.0
         nodes = [self._visit_node(v) for v in trip.visits]
@@ -318,56 +315,58 @@ class _Checker:
                 return
             time_s, leg_m = legs[(u, v)]
             if not math.isfinite(time_s):
-                self.add(ViolationCode.NO_LOADED_ROAD, f"{where}: no road a loaded bus may use leads from {_place(a)} to {_place(b)}")
+                self.add(ViolationCode.NO_LOADED_ROAD, N_("trip %(trip)s: no road a loaded bus may use leads from %(from_place)s to %(to_place)s"), trip=trip.id, from_place=_place(a), to_place=_place(b))
                 return
             distance_m += leg_m
             gap_s = b.arrive_s - a.depart_s
             if gap_s < time_s - TIME_TOLERANCE_S:
                 self.add(ViolationCode.FASTER_THAN_ROAD,
-                    f"{where}: reaches {_place(b)} {gap_s} s after leaving {_place(a)}, faster than "
-                    f"the {time_s:.0f} s the loaded road takes"
+                    N_("trip %(trip)s: reaches %(to_place)s %(gap_s)s s after leaving %(from_place)s, faster than the %(road_s)s s the loaded road takes"),
+                    trip=trip.id, to_place=_place(b), gap_s=gap_s, from_place=_place(a), road_s=f"{time_s:.0f}",
                 )
             elif gap_s > time_s + TIME_TOLERANCE_S:
                 self.add(ViolationCode.WAITS_BETWEEN_VISITS,
-                    f"{where}: reaches {_place(b)} {gap_s} s after leaving {_place(a)}, but the "
-                    f"loaded road takes {time_s:.0f} s; waiting is only allowed at a visit "
-                    f"(depart_s later than arrive_s plus service)"
+                    N_("trip %(trip)s: reaches %(to_place)s %(gap_s)s s after leaving %(from_place)s, but the loaded road takes "
+                       "%(road_s)s s; waiting is only allowed at a visit (depart_s later than arrive_s plus service)"),
+                    trip=trip.id, to_place=_place(b), gap_s=gap_s, from_place=_place(a), road_s=f"{time_s:.0f}",
                 )
         n_legs = len(trip.visits) - 1
         if abs(trip.distance_m - distance_m) > DISTANCE_TOLERANCE_M * n_legs + LIMIT_EPSILON:
             self.add(ViolationCode.TRIP_DISTANCE_MISMATCH,
-                f"{where}: distance_m is {trip.distance_m:.1f} but its legs on the loaded road "
-                f"add up to {distance_m:.1f} m"
+                N_("trip %(trip)s: distance_m is %(given_m)s but its legs on the loaded road add up to %(legs_m)s m"),
+                trip=trip.id, given_m=f"{trip.distance_m:.1f}", legs_m=f"{distance_m:.1f}",
             )
         if trip.duration_s != trip.end_s - trip.start_s:
             self.add(ViolationCode.TRIP_DURATION_MISMATCH,
-                f"{where}: duration_s is {trip.duration_s} but it runs from "
-                f"{_clock(trip.start_s)} to {_clock(trip.end_s)} ({trip.end_s - trip.start_s} s)"
+                N_("trip %(trip)s: duration_s is %(given_s)s but it runs from %(start)s to %(end)s (%(runs_s)s s)"),
+                trip=trip.id, given_s=trip.duration_s, start=_clock(trip.start_s), end=_clock(trip.end_s),
+                runs_s=trip.end_s - trip.start_s,
             )
 
     def _check_trip_loads(self, trip: Trip) -> None:
         """Seats and wheelchair places along the trip; each pupil boards once and gets off."""
-        where = f"trip {trip.id}"
         vehicle_type = self.types.get(trip.vehicle_type)
         aboard: dict[str, int] = {}
         for k, visit in enumerate(trip.visits):
             for sid in visit.alight:
                 if sid not in aboard:
-                    self.add(ViolationCode.ALIGHTS_WITHOUT_BOARDING, f"{where}: student {sid} alights at {_place(visit)} without having boarded")
+                    self.add(ViolationCode.ALIGHTS_WITHOUT_BOARDING, N_("trip %(trip)s: student %(student)s alights at %(place)s without having boarded"), trip=trip.id, student=sid, place=_place(visit))
                     continue
                 self.boardings[trip.direction][sid][-1] = _Boarding(trip, aboard.pop(sid), k)
             for sid in visit.board:
                 student = self.students.get(sid)
                 if student is None:
-                    self.add(ViolationCode.BOARDS_UNKNOWN_STUDENT, f"{where}: boards student {sid}, who is not in the scenario")
+                    self.add(ViolationCode.BOARDS_UNKNOWN_STUDENT, N_("trip %(trip)s: boards student %(student)s, who is not in the scenario"), trip=trip.id, student=sid)
                     continue
                 if sid in aboard:
-                    self.add(ViolationCode.BOARDS_TWICE, f"{where}: student {sid} boards twice")
+                    self.add(ViolationCode.BOARDS_TWICE, N_("trip %(trip)s: student %(student)s boards twice"), trip=trip.id, student=sid)
                     continue
                 if (student.school_id, student.shift) != (trip.school_id, trip.shift):
                     self.add(ViolationCode.CARRIES_OTHER_GROUP,
-                        f"{where}: carries student {sid} of school {student.school_id} shift "
-                        f"{student.shift}, but the trip serves school {trip.school_id} shift {trip.shift}"
+                        N_("trip %(trip)s: carries student %(student)s of school %(student_school)s shift "
+                           "%(student_shift)s, but the trip serves school %(school)s shift %(shift)s"),
+                        trip=trip.id, student=sid, student_school=student.school_id, student_shift=student.shift,
+                        school=trip.school_id, shift=trip.shift,
                     )
                 aboard[sid] = k
                 self.boardings[trip.direction][sid].append(_Boarding(trip, k, None))
@@ -377,17 +376,17 @@ class _Checker:
             n_seated = len(aboard) - n_wheelchair
             if n_seated > vehicle_type.seats:
                 self.add(ViolationCode.OVER_CAPACITY,
-                    f"{where}: over capacity after {_place(visit)}: {n_seated} pupils seated, "
-                    f"vehicle type {vehicle_type.id} has {vehicle_type.seats} seats"
+                    N_("trip %(trip)s: over capacity after %(place)s: %(n)s pupils seated, vehicle type %(type)s has %(seats)s seats"),
+                    trip=trip.id, place=_place(visit), n=n_seated, type=vehicle_type.id, seats=vehicle_type.seats,
                 )
             if n_wheelchair > vehicle_type.wheelchair_places:
                 self.add(ViolationCode.OVER_WHEELCHAIR_CAPACITY,
-                    f"{where}: over wheelchair capacity after {_place(visit)}: {n_wheelchair} "
-                    f"wheelchair users, vehicle type {vehicle_type.id} has "
-                    f"{vehicle_type.wheelchair_places} wheelchair places"
+                    N_("trip %(trip)s: over wheelchair capacity after %(place)s: %(n)s wheelchair users, vehicle type "
+                       "%(type)s has %(places)s wheelchair places"),
+                    trip=trip.id, place=_place(visit), n=n_wheelchair, type=vehicle_type.id, places=vehicle_type.wheelchair_places,
                 )
         if aboard:
-            self.add(ViolationCode.NEVER_ALIGHTS, f"{where}: students {', '.join(sorted(aboard))} never alight")
+            self.add(ViolationCode.NEVER_ALIGHTS, N_("trip %(trip)s: students %(students)s never alight"), trip=trip.id, students=", ".join(sorted(aboard)))
 
     def _service_s(self, visit: Visit) -> int:
         if visit.school_id is not None:
@@ -411,7 +410,7 @@ class _Checker:
         """
         for stop in self.plan.stops:
             if stop.node_id not in self.network.loaded:
-                self.add(ViolationCode.STOP_NOT_ON_LOADED_ROADS, f"stop {stop.id}: node {stop.node_id} is not on the roads a loaded bus may use")
+                self.add(ViolationCode.STOP_NOT_ON_LOADED_ROADS, N_("stop %(stop)s: node %(node)s is not on the roads a loaded bus may use"), stop=stop.id, node=stop.node_id)
         nodes_by_group: dict[tuple[str, str], dict[Hashable, None]] = defaultdict(dict)
         pairs_by_group: dict[tuple[str, str], set[tuple[Hashable, Hashable]]] = defaultdict(set)
         for trip in self.plan.trips:
@@ -441,48 +440,52 @@ class _Checker:
             by_student[a.student_id].append(a)
         for sid in by_student:
             if sid not in self.students:
-                self.add(ViolationCode.ASSIGNMENT_UNKNOWN_STUDENT, f"student {sid}: has an assignment but is not in the scenario")
+                self.add(ViolationCode.ASSIGNMENT_UNKNOWN_STUDENT, N_("student %(student)s: has an assignment but is not in the scenario"), student=sid)
         for student in self.scenario.students:
             found = by_student.get(student.id, [])
             if not found:
-                self.add(ViolationCode.NO_ASSIGNMENT, f"student {student.id}: has no assignment")
+                self.add(ViolationCode.NO_ASSIGNMENT, N_("student %(student)s: has no assignment"), student=student.id)
                 continue
             if len(found) > 1:
-                self.add(ViolationCode.SEVERAL_ASSIGNMENTS, f"student {student.id}: has {len(found)} assignments")
+                self.add(ViolationCode.SEVERAL_ASSIGNMENTS, N_("student %(student)s: has %(n)s assignments"), student=student.id, n=len(found))
                 continue
             a = found[0]
-            where = f"student {student.id}"
             if (a.school_id, a.shift) != (student.school_id, student.shift):
                 self.add(ViolationCode.ASSIGNMENT_GROUP_MISMATCH,
-                    f"{where}: assignment says school {a.school_id} shift {a.shift}, but the "
-                    f"student attends school {student.school_id} shift {student.shift}"
+                    N_("student %(student)s: assignment says school %(school)s shift %(shift)s, but the student attends "
+                       "school %(student_school)s shift %(student_shift)s"),
+                    student=student.id, school=a.school_id, shift=a.shift, student_school=student.school_id,
+                    student_shift=student.shift,
                 )
             rides = {d: self.boardings[d].get(student.id, []) for d in Direction}
             if a.status is Status.UNSERVED:
                 if not a.reason:
-                    self.add(ViolationCode.UNSERVED_WITHOUT_REASON, f"{where}: unserved without a reason")
+                    self.add(ViolationCode.UNSERVED_WITHOUT_REASON, N_("student %(student)s: unserved without a reason"), student=student.id)
                 for trips in rides.values():
                     for boarding in trips:
-                        self.add(ViolationCode.UNSERVED_RIDES, f"{where}: unserved but rides trip {boarding.trip.id}")
+                        self.add(ViolationCode.UNSERVED_RIDES, N_("student %(student)s: unserved but rides trip %(trip)s"), student=student.id, trip=boarding.trip.id)
                 continue
             if a.reason is not None:
                 self.add(ViolationCode.ROUTED_WITH_REASON,
-                    f"{where}: routed but has a reason ({a.reason.code}); reasons are for unserved students"
+                    N_("student %(student)s: routed but has a reason (%(reason)s); reasons are for unserved students"),
+                    student=student.id, reason=a.reason.code,
                 )
             if a.stop_id is None:
-                self.add(ViolationCode.ROUTED_WITHOUT_STOP, f"{where}: routed but has no stop")
+                self.add(ViolationCode.ROUTED_WITHOUT_STOP, N_("student %(student)s: routed but has no stop"), student=student.id)
                 continue
             stop = self.stops.get(a.stop_id)
             if stop is None:
-                self.add(ViolationCode.ROUTED_STOP_MISSING, f"{where}: routed but its stop {a.stop_id} is not in the plan")
+                self.add(ViolationCode.ROUTED_STOP_MISSING, N_("student %(student)s: routed but its stop %(stop)s is not in the plan"), student=student.id, stop=a.stop_id)
                 continue
             if (stop.school_id, stop.shift) != (student.school_id, student.shift):
                 self.add(ViolationCode.STOP_GROUP_MISMATCH,
-                    f"{where}: assigned to stop {stop.id} of school {stop.school_id} shift "
-                    f"{stop.shift}, but attends school {student.school_id} shift {student.shift}"
+                    N_("student %(student)s: assigned to stop %(stop)s of school %(stop_school)s shift %(stop_shift)s, but "
+                       "attends school %(school)s shift %(shift)s"),
+                    student=student.id, stop=stop.id, stop_school=stop.school_id, stop_shift=stop.shift,
+                    school=student.school_id, shift=student.shift,
                 )
             if student.id not in stop.student_ids:
-                self.add(ViolationCode.STOP_DOES_NOT_LIST_STUDENT, f"{where}: assigned to stop {stop.id}, which does not list the student")
+                self.add(ViolationCode.STOP_DOES_NOT_LIST_STUDENT, N_("student %(student)s: assigned to stop %(stop)s, which does not list the student"), student=student.id, stop=stop.id)
             limit_s = student.max_ride_s if student.max_ride_s is not None else self.policy.max_ride_s
             self._check_ride(a, stop, rides[Direction.TO_SCHOOL], Direction.TO_SCHOOL, limit_s)
             self._check_ride(a, stop, rides[Direction.FROM_SCHOOL], Direction.FROM_SCHOOL, limit_s)
@@ -491,14 +494,14 @@ class _Checker:
         self, a: Assignment, stop: Stop, rides: list[_Boarding], direction: Direction, limit_s: int
     ) -> None:
         """One direction of a routed pupil: one ride, from/to the right stop, timed as recorded."""
-        where = f"student {a.student_id}"
+        sid = a.student_id
         if not rides:
-            self.add(ViolationCode.RIDES_NO_TRIP, f"{where}: routed but rides no {direction.value} trip")
+            self.add(ViolationCode.RIDES_NO_TRIP, N_("student %(student)s: routed but rides no %(direction)s trip"), student=sid, direction=direction.value)
             return
         if len(rides) > 1:
             self.add(ViolationCode.RIDES_SEVERAL_TRIPS,
-                f"{where}: rides {len(rides)} {direction.value} trips "
-                f"({', '.join(r.trip.id for r in rides)}); expected exactly one"
+                N_("student %(student)s: rides %(n)s %(direction)s trips (%(trips)s); expected exactly one"),
+                student=sid, n=len(rides), direction=direction.value, trips=", ".join(r.trip.id for r in rides),
             )
             return
         ride = rides[0]
@@ -507,23 +510,29 @@ class _Checker:
         trip, board, alight = ride.trip, ride.trip.visits[ride.board], ride.trip.visits[ride.alight]
         ride_s = alight.arrive_s - board.depart_s
         if direction is Direction.TO_SCHOOL:
-            at_stop, verb, label, recorded = board, "boards", "ride_to_school_s", a.ride_to_school_s
-            time_label, recorded_time, way = "pickup_s", a.pickup_s, "to school"
+            at_stop, label, recorded = board, "ride_to_school_s", a.ride_to_school_s
+            time_label, recorded_time = "pickup_s", a.pickup_s
+            other_stop = N_("student %(student)s: boards trip %(trip)s at %(place)s, not at the assigned stop %(stop)s")
+            too_long = N_("student %(student)s: ride to school of %(ride_s)s s on trip %(trip)s exceeds the limit of %(limit_s)s s")
         else:
-            at_stop, verb, label, recorded = alight, "alights from", "ride_home_s", a.ride_home_s
-            time_label, recorded_time, way = "dropoff_s", a.dropoff_s, "home"
+            at_stop, label, recorded = alight, "ride_home_s", a.ride_home_s
+            time_label, recorded_time = "dropoff_s", a.dropoff_s
+            other_stop = N_("student %(student)s: alights from trip %(trip)s at %(place)s, not at the assigned stop %(stop)s")
+            too_long = N_("student %(student)s: ride home of %(ride_s)s s on trip %(trip)s exceeds the limit of %(limit_s)s s")
         if at_stop.stop_id != stop.id:
-            self.add(ViolationCode.RIDES_FROM_OTHER_STOP,
-                f"{where}: {verb} trip {trip.id} at {_place(at_stop)}, not at the assigned stop {stop.id}"
-            )
+            self.add(ViolationCode.RIDES_FROM_OTHER_STOP, other_stop, student=sid, trip=trip.id, place=_place(at_stop), stop=stop.id)
         if recorded != ride_s:
-            self.add(ViolationCode.RIDE_TIME_MISMATCH, f"{where}: {label} is {recorded} but trip {trip.id} gives {ride_s} s")
+            self.add(ViolationCode.RIDE_TIME_MISMATCH,
+                N_("student %(student)s: %(field)s is %(given)s but trip %(trip)s gives %(ride_s)s s"),
+                student=sid, field=label, given=recorded, trip=trip.id, ride_s=ride_s,
+            )
         if ride_s > limit_s:
-            self.add(ViolationCode.RIDE_LIMIT_EXCEEDED, f"{where}: ride {way} of {ride_s} s on trip {trip.id} exceeds the limit of {limit_s} s")
+            self.add(ViolationCode.RIDE_LIMIT_EXCEEDED, too_long, student=sid, ride_s=ride_s, trip=trip.id, limit_s=limit_s)
         if recorded_time != at_stop.arrive_s:
             self.add(ViolationCode.STOP_TIME_MISMATCH,
-                f"{where}: {time_label} is {_clock(recorded_time)} but trip {trip.id} reaches "
-                f"{_place(at_stop)} at {_clock(at_stop.arrive_s)}"
+                N_("student %(student)s: %(field)s is %(given)s but trip %(trip)s reaches %(place)s at %(arrive)s"),
+                student=sid, field=time_label, given=_clock(recorded_time), trip=trip.id, place=_place(at_stop),
+                arrive=_clock(at_stop.arrive_s),
             )
 
     def _check_stops(self) -> None:
@@ -532,15 +541,17 @@ class _Checker:
             for sid in stop.student_ids:
                 student = self.students.get(sid)
                 if student is None:
-                    self.add(ViolationCode.STOP_LISTS_UNKNOWN_STUDENT, f"stop {stop.id}: lists student {sid}, who is not in the scenario")
+                    self.add(ViolationCode.STOP_LISTS_UNKNOWN_STUDENT, N_("stop %(stop)s: lists student %(student)s, who is not in the scenario"), stop=stop.id, student=sid)
                     continue
                 a = assigned.get(sid)
                 if a is None or a.status is not Status.ROUTED or a.stop_id != stop.id:
-                    self.add(ViolationCode.STOP_LISTS_UNROUTED_STUDENT, f"stop {stop.id}: lists student {sid}, who is not routed to this stop")
+                    self.add(ViolationCode.STOP_LISTS_UNROUTED_STUDENT, N_("stop %(stop)s: lists student %(student)s, who is not routed to this stop"), stop=stop.id, student=sid)
                 if (student.school_id, student.shift) != (stop.school_id, stop.shift):
                     self.add(ViolationCode.STOP_SERVES_OTHER_GROUP,
-                        f"stop {stop.id}: serves school {stop.school_id} shift {stop.shift}, but "
-                        f"lists student {sid} of school {student.school_id} shift {student.shift}"
+                        N_("stop %(stop)s: serves school %(school)s shift %(shift)s, but lists student %(student)s of school "
+                           "%(student_school)s shift %(student_shift)s"),
+                        stop=stop.id, school=stop.school_id, shift=stop.shift, student=sid,
+                        student_school=student.school_id, student_shift=student.shift,
                     )
 
     # ---- walks -----------------------------------------------------------------------------------
@@ -556,7 +567,7 @@ class _Checker:
         door = [(s, a, stop) for s, a, stop in routed if stop.is_door_to_door]
         for (student, a, stop), walk_m in zip(shared, self._shared_walks_m(shared), strict=True):
             limit_m = self.policy.walk_limit_for_grade_m(student.grade)
-            self._hold_walk(student, a, stop, walk_m, limit_m, f"the grade {student.grade} limit")
+            self._hold_walk(student, a, stop, walk_m, limit_m, grade=student.grade)
         if door:
             nearest = snap_points(self.network.loaded, [s.location for s, _, _ in door])
             for (student, a, stop), nearest_m in zip(door, nearest.snap_m, strict=True):
@@ -566,33 +577,47 @@ class _Checker:
                 walk_m = _great_circle_m(student.location, (float(data["x"]), float(data["y"])))
                 if walk_m > float(nearest_m) + WALK_TOLERANCE_M:
                     self.add(ViolationCode.DOOR_STOP_TOO_FAR,
-                        f"student {student.id}: door-to-door stop {stop.id} is {walk_m:.0f} m from "
-                        f"home, but a road the bus may use passes {float(nearest_m):.0f} m away"
+                        N_("student %(student)s: door-to-door stop %(stop)s is %(walk_m)s m from home, but a road the bus "
+                           "may use passes %(nearest_m)s m away"),
+                        student=student.id, stop=stop.id, walk_m=f"{walk_m:.0f}", nearest_m=f"{float(nearest_m):.0f}",
                     )
                 limit_m = self.policy.snap_limit_m
-                self._hold_walk(student, a, stop, walk_m, limit_m, "the door-to-door (snap) limit")
+                self._hold_walk(student, a, stop, walk_m, limit_m)
         for student, _assignment, stop in shared:
             needs_door = student.needs_door_to_door or (
                 student.needs_wheelchair and self.policy.wheelchair_door_to_door
             )
             if needs_door:
                 self.add(ViolationCode.DOOR_PUPIL_AT_SHARED_STOP,
-                    f"student {student.id}: needs door-to-door pickup but stop {stop.id} is a shared stop"
+                    N_("student %(student)s: needs door-to-door pickup but stop %(stop)s is a shared stop"),
+                    student=student.id, stop=stop.id,
                 )
 
     def _hold_walk(
-        self, student: Student, a: Assignment, stop: Stop, walk_m: float, limit_m: float, rule: str
+        self, student: Student, a: Assignment, stop: Stop, walk_m: float, limit_m: float, grade: int | None = None
     ) -> None:
-        """Compare a recomputed walk with ``walk_m`` and hold it to ``limit_m`` (``rule`` names it)."""
-        where = f"student {student.id}"
+        """Compare a recomputed walk with ``walk_m`` and hold it to ``limit_m``: the grade's walk
+        limit when ``grade`` is given, else the door-to-door (snap) limit."""
+        ids = {"student": student.id, "stop": stop.id}
         if not math.isfinite(walk_m):
-            self.add(ViolationCode.NO_WALK_PATH, f"{where}: cannot walk from home to stop {stop.id} on the walk network")
+            self.add(ViolationCode.NO_WALK_PATH, N_("student %(student)s: cannot walk from home to stop %(stop)s on the walk network"), **ids)
             return
-        if a.walk_m is None or not abs(a.walk_m - walk_m) <= WALK_TOLERANCE_M:
-            shown = "missing" if a.walk_m is None else f"{a.walk_m:.1f}"
-            self.add(ViolationCode.WALK_MISMATCH, f"{where}: walk_m is {shown} but the walk to stop {stop.id} is {walk_m:.1f} m")
+        if a.walk_m is None:
+            self.add(ViolationCode.WALK_MISMATCH,
+                N_("student %(student)s: walk_m is missing but the walk to stop %(stop)s is %(walk_m)s m"), **ids, walk_m=f"{walk_m:.1f}"
+            )
+        elif not abs(a.walk_m - walk_m) <= WALK_TOLERANCE_M:
+            self.add(ViolationCode.WALK_MISMATCH,
+                N_("student %(student)s: walk_m is %(given_m)s but the walk to stop %(stop)s is %(walk_m)s m"),
+                **ids, given_m=f"{a.walk_m:.1f}", walk_m=f"{walk_m:.1f}",
+            )
         if walk_m > limit_m + LIMIT_EPSILON:
-            self.add(ViolationCode.WALK_LIMIT_EXCEEDED, f"{where}: walk of {walk_m:.0f} m to stop {stop.id} exceeds {rule} of {limit_m:.0f} m")
+            if grade is None:
+                sentence = N_("student %(student)s: walk of %(walk_m)s m to stop %(stop)s exceeds the door-to-door (snap) limit of %(limit_m)s m")
+            else:
+                sentence = N_("student %(student)s: walk of %(walk_m)s m to stop %(stop)s exceeds the grade %(grade)s limit of %(limit_m)s m")
+            self.add(ViolationCode.WALK_LIMIT_EXCEEDED, sentence, **ids, walk_m=f"{walk_m:.0f}", limit_m=f"{limit_m:.0f}",
+                     **({} if grade is None else {"grade": grade}))
 
     def _shared_walks_m(self, shared: list[tuple[Student, Assignment, Stop]]) -> list[float]:
         """Home snap plus walk-graph path to the stop's node, metres (``inf`` if unreachable)."""
@@ -606,7 +631,7 @@ class _Checker:
             if stop.node_id in walk:
                 by_group[(stop.school_id, stop.shift)].append(i)
             else:
-                self.add(ViolationCode.STOP_NOT_ON_WALK_NETWORK, f"stop {stop.id}: node {stop.node_id} is not on the walk network")
+                self.add(ViolationCode.STOP_NOT_ON_WALK_NETWORK, N_("stop %(stop)s: node %(node)s is not on the walk network"), stop=stop.id, node=stop.node_id)
         # A search bound well past every limit and every claimed walk keeps searches short while
         # still measuring walks that are too long or misreported.
         bound_m = 2.0 * max(
@@ -632,37 +657,37 @@ class _Checker:
         on_vehicles: Counter[str] = Counter(tid for v in self.plan.vehicles for tid in v.trip_ids)
         for trip in self.plan.trips:
             if on_vehicles[trip.id] == 0:
-                self.add(ViolationCode.TRIP_WITHOUT_VEHICLE, f"trip {trip.id}: no vehicle drives it")
+                self.add(ViolationCode.TRIP_WITHOUT_VEHICLE, N_("trip %(trip)s: no vehicle drives it"), trip=trip.id)
             elif on_vehicles[trip.id] > 1:
-                self.add(ViolationCode.TRIP_ON_SEVERAL_VEHICLES, f"trip {trip.id}: listed by {on_vehicles[trip.id]} vehicles")
+                self.add(ViolationCode.TRIP_ON_SEVERAL_VEHICLES, N_("trip %(trip)s: listed by %(n)s vehicles"), trip=trip.id, n=on_vehicles[trip.id])
         days = []
         for vehicle in self.plan.vehicles:
-            where = f"vehicle {vehicle.id}"
             vehicle_type = self.types.get(vehicle.vehicle_type)
             if vehicle_type is None:
-                self.add(ViolationCode.VEHICLE_UNKNOWN_TYPE, f"{where}: vehicle type {vehicle.vehicle_type} is not in the fleet")
+                self.add(ViolationCode.VEHICLE_UNKNOWN_TYPE, N_("vehicle %(vehicle)s: vehicle type %(type)s is not in the fleet"), vehicle=vehicle.id, type=vehicle.vehicle_type)
                 continue
             capacity = (vehicle_type.seats, vehicle_type.wheelchair_places)
             if (vehicle.seats, vehicle.wheelchair_places) != capacity:
                 self.add(ViolationCode.VEHICLE_CAPACITY_MISMATCH,
-                    f"{where}: says {vehicle.seats} seats and {vehicle.wheelchair_places} wheelchair "
-                    f"places, but type {vehicle_type.id} has {vehicle_type.seats} and "
-                    f"{vehicle_type.wheelchair_places}"
+                    N_("vehicle %(vehicle)s: says %(seats)s seats and %(places)s wheelchair places, but type %(type)s has "
+                       "%(type_seats)s and %(type_places)s"),
+                    vehicle=vehicle.id, seats=vehicle.seats, places=vehicle.wheelchair_places, type=vehicle_type.id,
+                    type_seats=vehicle_type.seats, type_places=vehicle_type.wheelchair_places,
                 )
             missing = [tid for tid in vehicle.trip_ids if tid not in self.trips]
             if missing:
-                self.add(ViolationCode.VEHICLE_TRIPS_MISSING, f"{where}: trips {', '.join(missing)} are not in the plan")
+                self.add(ViolationCode.VEHICLE_TRIPS_MISSING, N_("vehicle %(vehicle)s: trips %(trips)s are not in the plan"), vehicle=vehicle.id, trips=", ".join(missing))
                 continue
             trips = [self.trips[tid] for tid in vehicle.trip_ids]
             for trip in trips:
                 if trip.vehicle_id != vehicle.id:
-                    self.add(ViolationCode.VEHICLE_TRIP_NAMES_OTHER_VEHICLE, f"{where}: lists trip {trip.id}, which says vehicle {trip.vehicle_id} drives it")
+                    self.add(ViolationCode.VEHICLE_TRIP_NAMES_OTHER_VEHICLE, N_("vehicle %(vehicle)s: lists trip %(trip)s, which says vehicle %(other)s drives it"), vehicle=vehicle.id, trip=trip.id, other=trip.vehicle_id)
             self._check_escort(vehicle, vehicle_type, trips)
             trips_m = sum(t.distance_m for t in trips)
             if abs(vehicle.distance_m - (trips_m + vehicle.deadhead_m)) > DISTANCE_TOLERANCE_M:
                 self.add(ViolationCode.VEHICLE_DISTANCE_MISMATCH,
-                    f"{where}: distance_m is {vehicle.distance_m:.1f} but its trips and deadhead "
-                    f"add up to {trips_m + vehicle.deadhead_m:.1f} m"
+                    N_("vehicle %(vehicle)s: distance_m is %(given_m)s but its trips and deadhead add up to %(sum_m)s m"),
+                    vehicle=vehicle.id, given_m=f"{vehicle.distance_m:.1f}", sum_m=f"{trips_m + vehicle.deadhead_m:.1f}",
                 )
             days.append((vehicle, self._empty_runs(vehicle, trips)))
         deadheads = self._deadhead_matrices(
@@ -676,36 +701,37 @@ class _Checker:
             vehicle_type = self.types.get(type_id)
             if vehicle_type is not None and vehicle_type.count is not None and n > vehicle_type.count:
                 self.add(ViolationCode.FLEET_COUNT_EXCEEDED,
-                    f"vehicle type {type_id}: the plan uses {n} vehicle(s), only "
-                    f"{vehicle_type.count} are available"
+                    N_("vehicle type %(type)s: the plan uses %(n)s vehicle(s), only %(count)s are available"),
+                    type=type_id, n=n, count=vehicle_type.count,
                 )
 
     def _check_chain(self, vehicle: VehicleDay, runs: list[_EmptyRun], deadheads) -> None:
         """Time order, time to reach the next trip, and the deadhead distance of one vehicle."""
-        where = f"vehicle {vehicle.id}"
         deadhead_m = 0.0
         for u, v, before, after in runs:
             time_s, leg_m = deadheads[(u, v)]
             if not math.isfinite(time_s):
-                self.add(ViolationCode.NO_DEADHEAD_ROAD, f"{where}: cannot drive from node {u} to node {v} (deadhead)")
+                self.add(ViolationCode.NO_DEADHEAD_ROAD, N_("vehicle %(vehicle)s: cannot drive from node %(from_node)s to node %(to_node)s (deadhead)"), vehicle=vehicle.id, from_node=u, to_node=v)
                 return
             deadhead_m += leg_m
             if before is None or after is None:
                 continue  # depot runs never constrain time: a vehicle leaves its depot at will
             if after.start_s < before.start_s:
                 self.add(ViolationCode.TRIPS_OUT_OF_ORDER,
-                    f"{where}: trip {after.id} starts before trip {before.id}; trips must be in time order"
+                    N_("vehicle %(vehicle)s: trip %(after)s starts before trip %(before)s; trips must be in time order"),
+                    vehicle=vehicle.id, after=after.id, before=before.id,
                 )
             elif before.end_s + time_s > after.start_s + TIME_TOLERANCE_S:
                 self.add(ViolationCode.CANNOT_REACH_NEXT_TRIP,
-                    f"{where}: trip {before.id} ends at {_clock(before.end_s)} and the drive to "
-                    f"trip {after.id} takes {time_s:.0f} s, but {after.id} starts at "
-                    f"{_clock(after.start_s)}: the gap between chained trips is too small"
+                    N_("vehicle %(vehicle)s: trip %(before)s ends at %(end)s and the drive to trip %(after)s takes %(drive_s)s s, "
+                       "but %(after)s starts at %(start)s: the gap between chained trips is too small"),
+                    vehicle=vehicle.id, before=before.id, end=_clock(before.end_s), after=after.id,
+                    drive_s=f"{time_s:.0f}", start=_clock(after.start_s),
                 )
         if abs(vehicle.deadhead_m - deadhead_m) > DISTANCE_TOLERANCE_M * max(1, len(runs)) + LIMIT_EPSILON:
             self.add(ViolationCode.DEADHEAD_MISMATCH,
-                f"{where}: deadhead_m is {vehicle.deadhead_m:.1f} but the empty runs on the drive "
-                f"network add up to {deadhead_m:.1f} m"
+                N_("vehicle %(vehicle)s: deadhead_m is %(given_m)s but the empty runs on the drive network add up to %(runs_m)s m"),
+                vehicle=vehicle.id, given_m=f"{vehicle.deadhead_m:.1f}", runs_m=f"{deadhead_m:.1f}",
             )
 
     def _empty_runs(self, vehicle: VehicleDay, trips: list[Trip]) -> list[_EmptyRun] | None:
@@ -717,7 +743,7 @@ class _Checker:
         if vehicle.depot_id is not None:
             depot_node = self.depot_nodes.get(vehicle.depot_id)
             if depot_node is None:
-                self.add(ViolationCode.VEHICLE_UNKNOWN_DEPOT, f"vehicle {vehicle.id}: depot {vehicle.depot_id} is not in the fleet")
+                self.add(ViolationCode.VEHICLE_UNKNOWN_DEPOT, N_("vehicle %(vehicle)s: depot %(depot)s is not in the fleet"), vehicle=vehicle.id, depot=vehicle.depot_id)
                 return None
             if trips:
                 pull_out = (depot_node, ends[0][0], None, trips[0])
@@ -754,9 +780,8 @@ class _Checker:
     def _check_escort(self, vehicle: VehicleDay, vehicle_type: VehicleType, trips: list[Trip]) -> None:
         if vehicle.escort:
             return
-        where = f"vehicle {vehicle.id}"
         if vehicle_type.always_escort:
-            self.add(ViolationCode.ESCORT_MISSING_ALWAYS, f"{where}: type {vehicle_type.id} always carries an escort, but the vehicle has none")
+            self.add(ViolationCode.ESCORT_MISSING_ALWAYS, N_("vehicle %(vehicle)s: type %(type)s always carries an escort, but the vehicle has none"), vehicle=vehicle.id, type=vehicle_type.id)
             return
         young = sorted(
             {
@@ -769,8 +794,8 @@ class _Checker:
         if young:
             grades = ", ".join(f"{sid} (grade {self.students[sid].grade})" for sid in young)
             self.add(ViolationCode.ESCORT_MISSING_FOR_GRADE,
-                f"{where}: has no escort but carries pupils up to grade "
-                f"{self.policy.escort_max_grade}, who need one: {grades}"
+                N_("vehicle %(vehicle)s: has no escort but carries pupils up to grade %(max_grade)s, who need one: %(pupils)s"),
+                vehicle=vehicle.id, max_grade=self.policy.escort_max_grade, pupils=grades,
             )
 
     # ---- costs -----------------------------------------------------------------------------------
@@ -790,7 +815,7 @@ class _Checker:
             for v in self.plan.vehicles
         )
         if not resolvable:
-            self.add(ViolationCode.COSTS_NOT_RECOMPUTED, "costs: not recomputed, because vehicles name unknown trips or vehicle types")
+            self.add(ViolationCode.COSTS_NOT_RECOMPUTED, N_("costs: not recomputed, because vehicles name unknown trips or vehicle types"))
             return
         prices = self.scenario.prices
         days = prices.school_days_per_year
@@ -808,8 +833,8 @@ class _Checker:
             driven_total_m += driven_m
             if not _money_equal(vehicle.cost_per_day, cost):
                 self.add(ViolationCode.VEHICLE_COST_MISMATCH,
-                    f"vehicle {vehicle.id}: cost_per_day is {vehicle.cost_per_day:.2f} but its prices "
-                    f"give {cost:.2f}"
+                    N_("vehicle %(vehicle)s: cost_per_day is %(given)s but its prices give %(cost)s"),
+                    vehicle=vehicle.id, given=f"{vehicle.cost_per_day:.2f}", cost=f"{cost:.2f}",
                 )
             if not trips and cost:
                 for group in _COST_GROUPS:
@@ -863,28 +888,30 @@ class _Checker:
             is_money = f.name.startswith("cost")
             if not _figure_equal(given, recomputed, is_money):
                 self.add(ViolationCode.SUMMARY_MISMATCH,
-                    f"summary: {f.name} is {_figure(given)} but the plan's trips, vehicles and "
-                    f"students give {_figure(recomputed)}"
+                    N_("summary: %(field)s is %(given)s but the plan's trips, vehicles and students give %(recomputed)s"),
+                    field=f.name, given=_figure(given), recomputed=_figure(recomputed),
                 )
 
         given_lines = {(x.group, x.key): x for x in self.plan.costs}
         for key in sorted(set(given_lines) | set(per_key) | set(n_routed)):
             given = given_lines.get(key)
             cost, n_students = per_key.get(key, 0.0), n_routed.get(key, 0)
-            label = f"costs: {key[0]} {key[1]}"
+            line = {"group": key[0], "key": key[1]}
             if given is None:
-                self.add(ViolationCode.COST_LINE_MISSING, f"{label}: missing from the plan (recomputed {cost:.2f} a day)")
+                self.add(ViolationCode.COST_LINE_MISSING,
+                         N_("costs: %(group)s %(key)s: missing from the plan (recomputed %(cost)s a day)"), **line, cost=f"{cost:.2f}")
             elif key not in per_key and key not in n_routed:
-                self.add(ViolationCode.COST_LINE_EXTRA, f"{label}: in the plan but nothing costs there")
+                self.add(ViolationCode.COST_LINE_EXTRA, N_("costs: %(group)s %(key)s: in the plan but nothing costs there"), **line)
             elif not (
                 given.n_students == n_students
                 and _money_equal(given.cost_per_day, cost)
                 and _money_equal(given.cost_per_year, cost * days)
             ):
                 self.add(ViolationCode.COST_LINE_MISMATCH,
-                    f"{label}: plan says {given.n_students} students, {given.cost_per_day:.2f} a day, "
-                    f"{given.cost_per_year:.2f} a year; recomputed {n_students}, "
-                    f"{cost:.2f}, {cost * days:.2f}"
+                    N_("costs: %(group)s %(key)s: plan says %(given_n)s students, %(given_day)s a day, %(given_year)s a year; "
+                       "recomputed %(n)s, %(day)s, %(year)s"),
+                    **line, given_n=given.n_students, given_day=f"{given.cost_per_day:.2f}",
+                    given_year=f"{given.cost_per_year:.2f}", n=n_students, day=f"{cost:.2f}", year=f"{cost * days:.2f}",
                 )
 
 
@@ -908,6 +935,7 @@ def _node(value: object) -> Hashable:
 
 
 def _place(visit: Visit) -> str:
+    """``stop P1`` or ``school A``: a ``place`` parameter (renderers translate its first word)."""
     return f"stop {visit.stop_id}" if visit.stop_id is not None else f"school {visit.school_id}"
 
 
@@ -951,7 +979,7 @@ def _figure_equal(given: object, recomputed: object, is_money: bool) -> bool:
     return math.isclose(float(given), float(recomputed), rel_tol=FIGURE_REL_TOLERANCE, abs_tol=1e-6)
 
 
-def check_pins(plan: Plan, network: RoadNetwork) -> list[str]:
+def check_pins(plan: Plan, network: RoadNetwork) -> list[Violation]:
     """Every manual decision (``scenario.pins``) the plan breaks, in plain words.
 
     A pupil pinned to a stop must be carried from that stop; a stop pinned to a place must stand
@@ -961,7 +989,7 @@ def check_pins(plan: Plan, network: RoadNetwork) -> list[str]:
     pins = plan.scenario.pins
     if not pins:
         return []
-    messages: list[str] = []
+    messages: list[Violation] = []
     assignments = {a.student_id: a for a in plan.assignments}
     stops = {s.id: s for s in plan.stops}
     trips = {t.id: t for t in plan.trips}
@@ -970,26 +998,33 @@ def check_pins(plan: Plan, network: RoadNetwork) -> list[str]:
         if pin.kind == "pupil_stop":
             a = assignments.get(pin.student_id)
             if a is None or a.status is not Status.ROUTED or a.stop_id != pin.stop_id:
-                got = "not carried" if a is None or a.status is not Status.ROUTED else f"at stop {a.stop_id}"
-                messages.append(f"pin: student {pin.student_id} is pinned to stop {pin.stop_id} but is {got}")
+                if a is None or a.status is not Status.ROUTED:
+                    messages.append(Violation.make(ViolationCode.PIN_BROKEN,
+                        N_("pin: student %(student)s is pinned to stop %(stop)s but is not carried"),
+                        student=pin.student_id, stop=pin.stop_id))
+                else:
+                    messages.append(Violation.make(ViolationCode.PIN_BROKEN,
+                        N_("pin: student %(student)s is pinned to stop %(stop)s but is at stop %(other)s"),
+                        student=pin.student_id, stop=pin.stop_id, other=a.stop_id))
         elif pin.kind == "stop_location":
             stop = stops.get(pin.stop_id)
             if stop is None:
                 continue  # a pinned place no pupil uses in this plan
             node = int(snap_points(network.loaded, [pin.location]).node_ids[0])
             if stop.node_id != node:
-                messages.append(
-                    f"pin: stop {pin.stop_id} is pinned to ({pin.location[0]:.6f}, {pin.location[1]:.6f}) "
-                    f"(node {node}) but stands at node {stop.node_id}"
-                )
+                messages.append(Violation.make(ViolationCode.PIN_BROKEN,
+                    N_("pin: stop %(stop)s is pinned to (%(lon)s, %(lat)s) (node %(node)s) but stands at node %(stop_node)s"),
+                    stop=pin.stop_id, lon=f"{pin.location[0]:.6f}", lat=f"{pin.location[1]:.6f}", node=node,
+                    stop_node=stop.node_id,
+                ))
         elif pin.kind == "trip_locked":
             trip = trips.get(pin.trip_id)
             if trip is None:
-                messages.append(f"lock: trip {pin.trip_id} is locked but is not in the plan")
+                messages.append(Violation.make(ViolationCode.LOCK_BROKEN, N_("lock: trip %(trip)s is locked but is not in the plan"), trip=pin.trip_id))
             elif trip.visits != pin.visits or trip.vehicle_id != pin.vehicle_id:
-                messages.append(f"lock: trip {pin.trip_id} is locked but its vehicle, stops, times or riders changed")
+                messages.append(Violation.make(ViolationCode.LOCK_BROKEN, N_("lock: trip %(trip)s is locked but its vehicle, stops, times or riders changed"), trip=pin.trip_id))
         elif pin.kind == "vehicle_locked":
             vehicle = vehicles.get(pin.vehicle_id)
             if vehicle is None or vehicle.trip_ids != pin.trip_ids:
-                messages.append(f"lock: vehicle {pin.vehicle_id} is locked but its trips changed")
+                messages.append(Violation.make(ViolationCode.LOCK_BROKEN, N_("lock: vehicle %(vehicle)s is locked but its trips changed"), vehicle=pin.vehicle_id))
     return messages

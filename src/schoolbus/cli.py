@@ -49,10 +49,22 @@ def reports_errors(command: F) -> F:
             return command(*args, **kwargs)
         except SchoolbusError as error:
             # User values (file contents) may contain rich markup brackets: print them literally.
-            err_console.print(f"[bold red]error[/] ({error.code}): {escape(str(error))}", highlight=False)
+            message = _plan_check_message(error, kwargs.get("language")) or str(error)
+            err_console.print(f"[bold red]error[/] ({error.code}): {escape(message)}", highlight=False)
             raise typer.Exit(error.exit_status) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _plan_check_message(error: SchoolbusError, language: object) -> str | None:
+    """A checker failure in the command's ``--language``: each violation's code and sentence."""
+    from schoolbus.errors import PlanCheckError
+
+    if not isinstance(error, PlanCheckError) or language not in ("tr", "en", "ar"):
+        return None
+    from schoolbus.outputs.violations import violations_text
+
+    return violations_text(error.violations, str(language), PlanCheckError.MAX_SHOWN)
 
 
 # ---- commands ------------------------------------------------------------------------------------
@@ -201,7 +213,7 @@ def compare_command(
         ..., metavar="PLAN_DIR", help="Two or more plan directories (plan.json and scenario.json)."
     ),
     out: Path = typer.Option(Path("comparison"), help="Where to write comparison.html and its charts."),
-    language: str = typer.Option("tr", help="Report language: tr or en."),
+    language: str = typer.Option("tr", help="Report language: tr, en or ar (right to left)."),
 ) -> None:
     """Compare plans side by side: an HTML report with a table and charts (PNG and SVG); prints its path."""
     from schoolbus.errors import InputError, Problem
@@ -286,11 +298,16 @@ def validate_command(
         None, "--network", help="The road network file, if it moved since planning (same bytes)."
     ),
     cache_dir: Path | None = typer.Option(None, help="Network cache folder."),
+    language: str = typer.Option("en", help="Language of the violations: en, tr or ar (their codes stay the same)."),
 ) -> None:
     """Check a written plan again from its inputs and road network: OK, or every violation (exit 5)."""
     from schoolbus.check import check_plan
     from schoolbus.errors import InputError, PlanCheckError, Problem
     from schoolbus.network import OSM_SUFFIXES
+    from schoolbus.outputs.i18n import check_language
+    from schoolbus.outputs.violations import describe_violation, group_violations
+
+    check_language(language, source="--language")
     from schoolbus.planfile import FILE_SOURCE_KINDS, PLAN_FILE, NetworkSource, read_network_source, read_plan
 
     plan = read_plan(plan_dir)
@@ -311,13 +328,11 @@ def validate_command(
     violations = check_plan(plan, roads)
     if violations:
         for violation in violations:
-            console.print(f"- {violation}", markup=False, highlight=False, soft_wrap=True)
-        by_code: dict[str, list[str]] = {}
-        for violation in violations:
-            by_code.setdefault(violation.code.value, []).append(violation.subject)
-        for code, subjects in sorted(by_code.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            shown = ", ".join(subjects[:5]) + (f", … (+{len(subjects) - 5})" if len(subjects) > 5 else "")
-            console.print(f"  {code} ×{len(subjects)}: {shown}", markup=False, highlight=False)
+            text = describe_violation(violation, language)
+            console.print(f"- [{violation.code.value}] {text}", markup=False, highlight=False, soft_wrap=True)
+        for code, n, subjects in group_violations(violations):
+            shown = ", ".join(subjects) + (f", … (+{n - len(subjects)})" if n > len(subjects) else "")
+            console.print(f"  {code} ×{n}: {shown}", markup=False, highlight=False)
         err_console.print(
             f"[bold red]error[/] ({PlanCheckError.code}): {len(violations)} violation(s) in {plan_dir}",
             highlight=False,
@@ -681,19 +696,13 @@ def _print_summary(result) -> None:
 
 def _warn_homes_outside(scenario, network, n_ids: int = 5) -> int:
     """Before planning: homes outside the road network's area (they would all be unserved); how many."""
+    from schoolbus.outputs.reasons import homes_outside_summary
     from schoolbus.stops import homes_outside_network
 
     outside = homes_outside_network(scenario, network)
     if not outside:
         return 0
-    shown = ", ".join(f"{student_id} ({distance_m / 1000:,.1f} km)" for student_id, distance_m in outside[:n_ids])
-    more = f", … (+{len(outside) - n_ids})" if len(outside) > n_ids else ""
-    console.print(
-        f"[yellow]warning[/]: {len(outside)} home(s) lie outside the road network's area "
-        f"(distance to its nearest road): {escape(shown)}{more}. They will be unserved; use a larger "
-        "extract or check their coordinates.",
-        highlight=False,
-    )
+    console.print(f"[yellow]warning[/]: {escape(homes_outside_summary(outside, 'en', n_ids))}", highlight=False)
     return len(outside)
 
 
@@ -760,7 +769,7 @@ def plan_command(
         "--scenario",
         help="Scenario file (YAML/TOML): plan each variant into OUT/<name>/, compare them in OUT/comparison/.",
     ),
-    report_language: str = typer.Option("tr", help="Language of the comparison report with --scenario: tr or en."),
+    report_language: str = typer.Option("tr", help="Language of the comparison report with --scenario: tr, en or ar."),
     language: str = typer.Option("tr", help="Language of the map, route sheets and exports: tr, en or ar."),
     workers: int | None = typer.Option(None, help=WORKERS_HELP),
     executor: str = typer.Option("local", help=EXECUTOR_HELP),

@@ -90,10 +90,12 @@ class PlanCheckError(SchoolbusError):
     code = "plan_check"
     exit_status = 5
     http_status = 500
+    MAX_SHOWN = 50
+    """At most this many violations are listed in the message (all stay in ``violations``)."""
 
     def __init__(self, violations: list[str] | tuple[str, ...]):
         self.violations = tuple(violations)
         super().__init__(
             f"{len(self.violations)} violation(s) in the plan"
-            + "".join(f"\n  - {v}" for v in self.violations[:50])
+            + "".join(f"\n  - {v}" for v in self.violations[: self.MAX_SHOWN])
         )

@@ -382,8 +382,9 @@ class ReasonCode(StrEnum):
 class ViolationCode(StrEnum):
     """What the independent checker found wrong with a plan (a bug if it ever happens): stable codes.
 
-    Each :class:`schoolbus.check.Violation` carries one, with its English sentence naming the trip,
-    vehicle, student or stop (the ``subject``).
+    Each :class:`schoolbus.check.Violation` carries one, with its sentence (a catalogue id and its
+    parameters, worded by :mod:`schoolbus.outputs.violations`) naming the trip, vehicle, student or
+    stop (the ``subject``).
     """
 
     DUPLICATE_ID = "duplicate_id"
@@ -459,6 +460,41 @@ class ViolationCode(StrEnum):
     COST_LINE_MISSING = "cost_line_missing"
     COST_LINE_EXTRA = "cost_line_extra"
     COST_LINE_MISMATCH = "cost_line_mismatch"
+    PIN_BROKEN = "pin_broken"
+    """A pupil pinned to a stop, or a stop pinned to a place, that the plan does not keep."""
+    LOCK_BROKEN = "lock_broken"
+    """A locked trip or vehicle-day that the plan changed or dropped."""
+
+
+class Violation(str):
+    """One broken rule: the English sentence (it *is* the string), its ``code`` and its ``subject``.
+
+    A ``str`` so every reader of violations as text keeps working; tools match on ``code``
+    (a :class:`~schoolbus.model.ViolationCode`) and group by it. ``subject`` is what the sentence
+    is about ("trip T003", "student s6", "vehicle type midi"), the part before its first colon.
+    ``message`` is the sentence's catalogue id (English, with ``%(name)s`` placeholders) and
+    ``params`` its ``(name, value)`` pairs, so :func:`schoolbus.outputs.violations.describe_violation`
+    words it in Turkish or Arabic; the string is ``message % params``.
+    """
+
+    code: ViolationCode
+    subject: str
+    message: str
+    params: tuple[tuple[str, str], ...]
+
+    def __new__(cls, text: str, code: ViolationCode, message: str = "", params: tuple[tuple[str, str], ...] = ()) -> Violation:
+        violation = super().__new__(cls, text)
+        violation.code = code
+        violation.subject = text.split(": ", 1)[0] if ": " in text else ""
+        violation.message = message or text.replace("%", "%%")
+        violation.params = params
+        return violation
+
+    @classmethod
+    def make(cls, code: ViolationCode, message: str, **params: object) -> Violation:
+        """A violation whose sentence is ``message`` (an ``N_`` catalogue id) filled with ``params``."""
+        shown = {name: str(value) for name, value in params.items()}
+        return cls(message % shown, code, message, tuple(sorted(shown.items())))
 
 
 ReasonParam = str | int | float

@@ -261,16 +261,23 @@ def homes_outside_network(scenario: Scenario, network: RoadNetwork) -> list[tupl
     (a wrong extract, or a wrong coordinate). Distances are great-circle metres to the nearest
     walk-graph node. In the scenario's order.
     """
-    if not scenario.students or network.walk.number_of_nodes() == 0:
+    return homes_outside_area(scenario.students, network, scenario.policy.snap_limit_m)
+
+
+def homes_outside_area(students, network: RoadNetwork, margin_m: float) -> list[tuple[str, float]]:
+    """:func:`homes_outside_network` for ``students`` alone, with the margin ``margin_m`` (metres).
+
+    The one implementation behind ``check-inputs`` and the service's student uploads.
+    """
+    if not students or network.walk.number_of_nodes() == 0:
         return []
     xy = np.array([(d["x"], d["y"]) for _, d in network.walk.nodes(data=True)], dtype=float)
     (west, south), (east, north) = xy.min(axis=0), xy.max(axis=0)
-    margin_m = scenario.policy.snap_limit_m
     margin_lat = margin_m / M_PER_DEG_LAT
     margin_lon = margin_m / (M_PER_DEG_LAT * max(0.01, math.cos(math.radians((south + north) / 2))))
     outside = [
         s
-        for s in scenario.students
+        for s in students
         if not (west - margin_lon <= s.location[0] <= east + margin_lon
                 and south - margin_lat <= s.location[1] <= north + margin_lat)
     ]

@@ -51,7 +51,7 @@ def coverage_section(
     scenario_name: str, points: Sequence[CoveragePoint], currency: str, language: str, out: Path, messages: dict[str, str]
 ) -> dict:
     """The template context of the section; writes ``cost_coverage.png`` and ``.svg`` into ``out``."""
-    from schoolbus.outputs.reports import _figure, _save
+    from schoolbus.outputs.reports import _figure, _save, chart_fonts, chart_text
 
     labels = {key: messages.get(msgid, msgid) for key, msgid in COVERAGE_LABELS.items()}
     margins = marginal_costs(points)
@@ -66,22 +66,23 @@ def coverage_section(
         )
         for p, m in zip(points, margins)
     ]
-    figure = _figure(6)
-    ax = figure.add_subplot()
-    costs = [p.cost_per_year for p in points]
-    ax.plot(costs, [p.n_served for p in points], marker="o", color=LINE_COLOUR, label=labels["served"])
-    ax.plot(costs, [p.weighted_served for p in points], marker="s", linestyle="--", color=WEIGHT_COLOUR, label=labels["weighted"])
-    for before, after, margin in zip(points, points[1:], margins[1:]):
-        if margin is None:
-            continue
-        middle = ((before.cost_per_year + after.cost_per_year) / 2, (before.n_served + after.n_served) / 2)
-        ax.annotate(format_money(margin, currency, language), middle, xytext=(6, -12), textcoords="offset points", fontsize=8)
-    ax.set_xlabel(labels["axis_cost"] % {"currency": currency})
-    ax.set_ylabel(labels["axis_pupils"])
-    ax.xaxis.set_major_formatter(lambda x, _: format_number(x, language))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    svg = _save(figure, out, COVERAGE_STEM)
+    with chart_fonts(language):
+        figure = _figure(6)
+        ax = figure.add_subplot()
+        costs = [p.cost_per_year for p in points]
+        ax.plot(costs, [p.n_served for p in points], marker="o", color=LINE_COLOUR, label=chart_text(labels["served"], language))
+        ax.plot(costs, [p.weighted_served for p in points], marker="s", linestyle="--", color=WEIGHT_COLOUR, label=chart_text(labels["weighted"], language))
+        for before, after, margin in zip(points, points[1:], margins[1:]):
+            if margin is None:
+                continue
+            middle = ((before.cost_per_year + after.cost_per_year) / 2, (before.n_served + after.n_served) / 2)
+            ax.annotate(chart_text(format_money(margin, currency, language), language), middle, xytext=(6, -12), textcoords="offset points", fontsize=8)
+        ax.set_xlabel(chart_text(labels["axis_cost"] % {"currency": currency}, language))
+        ax.set_ylabel(chart_text(labels["axis_pupils"], language))
+        ax.xaxis.set_major_formatter(lambda x, _: format_number(x, language))
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+        svg = _save(figure, out, COVERAGE_STEM)
     return {
         "labels": labels,
         "intro": labels["intro"] % {"scenario": scenario_name},

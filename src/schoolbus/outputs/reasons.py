@@ -234,3 +234,43 @@ def reason_from_dict(data: object) -> Reason | None:
     if any(c is None for c in decoded):
         return None
     return Reason.make(ReasonCode(data["code"]), tuple(decoded), **params)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------
+# Homes outside the road network's area (reported before planning)
+# --------------------------------------------------------------------------------------------------
+
+OUTSIDE_SUMMARY = N_(
+    "%(n)s home(s) lie outside the road network's area (distance to its nearest road): %(pupils)s. "
+    "They will be unserved; use a larger extract or check their coordinates."
+)
+OUTSIDE_EXPECTED = N_(
+    "a home within the road network's area: this one is %(distance)s from its nearest road "
+    "(use a larger road network or check the coordinates)"
+)
+OUTSIDE_COLUMN = "lon, lat"
+
+
+def homes_outside_summary(outside: Sequence[tuple[str, float]], language: str = "en", n_ids: int = 5) -> str:
+    """One sentence on the homes outside the road network's area, naming the first ``n_ids``.
+
+    ``outside`` is :func:`schoolbus.stops.homes_outside_network`'s ``(student id, metres)`` list;
+    ``check-inputs``, ``plan`` and the service's uploads all say it with these words.
+    """
+    tr = translations(language)
+    shown = ", ".join(f"{sid} ({format_distance(m, language)})" for sid, m in outside[:n_ids])
+    more = f", … (+{len(outside) - n_ids})" if len(outside) > n_ids else ""
+    return tr.gettext(OUTSIDE_SUMMARY) % {"n": format_number(len(outside), language), "pupils": shown + more}
+
+
+def homes_outside_problems(
+    outside: Sequence[tuple[str, float]], file: str, rows: dict[str, int], language: str = "en"
+) -> list:
+    """One :class:`~schoolbus.errors.Problem` per home outside the area: its file, row and pupil."""
+    from schoolbus.errors import Problem
+
+    tr = translations(language)
+    return [
+        Problem(file, rows.get(sid), OUTSIDE_COLUMN, sid, tr.gettext(OUTSIDE_EXPECTED) % {"distance": format_distance(m, language)})
+        for sid, m in outside
+    ]

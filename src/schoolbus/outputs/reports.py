@@ -7,8 +7,10 @@ state, so a notebook's own backend is left alone) and written beside the page as
 SVG (print); the page embeds the SVGs, so it can be mailed on its own.
 
 Labels come from the gettext catalogues ``schoolbus/locales/<lang>/LC_MESSAGES/reports.po``, read
-with Babel at run time as :mod:`schoolbus.outputs.i18n` reads the other outputs' catalogues. Turkish
-and English are complete; Arabic is not offered because matplotlib draws Arabic letters unshaped.
+with Babel at run time as :mod:`schoolbus.outputs.i18n` reads the other outputs' catalogues, in
+Turkish, English and Arabic. An Arabic page runs right to left with Latin digits, as the Arabic route
+sheets and notices do; matplotlib neither joins Arabic letters nor orders them right to left, so the
+charts' words are shaped (``arabic_reshaper``) and put in display order (``python-bidi``) first.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from schoolbus.errors import InputError, Problem
 from schoolbus.model import GradeWalkLimit, Plan, Scenario, Status
 from schoolbus.outputs.i18n import (
     DEFAULT_LANGUAGE,
+    RTL_LANGUAGES,
+    font_stack,
     format_distance,
     format_money,
     format_number,
@@ -37,7 +41,7 @@ from schoolbus.outputs.i18n import (
     template_environment,
 )
 
-REPORT_LANGUAGES = ("tr", "en")
+REPORT_LANGUAGES = ("tr", "en", "ar")
 """Languages the report's catalogue is complete in."""
 REPORT_DOMAIN = "reports"
 REPORT_FILE = "comparison.html"
@@ -56,6 +60,12 @@ SECONDS_PER_MINUTE = 60.0
 LIMIT_COLOUR = "#d62728"
 BAR_COLOUR = "#1f77b4"
 CLASS_COLOURS = matplotlib.colormaps["tab10"].colors
+BIDI_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+"""Invisible direction marks, dropped from chart words (the reordering is done before drawing)."""
+CHART_FONTS = {
+    "ar": ["Noto Naskh Arabic", "Noto Sans Arabic", "DejaVu Sans"],
+}
+"""matplotlib font families per language (its default, DejaVu Sans, has no Arabic letters)."""
 
 LABELS = {
     "title": "Scenario comparison",
@@ -154,7 +164,7 @@ def render_comparison(
         Created if needed; ``comparison.html`` and ``<chart>.png``/``<chart>.svg`` for each of
         :data:`CHART_STEMS` are written (replaced) there.
     language : str
-        ``tr`` or ``en``.
+        ``tr``, ``en`` or ``ar`` (right to left).
     coverage : (scenario name, sequence of CoveragePoint), optional
         A cost–coverage curve (:func:`schoolbus.budget.coverage_curve`) shown as its own section
         (:mod:`schoolbus.outputs.coverage`).
@@ -175,20 +185,24 @@ def render_comparison(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     currency = plans[0][1].scenario.prices.currency
-    figures = {
-        "cost_per_student_per_year": _cost_chart(plans, labels, currency, language),
-        "ride_times": _ride_chart(plans, labels),
-        "vehicles_by_class": _vehicles_chart(plans, labels),
-    }
     titles = {
         "cost_per_student_per_year": labels["cost_chart"],
         "ride_times": labels["ride_chart"],
         "vehicles_by_class": labels["vehicles_chart"],
     }
     charts = []
-    for stem in CHART_STEMS:
-        svg_path = _save(figures[stem], out, stem)
-        charts.append(_Chart(stem, titles[stem], base64.b64encode(svg_path.read_bytes()).decode("ascii")))
+    with chart_fonts(language):
+        shaped = {key: chart_text(text, language) for key, text in labels.items()}
+        shaped["cost_axis"] = chart_text(labels["cost_axis"] % {"currency": currency}, language)
+        names = [chart_text(label, language) for label, _ in plans]
+        figures = {
+            "cost_per_student_per_year": _cost_chart(plans, shaped, currency, language, names),
+            "ride_times": _ride_chart(plans, shaped, names),
+            "vehicles_by_class": _vehicles_chart(plans, shaped, names),
+        }
+        for stem in CHART_STEMS:
+            svg_path = _save(figures[stem], out, stem)
+            charts.append(_Chart(stem, titles[stem], base64.b64encode(svg_path.read_bytes()).decode("ascii")))
     first_label, first_plan = plans[0]
     page = template_environment(language).get_template(TEMPLATE).render(
         labels=labels,
@@ -203,10 +217,33 @@ def render_comparison(
         ],
         coverage=_coverage(coverage, currency, language, out),
         bell_sections=_bell_sections(plans, currency, language),
+        fonts=font_stack(language),
     )
     path = out / REPORT_FILE
     path.write_text(page, encoding="utf-8", newline="\n")
     return path
+
+
+def chart_text(text: str, language: str) -> str:
+    """``text`` as matplotlib must be given it to show it right: Arabic joined and in display order.
+
+    matplotlib lays text out left to right, glyph by glyph; an Arabic label is reshaped into its
+    joined letter forms and reordered for display (Latin names and digits inside keep their order).
+    Other languages are returned as they are.
+    """
+    if language not in RTL_LANGUAGES or not text:
+        return text
+    text = text.translate(BIDI_MARKS)  # CLDR puts marks in Arabic money; matplotlib draws them as boxes
+    import arabic_reshaper
+    from bidi.algorithm import get_display  # the algorithm that also mirrors brackets: "(دقائق)"
+
+    return get_display(arabic_reshaper.reshape(text), base_dir="R")
+
+
+def chart_fonts(language: str):
+    """A matplotlib ``rc_context`` with fonts that cover ``language`` (charts drawn inside it)."""
+    families = CHART_FONTS.get(language)
+    return matplotlib.rc_context({"font.family": families} if families else {})
 
 
 def _coverage(coverage, currency: str, language: str, out: Path) -> dict | None:
@@ -392,19 +429,18 @@ def _save(figure: Figure, out: Path, stem: str) -> Path:
     return svg
 
 
-def _cost_chart(plans, labels, currency: str, language: str) -> Figure:
+def _cost_chart(plans, labels, currency: str, language: str, names: list[str]) -> Figure:
     figure = _figure(len(plans))
     ax = figure.add_subplot()
-    names = [label for label, _ in plans]
     values = [plan.summary.cost_per_student_per_year for _, plan in plans]
     positions = list(range(len(plans)))
     ax.barh(positions, [v or 0.0 for v in values], color=BAR_COLOUR)
     for y, value in zip(positions, values):
-        text = "–" if value is None else format_money(value, currency, language)
+        text = "–" if value is None else chart_text(format_money(value, currency, language), language)
         ax.annotate(text, (value or 0.0, y), xytext=(4, 0), textcoords="offset points", va="center")
     ax.set_yticks(positions, names)
     ax.invert_yaxis()
-    ax.set_xlabel(labels["cost_axis"] % {"currency": currency})
+    ax.set_xlabel(labels["cost_axis"])
     ax.set_title(labels["cost_chart"])
     ax.margins(x=0.25)
     ax.xaxis.set_major_formatter(lambda x, _: format_number(x, language))
@@ -422,7 +458,7 @@ def _rides_min(plan: Plan) -> list[float]:
     return rides
 
 
-def _ride_chart(plans, labels) -> Figure:
+def _ride_chart(plans, labels, names: list[str]) -> Figure:
     figure = _figure(len(plans))
     ax = figure.add_subplot()
     positions = list(range(len(plans)))
@@ -445,7 +481,7 @@ def _ride_chart(plans, labels) -> Figure:
     limits = [plan.scenario.policy.max_ride_s / SECONDS_PER_MINUTE for _, plan in plans]
     ax.scatter(limits, positions, marker="|", s=400, color=LIMIT_COLOUR, label=labels["ride_limit"], zorder=3)
     ax.plot([], [], "D", markerfacecolor="white", markeredgecolor="black", label=labels["ride_mean"])
-    ax.set_yticks(positions, [label for label, _ in plans])
+    ax.set_yticks(positions, names)
     ax.set_ylim(len(plans) - 0.5, -0.5)
     ax.set_xlim(left=0)
     ax.set_xlabel(labels["ride_axis"])
@@ -455,7 +491,7 @@ def _ride_chart(plans, labels) -> Figure:
     return figure
 
 
-def _vehicles_chart(plans, labels) -> Figure:
+def _vehicles_chart(plans, labels, names: list[str]) -> Figure:
     figure = _figure(len(plans))
     ax = figure.add_subplot()
     counts = [_class_counts(plan) for _, plan in plans]
@@ -474,7 +510,7 @@ def _vehicles_chart(plans, labels) -> Figure:
         left = [a + b for a, b in zip(left, widths)]
     for y, (_, plan) in zip(positions, plans):
         ax.annotate(str(plan.summary.n_vehicles), (left[y], y), xytext=(4, 0), textcoords="offset points", va="center")
-    ax.set_yticks(positions, [label for label, _ in plans])
+    ax.set_yticks(positions, names)
     ax.invert_yaxis()
     ax.set_xlabel(labels["vehicles_axis"])
     ax.set_title(labels["vehicles_chart"])

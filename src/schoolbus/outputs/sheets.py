@@ -67,6 +67,9 @@ VISIT_MATCH_M = 25.0
 """A visit belongs at the first path point within this distance of its place."""
 MIN_SEGMENT_M = 0.5
 """Segments shorter than this carry no usable heading (repeated or snapped points)."""
+SHORT_CONNECTOR_M = 30.0
+"""An unnamed stretch shorter than this between two turns (a slip road, a junction link) is no
+instruction of its own: it is folded into the turns around it."""
 COMPASS_POINTS = (
     "north",
     "northeast",
@@ -109,6 +112,8 @@ class Manoeuvre:
     distance_m: float
     compass: str
     road_class: str = ""
+    turn: float = 0.0
+    """The signed change of heading at its start (see :func:`turn_deg`), degrees; 0 on departure."""
 
 
 @dataclass(frozen=True)
@@ -236,16 +241,14 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
             heading = _heading(part, at_end=False)
             if heading is None:
                 heading = previous_heading if previous_heading is not None else 0.0
+            turn = 0.0 if previous_heading is None else turn_deg(previous_heading, heading)
             if piece > 0:
                 # Past a stop or a dead end on the same street: drive on, or turn back.
-                reverses = previous_heading is not None and abs(turn_deg(previous_heading, heading)) >= U_TURN_FROM_DEG
-                action = "uturn" if reverses else "continue"
+                action = "uturn" if abs(turn) >= U_TURN_FROM_DEG else "continue"
             elif previous_heading is None:
                 action = "depart"
             else:
-                action = action_from_turn(
-                    turn_deg(previous_heading, heading), same_street=step.street == previous_street
-                )
+                action = action_from_turn(turn, same_street=step.street == previous_street)
             distance = step.distance_m * share
             previous = items[-1] if items else None
             is_unnamed_on = (
@@ -265,7 +268,7 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
             else:
                 items.append(
                     Manoeuvre(
-                        action, step.street, distance, compass_from_bearing(heading), step.road_class
+                        action, step.street, distance, compass_from_bearing(heading), step.road_class, turn
                     )
                 )
             for k, visit_index in step_cuts:
@@ -277,7 +280,45 @@ def directions(trip: Trip, places: dict[int, Location]) -> list[Manoeuvre | Arri
     arrived = {item.visit_index for item in items if isinstance(item, Arrival)}
     # Visits the path never reached (no places given) still get their line, at the end.
     items.extend(Arrival(i) for i in range(1, len(trip.visits)) if i not in arrived)
-    return items
+    return _merge_short_connectors(items)
+
+
+def _merge_short_connectors(items: list[Manoeuvre | Arrival]) -> list[Manoeuvre | Arrival]:
+    """Fold an unnamed stretch shorter than :data:`SHORT_CONNECTOR_M` between two turns into them.
+
+    A slip road or junction link of a few metres is no instruction a driver can follow ("after
+    10 m, go straight on"): its length joins the stretch before it and its change of heading the
+    next turn, so "after 450 m, turn right onto Eteläesplanadi" is said once. Distances still add
+    up to the trip's.
+    """
+    merged: list[Manoeuvre | Arrival] = []
+    k = 0
+    while k < len(items):
+        item = items[k]
+        following = items[k + 1] if k + 1 < len(items) else None
+        before = merged[-1] if merged else None
+        if (
+            isinstance(item, Manoeuvre)
+            and isinstance(following, Manoeuvre)
+            and isinstance(before, Manoeuvre)
+            and not item.street
+            and item.distance_m < SHORT_CONNECTOR_M
+            and item.action not in ("depart", "uturn")
+            and following.action != "uturn"
+        ):
+            turn = turn_deg(0.0, (item.turn + following.turn) % 360.0)
+            same_street = bool(following.street) and following.street == before.street
+            action = action_from_turn(turn, same_street=same_street)
+            if action == "continue":
+                merged[-1] = dataclasses.replace(before, distance_m=before.distance_m + item.distance_m + following.distance_m)
+            else:
+                merged[-1] = dataclasses.replace(before, distance_m=before.distance_m + item.distance_m)
+                merged.append(dataclasses.replace(following, action=action, turn=turn))
+            k += 2
+            continue
+        merged.append(item)
+        k += 1
+    return merged
 
 
 def _turnarounds(coords: list[Location]) -> set[int]:
@@ -306,44 +347,126 @@ def _turnarounds(coords: list[Location]) -> set[int]:
     }
 
 
-def describe(manoeuvre: Manoeuvre, tr, language: str = DEFAULT_LANGUAGE) -> Markup:
-    """One direction as translated text, the street name isolated for right-to-left pages.
+SAY_AFTER_FROM_M = 5.0
+"""A turn this close after the last one (or less) is said without "after … m": it rounds to 0 m."""
+OUT_AND_BACK_WITHIN = 0.25
+"""A turn-around driving back this share (or less) more or less than the way out is an out-and-back."""
 
-    An unnamed road is called by its class ("service road") and the turn is said on its own, so
-    a run of unnamed roads never reads "onto unnamed road" line after line.
+
+def _phrases(tr) -> dict[tuple[str, bool, bool], str]:
+    """Each sentence by (action, named street?, said with the distance driven before it?).
+
+    Every message is a whole sentence of the catalogue, never glued from translated pieces.
     """
-    if not manoeuvre.street:
-        road = road_class_word(manoeuvre.road_class, language)
-        unnamed = {
-            "continue": tr.gettext("Continue along the %(road)s"),
-            "straight": tr.gettext("Go straight on along the %(road)s"),
-            "slight_left": tr.gettext("Bear left (%(road)s)"),
-            "slight_right": tr.gettext("Bear right (%(road)s)"),
-            "left": tr.gettext("Turn left (%(road)s)"),
-            "right": tr.gettext("Turn right (%(road)s)"),
-            "uturn": tr.gettext("Turn around and drive back along the %(road)s"),
-            "depart": tr.gettext("Head %(compass)s on the %(road)s"),
-        }
-        return Markup(unnamed[manoeuvre.action]) % {
-            "road": road,
-            "compass": _compass_word(manoeuvre.compass, tr),
-        }
-    street = isolate(manoeuvre.street)
-    texts = {
-        "continue": tr.gettext("Continue on %(street)s"),
-        "straight": tr.gettext("Go straight on to %(street)s"),
-        "slight_left": tr.gettext("Bear left onto %(street)s"),
-        "slight_right": tr.gettext("Bear right onto %(street)s"),
-        "left": tr.gettext("Turn left onto %(street)s"),
-        "right": tr.gettext("Turn right onto %(street)s"),
-        "uturn": tr.gettext("Turn around and drive back along %(street)s"),
+    return {
+        ("continue", True, False): tr.gettext("Continue on %(street)s"),
+        ("continue", True, True): tr.gettext("After %(distance)s, continue on %(street)s"),
+        ("straight", True, False): tr.gettext("Go straight on to %(street)s"),
+        ("straight", True, True): tr.gettext("After %(distance)s, go straight on to %(street)s"),
+        ("slight_left", True, False): tr.gettext("Bear left onto %(street)s"),
+        ("slight_left", True, True): tr.gettext("After %(distance)s, bear left onto %(street)s"),
+        ("slight_right", True, False): tr.gettext("Bear right onto %(street)s"),
+        ("slight_right", True, True): tr.gettext("After %(distance)s, bear right onto %(street)s"),
+        ("left", True, False): tr.gettext("Turn left onto %(street)s"),
+        ("left", True, True): tr.gettext("After %(distance)s, turn left onto %(street)s"),
+        ("right", True, False): tr.gettext("Turn right onto %(street)s"),
+        ("right", True, True): tr.gettext("After %(distance)s, turn right onto %(street)s"),
+        ("uturn", True, False): tr.gettext("Turn around and drive back along %(street)s"),
+        ("uturn", True, True): tr.gettext("After %(distance)s, turn around and drive back along %(street)s"),
+        ("depart", True, False): tr.gettext("Head %(compass)s on %(street)s"),
+        ("continue", False, False): tr.gettext("Continue along the %(road)s"),
+        ("continue", False, True): tr.gettext("After %(distance)s, continue along the %(road)s"),
+        ("straight", False, False): tr.gettext("Go straight on along the %(road)s"),
+        ("straight", False, True): tr.gettext("After %(distance)s, go straight on along the %(road)s"),
+        ("slight_left", False, False): tr.gettext("Bear left and follow the %(road)s"),
+        ("slight_left", False, True): tr.gettext("After %(distance)s, bear left and follow the %(road)s"),
+        ("slight_right", False, False): tr.gettext("Bear right and follow the %(road)s"),
+        ("slight_right", False, True): tr.gettext("After %(distance)s, bear right and follow the %(road)s"),
+        ("left", False, False): tr.gettext("Turn left and follow the %(road)s"),
+        ("left", False, True): tr.gettext("After %(distance)s, turn left and follow the %(road)s"),
+        ("right", False, False): tr.gettext("Turn right and follow the %(road)s"),
+        ("right", False, True): tr.gettext("After %(distance)s, turn right and follow the %(road)s"),
+        ("uturn", False, False): tr.gettext("Turn around and drive back along the %(road)s"),
+        ("uturn", False, True): tr.gettext("After %(distance)s, turn around and drive back along the %(road)s"),
+        ("depart", False, False): tr.gettext("Head %(compass)s on the %(road)s"),
     }
-    if manoeuvre.action == "depart":
-        return Markup(tr.gettext("Head %(compass)s on %(street)s")) % {
-            "compass": _compass_word(manoeuvre.compass, tr),
-            "street": street,
-        }
-    return Markup(texts[manoeuvre.action]) % {"street": street}
+
+
+def describe(
+    manoeuvre: Manoeuvre, tr, language: str = DEFAULT_LANGUAGE, *, after_m: float | None = None,
+    out_and_back: bool = False,
+) -> Markup:
+    """One direction as a translated sentence, the street name isolated for right-to-left pages.
+
+    ``after_m`` is the distance driven since the previous instruction: a driver is told "after
+    200 m, turn right" (said when it rounds to at least :data:`SAY_AFTER_FROM_M`). An unnamed
+    road is called by its class in words ("follow the service road"), so a run of unnamed roads
+    never reads "onto unnamed road". ``out_and_back`` says a turn-around drives back the same
+    stretch it came out on (a dead end or a stop at the end of a road), with its length.
+    """
+    named = bool(manoeuvre.street)
+    values = {
+        "street": isolate(manoeuvre.street) if named else "",
+        "road": road_class_word(manoeuvre.road_class, language),
+        "compass": _compass_word(manoeuvre.compass, tr),
+        "distance": format_distance(after_m, language) if after_m is not None else "",
+        "back": format_distance(manoeuvre.distance_m, language),
+    }
+    if out_and_back and manoeuvre.action == "uturn":
+        sentence = (
+            tr.gettext("Turn around and drive the same %(back)s back along %(street)s")
+            if named
+            else tr.gettext("Turn around and drive the same %(back)s back along the %(road)s")
+        )
+        return Markup(sentence) % values
+    said_after = (
+        manoeuvre.action != "depart" and after_m is not None and after_m >= SAY_AFTER_FROM_M
+    )
+    return Markup(_phrases(tr)[manoeuvre.action, named, said_after]) % values
+
+
+def direction_lines(items: list[Manoeuvre | Arrival], tr, language: str) -> list[dict]:
+    """The directions as a driver reads them: each turn with the distance driven before it.
+
+    Returns dicts with ``arrival`` (bool); an arrival carries ``visit_index`` and ``after`` (the
+    distance from the last instruction, ``""`` when none), a turn its ``text``.
+    """
+    lines: list[dict] = []
+    driven_m: float | None = None  # since the last instruction; None right after a visit
+    for k, item in enumerate(items):
+        if isinstance(item, Arrival):
+            after = format_distance(driven_m, language) if driven_m and driven_m >= SAY_AFTER_FROM_M else ""
+            lines.append({"arrival": True, "visit_index": item.visit_index, "after": after})
+            driven_m = None
+            continue
+        text = describe(item, tr, language, after_m=driven_m, out_and_back=_is_out_and_back(items, k))
+        lines.append({"arrival": False, "text": _sentence_case(text, language)})
+        driven_m = item.distance_m
+    return lines
+
+
+def _sentence_case(text: Markup, language: str) -> Markup:
+    """``text`` with a capital first letter (a sentence may open with a road word: "sokak boyunca…").
+
+    Turkish capitalises dotted ``i`` as ``İ``; a sentence that opens with markup (an isolated street
+    name) or a digit is left as it is.
+    """
+    first = text[:1]
+    if not first.isalpha() or first.isupper():
+        return text
+    upper = "İ" if language == "tr" and first == "i" else first.upper()
+    return Markup(upper) + text[1:]
+
+
+def _is_out_and_back(items: list[Manoeuvre | Arrival], k: int) -> bool:
+    """Whether the turn-around ``items[k]`` drives back the stretch the last manoeuvre came out on."""
+    uturn = items[k]
+    if not isinstance(uturn, Manoeuvre) or uturn.action != "uturn":
+        return False
+    out = next((i for i in reversed(items[:k]) if isinstance(i, Manoeuvre)), None)
+    if out is None or (out.street, out.road_class) != (uturn.street, uturn.road_class) or out.distance_m <= 0:
+        return False
+    return abs(uturn.distance_m - out.distance_m) <= OUT_AND_BACK_WITHIN * out.distance_m
 
 
 def _compass_word(point: str, tr) -> str:
@@ -574,19 +697,10 @@ def _trip_view(trip: Trip, plan: Plan, language: str, tr, lookups, streets: Stre
                 "alight": [_student_label(students, s, tr) for s in visit.alight],
             }
         )
-    lines = []
-    for item in directions(trip, places):
-        if isinstance(item, Arrival):
-            row = rows[item.visit_index]
-            lines.append({"arrival": True, "row": row})
-        else:
-            lines.append(
-                {
-                    "arrival": False,
-                    "text": describe(item, tr, language),
-                    "distance": format_distance(item.distance_m, language),
-                }
-            )
+    lines = direction_lines(directions(trip, places), tr, language)
+    for line in lines:
+        if line["arrival"]:
+            line["row"] = rows[line["visit_index"]]
     school = schools.get(trip.school_id)
     return {
         "trip": trip,

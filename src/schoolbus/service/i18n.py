@@ -95,6 +95,7 @@ TURKISH = {
     "Exports": "Dışa aktarımlar",
     "Compare selected": "Seçilenleri karşılaştır",
     "Compare plans": "Planları karşılaştır",
+    "Comparison report": "Karşılaştırma raporu",
     "Summary": "Özet",
     "Vehicles": "Araçlar",
     "Trips": "Seferler",

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ import yaml
 from schoolbus.errors import InputError, Problem
 from schoolbus.hazards import read_hazards
 from schoolbus.ingest import load_scenario, read_fleet, read_policy, read_schools, read_students
-from schoolbus.model import Scenario
+from schoolbus.model import Policy, Scenario, Student
 from schoolbus.network import OSM_SUFFIXES
+from schoolbus.planfile import NetworkSource
 from schoolbus.service.uploads import check_network, check_table_or_document
 
 ROAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".fgb")
@@ -78,6 +79,59 @@ def validate_upload(kind: str, filename: str, content: bytes) -> int | None:
                 return len(read_hazards(path))
             read_policy(path)
             return None
+        except InputError as error:
+            raise _renamed(error, {str(path): filename}) from None
+
+
+def check_homes_in_network(
+    students: Sequence[Student], filename: str, policy: Policy, source: NetworkSource, cache_dir: Path, language: str
+) -> None:
+    """Refuse pupils whose home lies outside the project's road network's area, listing each one.
+
+    The check is ``check-inputs``'s (:func:`schoolbus.stops.homes_outside_area`, margin
+    ``policy.snap_limit_m``) and so are the words (:mod:`schoolbus.outputs.reasons`), in
+    ``language``. Such a pupil could only be unserved: a web user is told before planning, with the
+    file's row of each pupil (a table's header is row 1; a GeoJSON feature counts from 1).
+
+    Raises
+    ------
+    InputError
+        One problem per home outside the area, headed by the summary sentence.
+    """
+    from schoolbus.outputs.reasons import homes_outside_problems, homes_outside_summary
+    from schoolbus.stops import homes_outside_area
+
+    network = source.load(policy.forbidden_road_classes, cache_dir=cache_dir)
+    outside = homes_outside_area(students, network, policy.snap_limit_m)
+    if outside:
+        first_row = 1 if filename.lower().endswith((".geojson", ".json")) else 2
+        rows = {s.id: k + first_row for k, s in enumerate(students)}
+        raise InputError(
+            homes_outside_problems(outside, filename, rows, language), homes_outside_summary(outside, language)
+        )
+
+
+def read_upload_students(filename: str, content: bytes) -> tuple[Student, ...]:
+    """The pupils of an uploaded students file (already validated by :func:`validate_upload`)."""
+    with tempfile.TemporaryDirectory(prefix="schoolbus-upload-") as folder:
+        path = Path(folder) / filename
+        path.write_bytes(content)
+        try:
+            return read_students(path)
+        except InputError as error:
+            raise _renamed(error, {str(path): filename}) from None
+
+
+def read_upload_policy(upload: tuple[str, bytes] | None) -> Policy:
+    """The project's policy (its uploaded file, else the built-in default)."""
+    if upload is None:
+        return Policy()
+    filename, content = upload
+    with tempfile.TemporaryDirectory(prefix="schoolbus-upload-") as folder:
+        path = Path(folder) / filename
+        path.write_bytes(content)
+        try:
+            return read_policy(path)
         except InputError as error:
             raise _renamed(error, {str(path): filename}) from None
 

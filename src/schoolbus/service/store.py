@@ -38,8 +38,11 @@ from schoolbus.service.db import (
 )
 from schoolbus.service.scenarios import (
     build_scenario,
+    check_homes_in_network,
     document_yaml,
     helsinki_pbf,
+    read_upload_policy,
+    read_upload_students,
     safe_filename,
     store_network,
     validate_upload,
@@ -209,13 +212,22 @@ def add_member(session: Session, user: User, project_id: int, username: str) -> 
 # --------------------------------------------------------------------------------------------------
 
 
-def save_input(session: Session, user: User, project_id: int, kind: str, filename: str | None, content: bytes) -> InputFile:
-    """Validate and keep an uploaded students, schools, fleet or policy file (replacing the last)."""
+def save_input(
+    session: Session, user: User, project_id: int, kind: str, filename: str | None, content: bytes,
+    *, language: str = "en", cache_dir: Path | None = None,
+) -> InputFile:
+    """Validate and keep an uploaded students, schools, fleet or policy file (replacing the last).
+
+    With ``cache_dir`` (the service's network cache) and a road network in the project, a students
+    file whose homes lie outside the network's area is refused, each pupil named in ``language``.
+    """
     project = get_project(session, user, project_id, EDIT)
     if kind not in INPUT_KINDS:
         raise NotFound(f"no input kind {kind!r}; expected one of {', '.join(INPUT_KINDS)}")
     filename = safe_filename(filename, f"{kind}.csv")
     n_rows = validate_upload(kind, filename, content)
+    if kind == "students" and cache_dir is not None:
+        _check_homes(session, project, read_upload_students(filename, content), filename, language, cache_dir)
     row = session.scalar(select(InputFile).where(InputFile.project_id == project.id, InputFile.kind == kind))
     if row is None:
         row = InputFile(project_id=project.id, kind=kind, filename=filename, content=content, n_rows=n_rows)
@@ -226,6 +238,17 @@ def save_input(session: Session, user: User, project_id: int, kind: str, filenam
     session.flush()
     audit(session, user, "upload", f"project {project.public_id}: {kind} {filename} ({len(content)} bytes)")
     return row
+
+
+def _check_homes(session: Session, project: Project, students, filename: str, language: str, cache_dir: Path) -> None:
+    """:func:`check_homes_in_network` against the project's road network and policy, if it has a network."""
+    if not project.network_path:
+        return
+    files = input_files(session, project.id)
+    policy_file = files.get("policy")
+    policy = read_upload_policy(None if policy_file is None else (policy_file.filename, policy_file.content))
+    source = NetworkSource(project.network_kind, project.network_path, project.network_sha256)
+    check_homes_in_network(students, filename, policy, source, Path(cache_dir), language)
 
 
 def save_document(session: Session, user: User, project_id: int, kind: str, document: dict[str, Any]) -> InputFile:
@@ -249,15 +272,23 @@ def save_network(session: Session, user: User, project_id: int, data_dir: Path, 
 
 
 def create_scenario(
-    session: Session, user: User, project_id: int, name: str, budget_per_year: float | None = None, choose_bells: bool = False
+    session: Session, user: User, project_id: int, name: str, budget_per_year: float | None = None, choose_bells: bool = False,
+    *, language: str = "en", cache_dir: Path | None = None,
 ) -> ScenarioRecord:
-    """Validate the project's current files together into a scenario and keep its scenario.json."""
+    """Validate the project's current files together into a scenario and keep its scenario.json.
+
+    With ``cache_dir``, homes outside the project's road network's area are refused as on upload
+    (the network may have changed since the students were uploaded).
+    """
     from schoolbus.planfile import scenario_to_dict
 
     project = get_project(session, user, project_id, EDIT)
     name = _name(name, "scenario")
     files = {kind: (row.filename, row.content) for kind, row in input_files(session, project.id).items()}
     scenario = build_scenario(name, files, budget_per_year, choose_bells)
+    if cache_dir is not None and project.network_path:
+        source = NetworkSource(project.network_kind, project.network_path, project.network_sha256)
+        check_homes_in_network(scenario.students, files["students"][0], scenario.policy, source, Path(cache_dir), language)
     record = ScenarioRecord(
         project_id=project.id,
         name=name,

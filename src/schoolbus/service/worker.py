@@ -19,9 +19,10 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from schoolbus.errors import SchoolbusError
+from schoolbus.errors import PlanCheckError, SchoolbusError
 from schoolbus.executor import executor_from_environment
 from schoolbus.model import Policy, Scenario
+from schoolbus.outputs.violations import violations_text
 from schoolbus.params import SolverParams
 from schoolbus.pipeline import plan
 from schoolbus.planfile import NetworkSource, dumps, plan_to_dict, scenario_to_dict
@@ -98,6 +99,9 @@ def run_job(database_url: str, data_dir: str, job_id: int, attempt: str) -> None
                 raise _Abandoned()
     except _Abandoned:
         return
+    except PlanCheckError as error:
+        # Each violation with its code (the interface), then its sentence.
+        _fail(write, f"{error.code}: {violations_text(error.violations, 'en', PlanCheckError.MAX_SHOWN)}")
     except SchoolbusError as error:
         _fail(write, f"{error.code}: {error}")
     except Exception as error:  # noqa: BLE001 - the job must end failed with a reason, never stuck

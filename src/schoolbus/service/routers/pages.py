@@ -385,7 +385,10 @@ def upload(
         if kind == "network":
             store.save_network(session, signed.user, project_id, request.app.state.config.data_dir, file.filename, content)
         else:
-            store.save_input(session, signed.user, project_id, kind, file.filename, content)
+            store.save_input(
+                session, signed.user, project_id, kind, file.filename, content,
+                language=signed.language, cache_dir=request.app.state.config.data_dir / "cache",
+            )
     except InputError as error:
         return _invalid(request, session, signed, project_id, error, kind)
     return _back(f"/projects/{project_id}")
@@ -457,7 +460,10 @@ def create_scenario(
 ) -> Response:
     check_csrf(signed, csrf_token)
     try:
-        store.create_scenario(session, signed.user, project_id, name, budget_from_form(budget), choose_bells == "on")
+        store.create_scenario(
+            session, signed.user, project_id, name, budget_from_form(budget), choose_bells == "on",
+            language=signed.language, cache_dir=request.app.state.config.data_dir / "cache",
+        )
     except InputError as error:
         return _invalid(request, session, signed, project_id, error, "scenario")
     return _back(f"/projects/{project_id}")

@@ -290,6 +290,39 @@ def compare(session: Session, user: User, plan_ids: list[str]) -> ComparisonOut:
     return ComparisonOut(plans=[plan_out(session, r) for r in records], metrics=metrics)
 
 
+@router.get(
+    "/comparisons/report.html",
+    tags=["plans"],
+    summary="The comparison report (as `schoolbus compare` writes it): one HTML file, charts inside",
+    description="`language`: `tr`, `en` or `ar` (right to left). Plan-level figures only: no pupil's row or home.",
+    response_class=Response,
+    responses=binary("text/html"),
+)
+def comparison_report(
+    plan_id: list[Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]] = Query(..., min_length=2, max_length=6, description="Two to six plan ids"),
+    language: Language = "tr",
+    user: User = Depends(api_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    import tempfile
+
+    from schoolbus.outputs.reports import render_comparison
+
+    records = []
+    for public_id in plan_id:
+        record = store.get_plan(session, user, public_id)
+        auth.require(session, user, record.project_id, READ_SUMMARY)
+        records.append(record)
+    names = [r.name for r in records]
+    labels = names if len(set(names)) == len(names) else [f"{r.name} ({r.public_id})" for r in records]
+    plans = [(label, store.load_plan(session, record)) for label, record in zip(labels, records)]
+    with tempfile.TemporaryDirectory(prefix="schoolbus-report-") as folder:
+        page = render_comparison(plans, folder, language=language).read_bytes()
+    store.audit(session, user, "download_report", f"plans {', '.join(plan_id)} ({language})")
+    filename = f"comparison.{language}.html"
+    return Response(page, media_type="text/html; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @router.get("/comparisons", response_model=ComparisonOut, tags=["plans"], summary="Compare plans side by side")
 def comparison(
     plan_id: list[Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]] = Query(..., min_length=2, max_length=6, description="Two to six plan ids"),

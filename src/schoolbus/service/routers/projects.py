@@ -99,17 +99,44 @@ def add_member(project_id: Id, body: MemberIn, user: User = Depends(api_user), s
     response_model=InputFileOut,
     tags=["inputs"],
     summary="Upload students, schools (CSV/XLSX/GeoJSON), fleet or policy (YAML/TOML)",
-    description="Validated like `schoolbus check-inputs`: HTTP 422 lists every problem with its row and column.",
+    description=(
+        "Validated like `schoolbus check-inputs`: HTTP 422 lists every problem with its row and column. "
+        "When the project has a road network, a students file with homes outside its area is refused, "
+        "each pupil listed (send `Accept-Language: tr` or `ar` for Turkish or Arabic messages)."
+    ),
 )
 def upload_file(
     project_id: Id,
     kind: InputKind,
+    request: Request,
     file: UploadFile = File(...),
     user: User = Depends(api_user),
     session: Session = Depends(db_session, scope="function"),
 ):
+    # A plain (sync) route: FastAPI runs it in its thread pool, so parsing never blocks the loop.
     content = read_upload(file)
-    return store.save_input(session, user, project_id, kind, file.filename, content)
+    return store.save_input(
+        session, user, project_id, kind, file.filename, content,
+        language=api_language(request), cache_dir=network_cache_dir(request),
+    )
+
+
+API_LANGUAGES = ("en", "tr", "ar")
+"""Languages the API's messages come in (``Accept-Language``; English when it names none)."""
+
+
+def api_language(request: Request) -> str:
+    """The first of :data:`API_LANGUAGES` the request's ``Accept-Language`` names, else ``en``."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";", 1)[0].strip().lower()[:2]
+        if tag in API_LANGUAGES:
+            return tag
+    return "en"
+
+
+def network_cache_dir(request: Request):
+    """The service's road-network cache folder (the road networks are read through it)."""
+    return request.app.state.config.data_dir / "cache"
 
 
 @router.get(
@@ -177,8 +204,12 @@ def list_scenarios(project_id: Id, user: User = Depends(api_user), session: Sess
     tags=["scenarios"],
     summary="Build a scenario from the project's current files (all validated together)",
 )
-def create_scenario(project_id: Id, body: ScenarioIn, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> ScenarioOut:
-    return scenario_out(session, store.create_scenario(session, user, project_id, body.name, body.budget_per_year, body.choose_bells))
+def create_scenario(project_id: Id, body: ScenarioIn, request: Request, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> ScenarioOut:
+    record = store.create_scenario(
+        session, user, project_id, body.name, body.budget_per_year, body.choose_bells,
+        language=api_language(request), cache_dir=network_cache_dir(request),
+    )
+    return scenario_out(session, record)
 
 
 @router.get("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"])
