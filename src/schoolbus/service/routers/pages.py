@@ -70,6 +70,16 @@ METRIC_LABELS = {
     "mean_walk_m": N_("Mean walk"),
     "max_walk_m": N_("Longest walk"),
 }
+EXPORT_LABELS = {
+    "plan.xlsx": N_("Workbook (Excel)"),
+    "routes.csv": N_("Routes (CSV)"),
+    "stops.csv": N_("Stops (CSV)"),
+    "assignments.csv": N_("Pupils and their stops (CSV)"),
+    "vehicles.csv": N_("Vehicles (CSV)"),
+    "routes.geojson": N_("Routes (GeoJSON)"),
+    "stops.geojson": N_("Stops (GeoJSON)"),
+}
+"""The plan's export files and what the page calls them."""
 FLASH_COOKIE = "schoolbus_flash"
 FLASHES = {
     "uploaded-students": N_("Pupils file saved."),
@@ -759,7 +769,7 @@ def plan_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_u
         contractor_map=store.contractor_map(session, record.id) if may_edit else {},
         project_public_id=store.public_id_of(session, Project, record.project_id),
         contractors=contractors,
-        exports=("routes.csv", "stops.csv", "assignments.csv", "vehicles.csv", "plan.xlsx", "routes.geojson", "stops.geojson"),
+        exports=EXPORT_LABELS,
         metric_labels=METRIC_LABELS,
         reasons=page_data.reason_counts(page_data.unserved_rows(document, signed.language)) if may_full else [],
     )
