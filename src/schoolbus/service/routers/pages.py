@@ -620,6 +620,7 @@ def _apply(session, signed, project_id: str, apply_to: str, new_name: str, chang
 async def set_policy(project_id: Id, request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> Response:
     form = await request.form()
     check_csrf(signed, form.get("csrf_token"))
+    store.get_project(session, signed.user, project_id, EDIT)  # the right to edit before any validation
     document = {}
     problems = []
     for key, _label, kind in POLICY_FIELDS:
@@ -649,6 +650,7 @@ async def set_fleet(project_id: Id, request: Request, signed: SignedIn = Depends
     """The fleet and prices form (or, with ``fleet_yaml``, the YAML text box): validated, saved, applied."""
     form = await request.form()
     check_csrf(signed, form.get("csrf_token"))
+    store.get_project(session, signed.user, project_id, EDIT)  # the right to edit before any validation
     apply_to, new_name = str(form.get("apply_to", "")), str(form.get("new_name", ""))
     text = form.get("fleet_yaml")
     try:
