@@ -86,7 +86,8 @@ def test_officer_and_manager_walk(live, tmp_path, language, viewport, suffix):  
         page.fill("#scenario-name", "taban")
         page.click("#create-scenario")
         page.locator("button.run-plan").first.click()
-        page.wait_for_selector("a.plan-link", timeout=JOB_WAIT_MS)
+        page.wait_for_selector("a.plan-link, tr.job[data-status=failed]", timeout=JOB_WAIT_MS)
+        assert page.locator("tr.job[data-status=failed]").count() == 0, page.text_content("#jobs")
         _check(page, language, viewport)
         _shoot(page, f"project-{suffix}")
 
@@ -95,7 +96,8 @@ def test_officer_and_manager_walk(live, tmp_path, language, viewport, suffix):  
         page.click("#save-policy")
         assert words["applied"] in page.text_content("#flash")
         page.locator("tr.scenario-row").nth(1).locator("button.run-plan").click()
-        page.wait_for_function("document.querySelectorAll('a.plan-link').length >= 2", timeout=JOB_WAIT_MS)
+        page.locator("a.plan-link").nth(1).or_(page.locator("tr.job[data-status=failed]")).first.wait_for(timeout=JOB_WAIT_MS)
+        assert page.locator("tr.job[data-status=failed]").count() == 0, page.text_content("#jobs")
         costs = page.locator("td.plan-cost").all_text_contents()
         assert costs[0] != costs[1], costs  # the changed policy changed the plan
         if language == "tr":

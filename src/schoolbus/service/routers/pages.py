@@ -728,7 +728,7 @@ def run(
         return _invalid(request, session, signed, project_public_id, error, "job")
     session.commit()
     request.app.state.runner.wake()
-    return _back(f"/projects/{project_public_id}#jobs", "job-submitted")
+    return _back(f"/projects/{project_public_id}", "job-submitted")
 
 
 @router.post("/jobs/{job_id}/cancel")
@@ -737,7 +737,7 @@ def cancel(job_id: Id, request: Request, csrf_token: str = Form(""), signed: Sig
     job: Job = store.get_job(session, signed.user, job_id, EDIT)
     cancel_job(request.app.state.sessions, job.id)
     request.app.state.runner.wake()
-    return _back(f"/projects/{store.public_id_of(session, Project, job.project_id)}#jobs", "job-cancelled")
+    return _back(f"/projects/{store.public_id_of(session, Project, job.project_id)}", "job-cancelled")
 
 
 # --------------------------------------------------------------------------------------------------
