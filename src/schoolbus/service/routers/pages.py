@@ -854,13 +854,13 @@ def compare_page(
     if len(plan_id) < 2:
         # Back to the project the (empty) selection came from, when it is one this user may see.
         project = store.by_public_id(session, Project, project_id) if project_id else None
-        back = f"/projects/{project.public_id}#plans" if project and auth.may(session, signed.user, project.id, auth.READ_SUMMARY) else "/"
+        back = f"/projects/{project.public_id}" if project and auth.may(session, signed.user, project.id, auth.READ_SUMMARY) else "/"
         return render(request, "compare.html", signed, comparison=None, back=back, n_ticked=len(plan_id), status_code=422)
     comparison = compare(session, signed.user, plan_id[:6])
     fmt = Formats(signed.language)
     records = [store.get_plan(session, signed.user, p.id) for p in comparison.plans]
     currency = _plan_currency(records[0])
-    back = f"/projects/{comparison.plans[0].project_id}#plans"
+    back = f"/projects/{comparison.plans[0].project_id}"
     rows = {m["key"]: m["values"] for m in comparison.metrics}
     # "numbers", not "values": Jinja would find the dict's values() method first.
     charts = [
