@@ -130,6 +130,8 @@ MATRIX: dict[tuple[str, str], frozenset | str] = {
     ("POST", "/plans/{plan_id}/contractors"): OFFICERS,
     ("GET", "/compare"): READERS,
     ("GET", "/plans/{plan_id}/unserved"): OFFICERS,  # pupils' ids and schools: the full view only
+    ("GET", "/plans/{plan_id}/spreadsheet/{name}"): OFFICERS,  # pupil-level tables: the full view only
+    ("GET", "/plans/{plan_id}/notices"): OFFICERS,  # prepares the parent notices: the full view only
     ("GET", "/favicon.ico"): PUBLIC,  # the page's icon: no data
     ("GET", "/favicon.svg"): PUBLIC,
     ("GET", "/admin/users"): ADMIN,

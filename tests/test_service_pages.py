@@ -167,6 +167,34 @@ def test_pages_speak_one_language(app, district, language):
         assert "TRY\u00a0" in english and "Pupils carried" in english
 
 
+def test_spreadsheet_csv_is_turkish(district):
+    client = district["client"]
+    response = client.get(f"/plans/{district['plan_ids'][0]}/spreadsheet/assignments.csv")
+    assert response.status_code == 200
+    header = response.content.decode("utf-8-sig").splitlines()[0]
+    assert header.startswith("Öğrenci;") and "Okul" in header.split(";")
+
+
+def test_parent_notices_are_prepared_with_progress(district):
+    client = district["client"]
+    url = f"/plans/{district['plan_ids'][0]}/notices"
+    first = client.get(url)
+    assert first.status_code == 200 and ('role="progressbar"' in first.text or 'id="notices-download"' in first.text)
+    deadline = time.monotonic() + JOB_WAIT_S
+    while 'id="notices-download"' not in (page := client.get(url).text):
+        assert 'class="status-failed"' not in page and time.monotonic() < deadline
+        time.sleep(0.5)
+    assert client.get(f"/api/v1/plans/{district['plan_ids'][0]}/notices.pdf").content.startswith(b"%PDF")
+
+
+def test_html_route_sheet_opens_in_the_browser(district):
+    client = district["client"]
+    plan_page = client.get(f"/plans/{district['plan_ids'][0]}").text
+    link = re.search(r'href="(/api/v1/plans/[^"]+\.html\?language=tr)"', plan_page).group(1)
+    response = client.get(link)
+    assert response.status_code == 200 and response.headers["content-disposition"].startswith("inline")
+
+
 def test_flash_is_said_once(district):
     client = district["client"]
     first = client.post(f"{district['url']}/members", data={"username": "cem", "csrf_token": csrf(client, district["url"])})

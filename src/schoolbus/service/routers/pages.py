@@ -14,6 +14,8 @@ import functools
 import json
 import math
 import secrets
+import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from schoolbus.errors import InputError, Problem
 from schoolbus.outputs.i18n import N_
-from schoolbus.service import auth, security, store, totp
+from schoolbus.service import artifacts, auth, security, store, totp
 from schoolbus.service.auth import EDIT, READ_FULL, AuthError, SignedIn
 from schoolbus.service.config import SESSION_TTL_S
 from schoolbus.service.db import ROLES, Job, Project, User
@@ -37,7 +39,7 @@ from schoolbus.service.i18n import PAGE_LANGUAGES, Formats, page_language, trans
 from schoolbus.service.jobs import cancel_job
 from schoolbus.service.routers import page_compare, page_data, page_forms
 from schoolbus.service.routers.accounts import sign_in
-from schoolbus.service.routers.plans import COMPARED_METRICS, compare
+from schoolbus.service.routers.plans import COMPARED_METRICS, artifact_key, compare
 from schoolbus.service.routers.projects import read_upload
 from schoolbus.service.scenarios import default_fleet_yaml, fleet_yaml, scenario_from_document
 from schoolbus.service.schemas import PUBLIC_ID_PATTERN, Id
@@ -71,6 +73,7 @@ METRIC_LABELS = {
     "max_walk_m": N_("Longest walk"),
 }
 EXPORT_LABELS = {
+    # CSV tables come from /plans/{id}/spreadsheet/ (headers and separators a spreadsheet expects).
     "plan.xlsx": N_("Workbook (Excel)"),
     "routes.csv": N_("Routes (CSV)"),
     "stops.csv": N_("Stops (CSV)"),
@@ -804,6 +807,83 @@ def unserved_page(
         reason=reason,
         school=school,
     )
+
+
+_notices_lock = threading.Lock()
+_notices_preparing: dict[str, dict] = {}
+"""Plan artifact key → {"done", "total", "started", "error"} of parent notices being rendered."""
+
+
+def _prepare_notices(data_dir: Path, key: str, plan) -> None:
+    state = _notices_preparing[key]
+
+    def progress(done: int, total: int) -> None:
+        state.update(done=done, total=total)
+
+    try:
+        artifacts.parent_notices(data_dir, key, plan, progress=progress)
+    except Exception as error:  # noqa: BLE001 - shown on the page instead of a silent stop
+        state["error"] = str(error)
+        return
+    with _notices_lock:
+        _notices_preparing.pop(key, None)
+
+
+@router.get("/plans/{plan_id}/notices", response_class=HTMLResponse)
+def notices_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+    """Parent notices prepared in the background, with their progress; a download link once ready."""
+    record = store.get_plan(session, signed.user, plan_id)
+    auth.require(session, signed.user, record.project_id, READ_FULL)
+    store.require_released(session, record, "parent notices")
+    data_dir = Path(request.app.state.config.data_dir)
+    key = artifact_key(record)
+    is_ready = (artifacts.notices_folder(data_dir, key) / "notices.pdf").is_file()
+    state = None
+    if not is_ready:
+        with _notices_lock:
+            state = _notices_preparing.get(key)
+            if state is None or state.get("error"):
+                state = {"done": 0, "total": 0, "started": time.monotonic(), "error": None}
+                _notices_preparing[key] = state
+                plan = store.load_plan(session, record)
+                threading.Thread(target=_prepare_notices, args=(data_dir, key, plan), daemon=True).start()
+    fmt = Formats(signed.language)
+    return render(
+        request,
+        "notices.html",
+        signed,
+        record=record,
+        is_ready=is_ready,
+        refresh=not is_ready and not (state and state.get("error")),
+        error=state.get("error") if state else None,
+        percent=round(100 * state["done"] / state["total"]) if state and state["total"] else 0,
+        elapsed=fmt.minutes(time.monotonic() - state["started"]) if state else None,
+    )
+
+
+SPREADSHEET_TABLES = {"routes.csv": "routes", "stops.csv": "stops", "assignments.csv": "assignments", "vehicles.csv": "vehicles"}
+
+
+@router.get("/plans/{plan_id}/spreadsheet/{name}")
+def spreadsheet_csv(plan_id: Id, name: str, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> Response:
+    """A plan table as a CSV for a person's spreadsheet: headers in the page's language, and in
+    Turkish ``;`` between cells and decimal commas (the API's CSVs keep stable keys for tools)."""
+    import tempfile
+
+    from schoolbus.outputs.export import plan_tables, write_csv
+
+    record = store.get_plan(session, signed.user, plan_id)
+    auth.require(session, signed.user, record.project_id, READ_FULL)
+    if name not in SPREADSHEET_TABLES:
+        raise store.NotFound(f"no table {name!r}; expected one of {', '.join(SPREADSHEET_TABLES)}")
+    table = next(t for t in plan_tables(store.load_plan(session, record), signed.language) if t.name == SPREADSHEET_TABLES[name])
+    with tempfile.TemporaryDirectory(prefix="schoolbus-csv-") as folder:
+        path = Path(folder) / name
+        write_csv(table, path, for_spreadsheet_language=signed.language)
+        content = path.read_bytes()
+    store.audit(session, signed.user, "download_export", f"plan {plan_id}: {name} for a spreadsheet ({signed.language})")
+    filename = f"{Path(name).stem}.{signed.language}.csv"
+    return Response(content, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.post("/plans/{plan_id}/contractors")
