@@ -22,6 +22,7 @@ from test_service_api import grid_geojson, schools_csv, students_csv
 PASSWORD = "correct-horse-battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 JOB_WAIT_S = 240.0
+pytestmark = pytest.mark.slow  # plans five scenarios on the street grid (about a minute in all)
 
 ENGLISH_LEAKS = (
     "not uploaded", "students file", "Students", "Pupils", "starting", "stops", "routing", "queued",
@@ -193,6 +194,44 @@ def test_html_route_sheet_opens_in_the_browser(district):
     link = re.search(r'href="(/api/v1/plans/[^"]+\.html\?language=tr)"', plan_page).group(1)
     response = client.get(link)
     assert response.status_code == 200 and response.headers["content-disposition"].startswith("inline")
+
+
+def test_fleet_form_errors_name_the_field_in_words(district):
+    client, url = district["client"], district["url"]
+    page = client.post(f"{url}/fleet", data={"vt0_id": "midi", "vt0_seats": "25", "vt0_day_rate": "çok", "csrf_token": csrf(client, url)})
+    assert page.status_code == 422
+    assert "Günlük ücret (1. satır)" in page.text and "Filo ve fiyatlar" in page.text
+    assert "en az 0 olan bir sayı" in page.text and "not text in quotes" not in page.text
+
+
+def test_fleet_form_applies_to_an_unplanned_scenario(district):
+    client, url = district["client"], district["url"]
+    page = client.post(f"{url}/scenarios", data={"name": "taslak", "csrf_token": csrf(client, url)}).text
+    draft = sorted(set(re.findall(r'value="this:([^"]+)"', page)))
+    assert len(draft) == 1  # only the scenario without plans may be changed in place
+    form = {"vt0_id": "midi", "vt0_seats": "25", "vt0_day_rate": "1.234,50", "vt0_count": "3", "currency": "TRY",
+            "school_days_per_year": "180", "apply_to": f"this:{draft[0]}", "csrf_token": csrf(client, url)}
+    page = client.post(f"{url}/fleet", data=form).text
+    assert "Kaydedildi ve senaryoya uygulandı" in page
+    assert "midi: – → 25 koltuk, günlük ₺1.234,50, 3 araç" in page
+
+
+def test_comparison_draws_the_coverage_curve_and_the_bells(app, district):
+    client, url = district["client"], district["url"]
+    base = re.search(r'action="/scenarios/([^/]+)/jobs"', district["planned"]).group(1)
+    for name, budget, bells in (("bütçe az", "300.000", ""), ("bütçe çok", "2.000.000", ""), ("ziller", "", "on")):
+        data = {"name": name, "base": base, "budget": budget, "csrf_token": csrf(client, url)}
+        if bells:
+            data["choose_bells"] = bells
+        page = client.post(f"{url}/scenarios", data=data).text
+        scenario = re.findall(r'action="/scenarios/([^/]+)/jobs"', page)[-1]
+        client.post(f"/scenarios/{scenario}/jobs", data={"csrf_token": csrf(client, url)})
+    page = wait_for_plans(client, url, 5)
+    ids = re.findall(r'href="/plans/([^"/]+)" class="plan-link"', page)
+    budget = client.get(f"/compare?plan_id={ids[2]}&plan_id={ids[3]}").text
+    assert 'id="coverage"' in budget and "data:image/svg+xml;base64," in budget
+    bells = client.get(f"/compare?plan_id={ids[0]}&plan_id={ids[4]}").text
+    assert 'class="bells"' in bells
 
 
 def test_flash_is_said_once(district):

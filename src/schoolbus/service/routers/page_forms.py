@@ -8,6 +8,7 @@ come back named by the form's own labels, in the page's language.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,7 +50,23 @@ POLICY_LABELS = {
 EXPECTED_WORDS = {
     "a number": N_("a number"),
     "a whole number": N_("a whole number"),
+    "a value (required key)": N_("a value (this field is required)"),
+    "true or false": N_("ticked or not"),
+    "a three-letter ISO 4217 code such as TRY or EUR": N_("a three-letter currency code such as TRY or EUR"),
 }
+READER_BOUNDS = re.compile(
+    r"^a (?P<whole>whole )?number (?P<kind>at least|more than) (?P<low>[-\d.e+]+)"
+    r"(?: and at most (?P<high>[-\d.e+]+))?(?P<null> or null)?(?: \(not text in quotes; decimals take a point\))?$"
+)
+BOUND_WORDS = {
+    ("", "at least", False): N_("a number of at least %(low)s"),
+    ("", "at least", True): N_("a number from %(low)s to %(high)s"),
+    ("", "more than", False): N_("a number above %(low)s"),
+    ("", "more than", True): N_("a number above %(low)s and at most %(high)s"),
+    ("whole ", "at least", False): N_("a whole number of at least %(low)s"),
+    ("whole ", "at least", True): N_("a whole number from %(low)s to %(high)s"),
+}
+"""The readers' range messages (``a number at least 0``…) in words a form user reads."""
 FORM_FILE = "form"
 
 
@@ -201,9 +218,24 @@ def translated_problems(problems, language: str) -> list[Problem]:
             index, _, key = column[len("vehicle_types["):].partition("].")
             label = dict(VEHICLE_COLUMNS).get(key)
             if label and index.isdigit():
-                column = translate("%(field)s (row %(row)s)", language) % {"field": translate(label, language), "row": int(index) + 1}
+                # The reader counts list items from 1, as the table's rows are counted.
+                column = translate("%(field)s (row %(row)s)", language) % {"field": translate(label, language), "row": int(index)}
         elif column in COLUMN_LABELS:
             column = translate(COLUMN_LABELS[column], language)
-        expected = translate(EXPECTED_WORDS[p.expected], language) if p.expected in EXPECTED_WORDS else translate(p.expected, language)
-        out.append(dataclasses.replace(p, column=column, expected=expected))
+        out.append(dataclasses.replace(p, column=column, expected=_expected_words(p.expected, language)))
     return out
+
+
+def _expected_words(expected: str, language: str) -> str:
+    """What a reader expected, in the page's language when the page knows the phrase."""
+    if expected in EXPECTED_WORDS:
+        return translate(EXPECTED_WORDS[expected], language)
+    bounds = READER_BOUNDS.match(expected)
+    if bounds is not None:
+        words = BOUND_WORDS.get((bounds["whole"] or "", bounds["kind"], bounds["high"] is not None))
+        if words is not None:
+            def shown(number: str) -> str:
+                return number.replace(".", ",") if language == "tr" else number
+
+            return translate(words, language) % {"low": shown(bounds["low"]), "high": shown(bounds["high"] or "")}
+    return translate(expected, language)
