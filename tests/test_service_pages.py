@@ -234,6 +234,32 @@ def test_comparison_draws_the_coverage_curve_and_the_bells(app, district):
     assert 'class="bells"' in bells
 
 
+def test_a_project_with_a_scenario_but_no_files_reads_as_uploaded(app, district):
+    """The demo project: its scenario holds pupils, schools and fleet, though no file was uploaded."""
+    from schoolbus.service.db import Project, ProjectMember, ScenarioRecord, User
+
+    with app.state.sessions.begin() as session:
+        first = session.query(ScenarioRecord).order_by(ScenarioRecord.id).first()
+        source = session.get(Project, first.project_id)
+        project = Project(name="demo-gibi", network_kind=source.network_kind, network_path=source.network_path,
+                          network_sha256=source.network_sha256, network_filename="Helsinki.osm.pbf")
+        session.add(project)
+        session.flush()
+        session.add(ScenarioRecord(project_id=project.id, name="demo", document=first.document, n_students=40, n_schools=1))
+        session.add(ProjectMember(project_id=project.id, user_id=session.query(User).filter_by(username="olga").one().id))
+        public_id = project.public_id
+    client = sign_in(app, "olga")
+    client.cookies.set("schoolbus_lang", "tr")
+    page = client.get(f"/projects/{public_id}").text
+    assert re.search(r'data-step="inputs">\s*<b>1\. Öğrenciler ve okullar</b> ✓', page)
+    assert "demo senaryosunda 40 öğrenci ve 1 okul" in page
+    for kind in ("students", "schools", "fleet"):
+        cell = re.search(rf'id="file-{kind}">(.*?)</td>', page, re.S).group(1)
+        assert "yüklenmedi" not in cell and "senaryolarda" in cell
+    second = client.post(f"/projects/{public_id}/scenarios", data={"name": "ikinci", "base": re.search(r'id="scenario-base">.*?<option value="([^"]+)" selected>', page, re.S).group(1), "csrf_token": csrf(client, f"/projects/{public_id}")})
+    assert second.status_code == 200 and "Senaryo oluşturuldu" in second.text
+
+
 def test_flash_is_said_once(district):
     client = district["client"]
     first = client.post(f"{district['url']}/members", data={"username": "cem", "csrf_token": csrf(client, district["url"])})
