@@ -102,6 +102,8 @@ FLASHES = {
     "contractors-saved": N_("Contractors saved."),
     "member-added": N_("Member added."),
     "totp-enrolled": N_("Authenticator app set up."),
+    "hazard-added": N_("Hazard added. Scenarios created from now on carry it."),
+    "hazards-cleared": N_("All hazards removed."),
 }
 """Messages shown once after an action, by code (a cookie carries the code, never text)."""
 CHARTED_METRICS = ("n_vehicles", "cost_per_day", "cost_per_student_per_year", "n_unserved", "mean_ride_s", "distance_m")
