@@ -22,7 +22,7 @@ from schoolbus.service.i18n import PAGE_LANGUAGES, Formats, shift_name, stage_la
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "src" / "schoolbus" / "service"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 KEYWORDS = {"_": None, "N_": None, "translate": (1,)}
-PYTHON_SOURCES = ("app.py", "i18n.py", "routers/pages.py", "routers/page_data.py", "routers/page_forms.py")
+PYTHON_SOURCES = ("app.py", "i18n.py", "routers/pages.py", "routers/page_data.py", "routers/page_forms.py", "routers/geocode.py", "routers/versions.py", "routers/hazards.py")
 
 
 def page_messages() -> set[str]:
