@@ -232,6 +232,11 @@ def test_comparison_draws_the_coverage_curve_and_the_bells(app, district):
     assert 'id="coverage"' in budget and "data:image/svg+xml;base64," in budget
     bells = client.get(f"/compare?plan_id={ids[0]}&plan_id={ids[4]}").text
     assert 'class="bells"' in bells
+    small = client.get(f"/plans/{ids[2]}").text  # the small budget leaves pupils without a place
+    assert 'id="unserved-link"' in small and "bütçe içinde taşınamadı" in small
+    listed = client.get(f"/plans/{ids[2]}/unserved?reason=not_within_budget").text
+    assert listed.count('class="unserved-row"') > 0 and "bütçe içinde taşınamadı" in listed
+    assert client.get(f"/plans/{ids[2]}/unserved?reason=no_stop_within_walk").text.count('class="unserved-row"') == 0
 
 
 def test_a_project_with_a_scenario_but_no_files_reads_as_uploaded(app, district):
