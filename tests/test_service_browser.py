@@ -24,6 +24,7 @@ from test_service_pages import leaks
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 DESKTOP = {"width": 1366, "height": 850}
 PHONE = {"width": 390, "height": 844}
+SCREENSHOT_COLOURS = 64
 
 
 def _no_horizontal_scroll(page) -> bool:
@@ -33,7 +34,14 @@ def _no_horizontal_scroll(page) -> bool:
 def _shoot(page, name: str) -> None:
     if os.environ.get("SCHOOLBUS_WRITE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=False)
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=path, full_page=False)
+        # 64 colours are plenty for a page of text and keep the committed files small.
+        from PIL import Image
+
+        with Image.open(path) as image:
+            small = image.convert("RGB").quantize(colors=SCREENSHOT_COLOURS)
+        small.save(path, optimize=True)
 
 
 def _check(page, language: str, viewport: dict) -> None:
