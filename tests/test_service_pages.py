@@ -265,6 +265,17 @@ def test_a_project_with_a_scenario_but_no_files_reads_as_uploaded(app, district)
     assert second.status_code == 200 and "Senaryo oluşturuldu" in second.text
 
 
+def test_a_scenario_without_files_says_so_in_turkish(app):
+    client = sign_in(app, "olga")
+    created = client.post("/projects", data={"name": "boş", "csrf_token": csrf(client, "/")}, follow_redirects=False)
+    url = created.headers["location"]
+    page = client.post(f"{url}/scenarios", data={"name": "ilk", "csrf_token": csrf(client, url)})
+    assert page.status_code == 422
+    problems = re.search(r'id="problems">(.*?)</section>', page.text, re.S).group(1)
+    assert "öğrenci dosyası" in problems and "yüklenmedi" in problems
+    assert not leaks(problems, "tr") and "students file" not in problems
+
+
 def test_flash_is_said_once(district):
     client = district["client"]
     first = client.post(f"{district['url']}/members", data={"username": "cem", "csrf_token": csrf(client, district["url"])})

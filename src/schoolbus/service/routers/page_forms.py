@@ -23,6 +23,7 @@ from schoolbus.outputs.i18n import N_
 from schoolbus.service.i18n import translate
 from schoolbus.service.scenarios import document_yaml
 
+FORM_FILE = "form"
 MAX_VEHICLE_TYPES = 12
 """Rows of the vehicle types table (the filled ones plus empty rows up to this many)."""
 EMPTY_ROWS = 2
@@ -53,7 +54,23 @@ EXPECTED_WORDS = {
     "a value (required key)": N_("a value (this field is required)"),
     "true or false": N_("ticked or not"),
     "a three-letter ISO 4217 code such as TRY or EUR": N_("a three-letter currency code such as TRY or EUR"),
+    "an uploaded students table": N_("an uploaded pupils file (or start the scenario from a copy of one)"),
+    "an uploaded schools table": N_("an uploaded schools file (or start the scenario from a copy of one)"),
+    "a road network file for the project": N_("a road network file for the project"),
+    "an existing account": N_("an existing account"),
 }
+FILE_WORDS = {
+    "students file": N_("pupils file"),
+    "schools file": N_("schools file"),
+    "road network": N_("road network"),
+    "policy": N_("policy"),
+    "fleet": N_("fleet"),
+    "scenario": N_("scenario"),
+    "member": N_("member"),
+    FORM_FILE: N_("form"),
+}
+"""The problem's "file" when it is no file but a part of the page."""
+VALUE_WORDS = {"not uploaded": N_("not uploaded")}
 READER_BOUNDS = re.compile(
     r"^a (?P<whole>whole )?number (?P<kind>at least|more than) (?P<low>[-\d.e+]+)"
     r"(?: and at most (?P<high>[-\d.e+]+))?(?P<null> or null)?(?: \(not text in quotes; decimals take a point\))?$"
@@ -67,7 +84,6 @@ BOUND_WORDS = {
     ("whole ", "at least", True): N_("a whole number from %(low)s to %(high)s"),
 }
 """The readers' range messages (``a number at least 0``…) in words a form user reads."""
-FORM_FILE = "form"
 
 
 def read_fleet_bytes(filename: str, content: bytes) -> tuple[Fleet, Prices]:
@@ -222,7 +238,15 @@ def translated_problems(problems, language: str) -> list[Problem]:
                 column = translate("%(field)s (row %(row)s)", language) % {"field": translate(label, language), "row": int(index)}
         elif column in COLUMN_LABELS:
             column = translate(COLUMN_LABELS[column], language)
-        out.append(dataclasses.replace(p, column=column, expected=_expected_words(p.expected, language)))
+        out.append(
+            dataclasses.replace(
+                p,
+                file=translate(FILE_WORDS[p.file], language) if p.file in FILE_WORDS else p.file,
+                column=column,
+                value=translate(VALUE_WORDS[p.value], language) if isinstance(p.value, str) and p.value in VALUE_WORDS else p.value,
+                expected=_expected_words(p.expected, language),
+            )
+        )
     return out
 
 
