@@ -74,3 +74,20 @@ def test_shift_and_stage_names_are_words():
     assert stage_label("stops", "tr") == "duraklar seçiliyor"
     assert stage_label("budget 2: routing", "en") == "budget 2: routing"
     assert translate("Plan", "tr") == "Plan" and translate("Make the plan", "tr") == "Planla"
+
+
+def test_a_running_job_shows_its_stage_time_and_estimate_in_words():
+    import datetime as dt
+
+    from schoolbus.service.db import Job, utcnow
+    from schoolbus.service.routers.pages import _job_view, _typical_job_s
+
+    now = utcnow()
+    done = Job(status="succeeded", started_at=now - dt.timedelta(seconds=200), finished_at=now - dt.timedelta(seconds=110))
+    running = Job(status="running", stage="routing", done=1, total=4, started_at=now - dt.timedelta(seconds=30))
+    view = _job_view(running, "tr", _typical_job_s([running, done]))
+    assert view["stage"] == "güzergâhlar çiziliyor" and view["status_words"] == "çalışıyor"
+    assert view["percent"] == 25 and view["elapsed"].endswith(" dk")
+    assert view["remaining"].startswith("yaklaşık 1,0 dk kaldı")
+    first = _job_view(running, "en")  # no earlier plan: the stage's share gives the estimate
+    assert first["remaining"].startswith("about 1.5 min left in this stage")

@@ -446,7 +446,7 @@ def _project_page(request: Request, session: Session, signed: SignedIn, project_
         files=files,
         steps=page_data.project_steps(files, project, scenarios, plans, language),
         scenarios=scenario_rows,
-        jobs=[_job_view(j, signed.language) for j in jobs],
+        jobs=[_job_view(j, signed.language, _typical_job_s(jobs)) for j in jobs],
         plans=[
             {
                 "record": p,
@@ -484,17 +484,36 @@ def _currency_of(document: str) -> str:
     return json.loads(document).get("currency", "")
 
 
-def _job_view(job: Job, language: str) -> dict:
-    """A job as the page shows it: stage in words, a share done, elapsed time and an estimate."""
+def _typical_job_s(jobs: list[Job]) -> float | None:
+    """The median run time of this project's finished plan jobs (``None`` before the first)."""
+    times = sorted(
+        (j.finished_at - j.started_at).total_seconds()
+        for j in jobs
+        if j.status == "succeeded" and j.started_at is not None and j.finished_at is not None
+    )
+    return times[len(times) // 2] if times else None
+
+
+def _job_view(job: Job, language: str, typical_s: float | None = None) -> dict:
+    """A job as the page shows it: stage in words, a share done, elapsed time and an estimate.
+
+    The estimate is the project's typical plan time less the time spent (once a plan has been
+    made), else the current stage's time left from its share done.
+    """
     fmt = Formats(language)
     share = job.done / job.total if job.total else None
     elapsed_s = None
     remaining_s = None
+    remaining_words = None
     if job.started_at is not None:
         end = job.finished_at or db_utcnow()
         elapsed_s = max((end - job.started_at).total_seconds(), 0.0)
-        if job.status == "running" and share and share > MIN_SHARE_FOR_ESTIMATE:
+        if job.status == "running" and typical_s is not None and typical_s > elapsed_s:
+            remaining_s = typical_s - elapsed_s
+            remaining_words = translate("about %(time)s left (as the project's earlier plans took)", language)
+        elif job.status == "running" and share and share > MIN_SHARE_FOR_ESTIMATE:
             remaining_s = elapsed_s * (1 - share) / share
+            remaining_words = translate("about %(time)s left in this stage", language)
     return {
         "public_id": job.public_id,
         "status": job.status,
@@ -504,7 +523,7 @@ def _job_view(job: Job, language: str) -> dict:
         "total": job.total,
         "percent": None if share is None else round(100 * min(share, 1.0)),
         "elapsed": None if elapsed_s is None else fmt.minutes(elapsed_s),
-        "remaining": None if remaining_s is None else fmt.minutes(remaining_s),
+        "remaining": None if remaining_s is None else remaining_words % {"time": fmt.minutes(remaining_s)},
         "error": job.error,
         "plan_id": job.plan_id,
         "is_active": job.status in ("queued", "running"),
