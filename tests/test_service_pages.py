@@ -276,6 +276,17 @@ def test_a_scenario_without_files_says_so_in_turkish(app):
     assert not leaks(problems, "tr") and "students file" not in problems
 
 
+def test_contractors_are_chosen_and_saved(district):
+    client = district["client"]
+    url = f"/plans/{district['plan_ids'][0]}"
+    page = client.get(url).text
+    assert 'id="save-contractors"' in page and '<option value="cem"' in page
+    vehicle = re.search(r'<select name="(vehicle_[^"]+)"', page).group(1)
+    saved = client.post(f"{url}/contractors", data={vehicle: "cem", "csrf_token": csrf(client, url)})
+    assert "Yükleniciler kaydedildi." in saved.text
+    assert re.search(r'<option value="cem" selected>', saved.text)
+
+
 def test_flash_is_said_once(district):
     client = district["client"]
     first = client.post(f"{district['url']}/members", data={"username": "cem", "csrf_token": csrf(client, district["url"])})
