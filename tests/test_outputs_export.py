@@ -130,7 +130,23 @@ def test_english_column_names_on_request(plan, tmp_path):
     files = export_tables(plan, tmp_path, language="en")
     workbook = load_workbook(files["plan.xlsx"])
     assert workbook.sheetnames == ["Routes", "Stops", "Pupils", "Vehicles"]
-    assert [c.value for c in workbook["Pupils"][1]][:3] == ["Pupil", "Initials", "School"]
+    assert [c.value for c in workbook["Pupils"][1]][:4] == ["Pupil", "Initials", "School id", "School"]
+
+
+def test_workbook_names_schools_and_turkish_csv_uses_semicolons(plan, tmp_path):
+    from schoolbus.outputs.export import plan_tables, write_csv
+
+    files = export_tables(plan, tmp_path, language="tr")
+    sheet = load_workbook(files["plan.xlsx"])["Öğrenciler"]
+    header = [c.value for c in sheet[1]]
+    names = {s.name for s in plan.scenario.schools}
+    assert {row[header.index("Okul")] for row in sheet.iter_rows(min_row=2, values_only=True)} <= names
+    vehicles = next(t for t in plan_tables(plan, "tr") if t.name == "vehicles")
+    write_csv(vehicles, tmp_path / "araclar.csv", for_spreadsheet_language="tr")
+    lines = (tmp_path / "araclar.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("Araç;") and "," not in lines[0]
+    cost = lines[1].split(";")[-1]
+    assert "." not in cost  # a Turkish spreadsheet reads 5500,5 as a number, 5500.5 as text
 
 
 points = st.tuples(st.integers(0, 5), st.integers(0, 5)).map(

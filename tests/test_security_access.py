@@ -130,6 +130,11 @@ MATRIX: dict[tuple[str, str], frozenset | str] = {
     ("GET", "/plans/{plan_id}"): frozenset({"contractor", "manager", "officer", "admin"}),
     ("POST", "/plans/{plan_id}/contractors"): OFFICERS,
     ("GET", "/compare"): READERS,
+    ("GET", "/plans/{plan_id}/unserved"): OFFICERS,  # pupils' ids and schools: the full view only
+    ("GET", "/plans/{plan_id}/spreadsheet/{name}"): OFFICERS,  # pupil-level tables: the full view only
+    ("GET", "/plans/{plan_id}/notices"): OFFICERS,  # prepares the parent notices: the full view only
+    ("GET", "/favicon.ico"): PUBLIC,  # the page's icon: no data
+    ("GET", "/favicon.svg"): PUBLIC,
     ("GET", "/admin/users"): ADMIN,
     ("POST", "/admin/users"): ADMIN,
     ("POST", "/admin/users/{username}/{action}"): ADMIN,
@@ -249,7 +254,7 @@ def _request(s, method: str, path: str, role: str):
         forms = {
             "/login": {"username": ACCOUNT.get(role, "nobody"), "password": PASSWORD},
             "/language": {"language": "en", "next": "/"},
-            "/account/password": {"current_password": PASSWORD, "new_password": PASSWORD + "-new"},
+            "/account/password": {"current_password": PASSWORD, "new_password": PASSWORD + "-new", "repeat_password": PASSWORD + "-new"},
             "/account/totp": {"code": "000000"},
             "/projects": {"name": f"page project {n}"},
             "/projects/{project_id}/policy": {"walk_limit_m": "800"},

@@ -136,7 +136,7 @@ def test_page_password_change_keeps_only_this_browser(seeded):
     here, there = s.browser("mert"), s.browser("mert")
     api = s.headers("mert")
     csrf = CSRF.search(here.get("/account/password").text)[1]
-    response = here.post("/account/password", data={"current_password": PASSWORD, "new_password": "another-long-password", "csrf_token": csrf}, follow_redirects=False)
+    response = here.post("/account/password", data={"current_password": PASSWORD, "new_password": "another-long-password", "repeat_password": "another-long-password", "csrf_token": csrf}, follow_redirects=False)
     assert response.status_code == 303
     assert here.get("/", follow_redirects=False).status_code == 200
     assert there.get("/", follow_redirects=False).status_code == 303

@@ -108,10 +108,10 @@ def test_one_time_password_must_be_replaced_first(app):
     client = sign_in(app, "gecici", password)
     assert client.get("/", follow_redirects=False).headers["location"] == "/account/password"
     token = csrf_of(client, "/account/password")
-    weak = client.post("/account/password", data={"current_password": password, "new_password": "short", "csrf_token": token})
+    weak = client.post("/account/password", data={"current_password": password, "new_password": "short", "repeat_password": "short", "csrf_token": token})
     assert weak.status_code == 422
     done = client.post(
-        "/account/password", data={"current_password": password, "new_password": PASSWORD, "csrf_token": token}, follow_redirects=False
+        "/account/password", data={"current_password": password, "new_password": PASSWORD, "repeat_password": PASSWORD, "csrf_token": token}, follow_redirects=False
     )
     assert done.status_code == 303 and client.get("/").status_code == 200
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -1422,6 +1423,25 @@ def fleet_from_mapping(
     prices or depots).
     """
     return _fleet_from_document(file, mapping, problems, require_vehicle_types=require_vehicle_types)
+
+
+def fleet_document(fleet: Fleet, prices: Prices) -> dict:
+    """The ``fleet.yaml`` document of ``fleet`` and ``prices``: what :func:`fleet_from_mapping` reads back.
+
+    Optional keys at their defaults are left out (a ``count`` of ``None`` means as many as needed).
+    """
+    vehicle_types = []
+    for vehicle in fleet.vehicle_types:
+        item = dataclasses.asdict(vehicle)
+        if item["count"] is None:
+            del item["count"]
+        vehicle_types.append(item)
+    document: dict = {"prices": dataclasses.asdict(prices), "vehicle_types": vehicle_types}
+    if fleet.depots:
+        document["depots"] = [
+            {"id": d.id, "name": d.name, "lon": d.location[0], "lat": d.location[1]} for d in fleet.depots
+        ]
+    return document
 
 
 def time_of_day_s(value: object) -> int | None:

@@ -217,6 +217,21 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, **_encode(scenario, Scenario)}
 
 
+def scenario_from_dict(document: Mapping[str, Any]) -> Scenario:
+    """The scenario a ``scenario.json`` document holds (the inverse of :func:`scenario_to_dict`).
+
+    Raises
+    ------
+    InputError
+        Every value of the wrong type, named by its JSON path.
+    """
+    reader = _Reader(SCENARIO_FILE)
+    scenario = reader.record(dict(document), Scenario, "")
+    if reader.problems:
+        raise InputError(reader.problems)
+    return scenario
+
+
 def dumps(document: Mapping[str, Any]) -> str:
     """The exact text schoolbus writes for a JSON document (sorted keys, stable floats)."""
     return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -144,6 +144,9 @@ def plan_tables(plan: Plan, language: str = DEFAULT_LANGUAGE) -> tuple[Table, ..
             ):
                 vehicles_at_stop[visit.stop_id].append(trip.vehicle_id)
 
+    def school_name(school_id: str) -> str:
+        return schools[school_id].name if school_id in schools else school_id
+
     def place_name(visit) -> str:
         if visit.stop_id is not None:
             return stops[visit.stop_id].name if visit.stop_id in stops else ""
@@ -160,7 +163,8 @@ def plan_tables(plan: Plan, language: str = DEFAULT_LANGUAGE) -> tuple[Table, ..
         (
             Column("vehicle_id", _("Vehicle"), lambda r: r["trip"].vehicle_id),
             Column("trip_id", _("Trip"), lambda r: r["trip"].id),
-            Column("school_id", _("School"), lambda r: r["trip"].school_id),
+            Column("school_id", _("School id"), lambda r: r["trip"].school_id),
+            Column("school_name", _("School"), lambda r: school_name(r["trip"].school_id)),
             Column("shift", _("Shift"), lambda r: r["trip"].shift),
             Column("direction", _("Direction"), lambda r: str(r["trip"].direction)),
             Column("seq", _("Order"), lambda r: r["seq"]),
@@ -188,7 +192,8 @@ def plan_tables(plan: Plan, language: str = DEFAULT_LANGUAGE) -> tuple[Table, ..
         (
             Column("stop_id", _("Stop"), lambda s: s.id),
             Column("name", _("Street"), lambda s: s.name),
-            Column("school_id", _("School"), lambda s: s.school_id),
+            Column("school_id", _("School id"), lambda s: s.school_id),
+            Column("school_name", _("School"), lambda s: school_name(s.school_id)),
             Column("shift", _("Shift"), lambda s: s.shift),
             Column("lon", _("Longitude"), lambda s: s.location[0]),
             Column("lat", _("Latitude"), lambda s: s.location[1]),
@@ -209,7 +214,8 @@ def plan_tables(plan: Plan, language: str = DEFAULT_LANGUAGE) -> tuple[Table, ..
         (
             Column("student_id", _("Pupil"), lambda a: a.student_id),
             Column("initials", _("Initials"), lambda a: _initials(students, a.student_id)),
-            Column("school_id", _("School"), lambda a: a.school_id),
+            Column("school_id", _("School id"), lambda a: a.school_id),
+            Column("school_name", _("School"), lambda a: school_name(a.school_id)),
             Column("shift", _("Shift"), lambda a: a.shift),
             Column("status", _("Status"), lambda a: str(a.status)),
             Column("reason", _("Reason"), lambda a: a.reason and describe_reason(a.reason, language)),
@@ -306,15 +312,31 @@ def neutralised(value: Cell) -> Cell:
     return value
 
 
-def write_csv(table: Table, path: Path) -> None:
+def write_csv(table: Table, path: Path, *, for_spreadsheet_language: str | None = None) -> None:
     """Write ``table`` to ``path`` as UTF-8-with-BOM CSV under its stable column keys.
 
+    With ``for_spreadsheet_language`` the file is for a person's spreadsheet instead: headers are
+    the column labels, and where the language writes decimals with a comma (Turkish) cells are
+    separated by ``;`` and decimals written with a comma, as a Turkish Excel reads them.
     Text cells are :func:`neutralised`.
     """
+    comma_decimal = for_spreadsheet_language in COMMA_DECIMAL_LANGUAGES
     with path.open("w", encoding=CSV_ENCODING, newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([neutralised(c.key) for c in table.columns])
-        writer.writerows([neutralised(csv_text(v)) if isinstance(v, str) else csv_text(v) for v in row] for row in table.rows)
+        writer = csv.writer(f, delimiter=";" if comma_decimal else ",")
+        headers = [c.label if for_spreadsheet_language else c.key for c in table.columns]
+        writer.writerow([neutralised(h) for h in headers])
+        for row in table.rows:
+            cells = []
+            for v in row:
+                text = csv_text(v)
+                if comma_decimal and isinstance(v, float) and not isinstance(v, bool):
+                    text = text.replace(".", ",")
+                cells.append(neutralised(text) if isinstance(v, str) else text)
+            writer.writerow(cells)
+
+
+COMMA_DECIMAL_LANGUAGES = frozenset({"tr"})
+"""Languages whose spreadsheets write ``3,5`` and so separate CSV cells with ``;``."""
 
 
 def write_xlsx(tables: Sequence[Table], path: Path) -> None:

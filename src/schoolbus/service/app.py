@@ -27,6 +27,7 @@ from schoolbus.service import auth, store
 from schoolbus.service.auth import AuthError, Forbidden
 from schoolbus.service.config import ServiceConfig
 from schoolbus.service.db import SCHEMA_VERSION, make_engine, migrate, session_factory
+from schoolbus.service.i18n import page_language, translate
 from schoolbus.service.jobs import JobRunner
 from schoolbus.service.routers import accounts, geocode, hazards, pages, plans, projects, versions
 from schoolbus.service.schemas import ErrorOut, HealthOut
@@ -175,7 +176,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, error: Forbidden):
         if _wants_page(request):
-            return HTMLResponse(f"<!doctype html><title>403</title><p>{html.escape(str(error))}</p><p><a href='/'>←</a></p>", status_code=403)
+            # The same words whether it is not yours or not there; in the page's language.
+            language = page_language(request.cookies.get("schoolbus_lang"))
+            said = html.escape(translate("You may not open this page, or it does not exist.", language))
+            back = html.escape(translate("Back to the projects", language))
+            return HTMLResponse(
+                f"<!doctype html><html lang='{language}'><title>403</title><p>{said}</p><p><a href='/'>← {back}</a></p></html>",
+                status_code=403,
+            )
         return JSONResponse(error_body(getattr(error, "code", "forbidden"), str(error)), status_code=403)
 
     @app.exception_handler(store.NotFound)

@@ -88,13 +88,22 @@ def route_sheets(
     return rendered(plan_folder(data_dir, plan_key) / f"sheets-{view}-{language}", render)
 
 
-def parent_notices(data_dir: Path, plan_key: str, plan: Plan) -> Path:
-    """The folder of parent notices (a booklet per school and shift, and ``notices.pdf`` with them all)."""
+def parent_notices(data_dir: Path, plan_key: str, plan: Plan, progress: Callable[[int, int], None] | None = None) -> Path:
+    """The folder of parent notices (a booklet per school and shift, and ``notices.pdf`` with them all).
+
+    ``progress(done, total)`` is called as booklets are written (when they are rendered now).
+    """
     from schoolbus.outputs.sheets import render_parent_notices
 
     return rendered(
-        plan_folder(data_dir, plan_key) / "notices", lambda out: render_parent_notices(plan, out, combined=True)
+        notices_folder(data_dir, plan_key),
+        lambda out: render_parent_notices(plan, out, combined=True, progress=progress),
     )
+
+
+def notices_folder(data_dir: Path, plan_key: str) -> Path:
+    """Where :func:`parent_notices` keeps a plan's notices (present once they are rendered)."""
+    return plan_folder(data_dir, plan_key) / "notices"
 
 
 def exports(data_dir: Path, plan_key: str, plan: Plan, language: str) -> Path:

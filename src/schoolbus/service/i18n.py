@@ -1,194 +1,61 @@
-"""The web page's words in Turkish and English (the printed outputs have their own catalogues).
+"""The web page's words and number formats in Turkish and English, from one place.
 
-Keys are the English text; :func:`translate` falls back to the key, so English needs no table.
+Words come from the ``service`` gettext catalogue (``locales/<lang>/LC_MESSAGES/service.po``,
+message ids in English); words chosen by a code that the printed outputs also show (unserved
+reasons, shift names) come from the outputs' own ``schoolbus`` catalogue, so a reason reads the
+same on the page, the map and the workbook. Numbers, money, distances and durations are written
+by Babel in the page's language (``₺27.800,00`` and ``82,8 km`` in Turkish, ``TRY 27,800.00`` and
+``82.8 km`` in English) through :class:`Formats`, which every page template receives as ``fmt``.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
+from schoolbus.outputs.i18n import N_, format_money, format_number, shift_label, translations
+
 PAGE_LANGUAGES = ("tr", "en")
 DEFAULT_PAGE_LANGUAGE = "tr"
+DOMAIN = "service"
+S_PER_MIN = 60.0
+M_PER_KM = 1000.0
 
-TURKISH = {
-    "Students from addresses: geocode and review": "Adreslerden öğrenciler: konumla ve incele",
-    "School transport planning": "Okul servisi planlama",
-    "Sign in": "Giriş yap",
-    "Sign out": "Çıkış yap",
-    "Username": "Kullanıcı adı",
-    "Password": "Parola",
-    "Wrong username or password.": "Kullanıcı adı ya da parola yanlış.",
-    "Your session form expired; please try again.": "Form süresi doldu; lütfen yeniden deneyin.",
-    "Replace your password": "Parolanızı değiştirin",
-    "Your password was set by someone else: choose your own before you continue.": "Parolanızı başkası belirledi: devam etmeden önce kendi parolanızı seçin.",
-    "Current password": "Şimdiki parola",
-    "New password": "Yeni parola",
-    "Save": "Kaydet",
-    "Projects": "Projeler",
-    "New project": "Yeni proje",
-    "Name": "Ad",
-    "Create": "Oluştur",
-    "No project yet.": "Henüz proje yok.",
-    "Signed in as": "Giriş yapan",
-    "Role": "Rol",
-    "Language": "Dil",
-    "Users": "Kullanıcılar",
-    "New user": "Yeni kullanıcı",
-    "One-time password for": "Tek kullanımlık parola:",
-    "hand it over in person; it must be changed at first sign-in.": "kişiye elden verin; ilk girişte değiştirilmelidir.",
-    "Members": "Üyeler",
-    "Add member": "Üye ekle",
-    "Input files": "Girdi dosyaları",
-    "Hazards": "Tehlikeler",
-    "Draw a road pupils must not cross on foot, or a road or area buses must avoid: choose what it is, click its points on the map, then add it. New scenarios carry the project's hazards.": "Öğrencilerin yaya olarak karşıya geçmemesi gereken bir yolu ya da servislerin kullanmaması gereken bir yolu veya alanı çizin: türünü seçin, noktalarını haritada tıklayın, sonra ekleyin. Yeni senaryolar projenin tehlikelerini taşır.",
-    "Hazard": "Tehlike",
-    "Pupils must not cross on foot": "Öğrenciler yaya olarak karşıya geçmemeli",
-    "Buses avoid": "Servisler kullanmaz",
-    "Both": "İkisi de",
-    "Shape": "Biçim",
-    "Road (line)": "Yol (çizgi)",
-    "Area": "Alan",
-    "points": "nokta",
-    "Undo point": "Son noktayı geri al",
-    "Add hazard": "Tehlike ekle",
-    "Remove all hazards": "Tüm tehlikeleri kaldır",
-    "Annual budget (empty: carry everyone)": "Yıllık bütçe (boş: herkes taşınır)",
-    "Choose bells within the schools' windows": "Zil saatlerini okulların zaman aralıklarında seç",
-    "Students": "Öğrenciler",
-    "Schools": "Okullar",
-    "Fleet": "Filo",
-    "Policy": "Politika",
-    "Road network": "Yol ağı",
-    "Upload": "Yükle",
-    "not uploaded": "yüklenmedi",
-    "rows": "satır",
-    "uploaded": "yüklendi",
-    "The file has problems; nothing was saved:": "Dosyada sorunlar var; hiçbir şey kaydedilmedi:",
-    "File": "Dosya",
-    "Row": "Satır",
-    "Column": "Sütun",
-    "Value": "Değer",
-    "Expected": "Beklenen",
-    "Walk limit (m)": "Yürüme sınırı (m)",
-    "Longest ride (min)": "En uzun yolculuk (dk)",
-    "Arrival before the bell (min)": "Zilden önce varış (dk)",
-    "Escort up to grade": "Rehber personel şu sınıfa kadar",
-    "Fleet and prices (YAML)": "Filo ve fiyatlar (YAML)",
-    "Scenarios": "Senaryolar",
-    "New scenario from the current files": "Güncel dosyalardan yeni senaryo",
-    "schools": "okul",
-    "students": "öğrenci",
-    "Plan": "Planla",
-    "Seconds per solve": "Çözüm başına saniye",
-    "Seed": "Tohum",
-    "Jobs": "İşler",
-    "Status": "Durum",
-    "Progress": "İlerleme",
-    "Cancel": "İptal",
-    "queued": "sırada",
-    "running": "çalışıyor",
-    "succeeded": "tamamlandı",
-    "failed": "başarısız",
-    "cancelled": "iptal edildi",
-    "Plans": "Planlar",
-    "Map": "Harita",
-    "Route sheets": "Güzergâh föyleri",
-    "Parent notices": "Veli bilgilendirmeleri",
-    "Exports": "Dışa aktarımlar",
-    "Compare selected": "Seçilenleri karşılaştır",
-    "Compare plans": "Planları karşılaştır",
-    "Comparison report": "Karşılaştırma raporu",
-    "Summary": "Özet",
-    "Vehicles": "Araçlar",
-    "Trips": "Seferler",
-    "Pupils carried": "Taşınan öğrenciler",
-    "Pupils without a bus place": "Servis yeri olmayan öğrenciler",
-    "Distance per day": "Günlük mesafe",
-    "Empty driving per day": "Günlük boş sürüş",
-    "Cost per day": "Günlük maliyet",
-    "Cost per year": "Yıllık maliyet",
-    "Cost per pupil per day": "Öğrenci başına günlük maliyet",
-    "Cost per pupil per year": "Öğrenci başına yıllık maliyet",
-    "Mean ride": "Ortalama yolculuk",
-    "95th percentile ride": "Yolculuk (%95)",
-    "Longest ride": "En uzun yolculuk",
-    "Mean walk": "Ortalama yürüme",
-    "Longest walk": "En uzun yürüme",
-    "Pupils": "Öğrenciler",
-    "Contractors": "Yükleniciler",
-    "Vehicle": "Araç",
-    "Contractor": "Yüklenici",
-    "none": "yok",
-    "Back": "Geri",
-    "Only plans you may see are listed.": "Yalnızca görebildiğiniz planlar listelenir.",
-    "Your route sheets": "Güzergâh föyleriniz",
-    "No route sheet is assigned to you yet.": "Size henüz güzergâh föyü atanmadı.",
-    "Select two or more plans to compare.": "Karşılaştırmak için iki ya da daha fazla plan seçin.",
-    "This page refreshes itself while a job runs.": "Bir iş çalışırken bu sayfa kendini yeniler.",
-    "Demo district on the Helsinki extract (generated pupils).": "Helsinki kesiti üzerinde örnek bölge (üretilmiş öğrenciler).",
-    "The map needs internet for its background tiles; routes and stops show offline.": "Haritanın arka planı internet ister; güzergâhlar ve duraklar çevrimdışı görünür.",
-    "Download": "İndir",
-    "min": "dk",
-    # Plan versions and publishing (owner: replan)
-    "Versions": "Sürümler",
-    "version": "sürüm",
-    "Version": "Sürüm",
-    "Versions, changes and publishing": "Sürümler, değişiklikler ve yayımlama",
-    "draft": "taslak",
-    "published": "yayımlandı",
-    "superseded": "yerini yenisine bıraktı",
-    "Author": "Hazırlayan",
-    "Parent": "Önceki sürüm",
-    "plan": "plan",
-    "Cost change per day / year": "Maliyet değişimi günlük / yıllık",
-    "Approved by": "Onaylayan",
-    "Approve and publish": "Onayla ve yayımla",
-    "Changes against the parent": "Önceki sürüme göre değişiklikler",
-    "Pupils added": "Eklenen öğrenciler",
-    "Pupils removed": "Çıkarılan öğrenciler",
-    "Pupils with a new stop": "Durağı değişen öğrenciler",
-    "Pupils whose time moved more than 5 min": "Saati 5 dakikadan çok değişen öğrenciler",
-    "Stops added / removed": "Eklenen / kaldırılan duraklar",
-    "Vehicle-days added / removed / changed": "Eklenen / kaldırılan / değişen araç-günler",
-    "Pupils with a new stop or time": "Durağı ya da saati değişen öğrenciler",
-    "Pupil": "Öğrenci",
-    "Stop": "Durak",
-    "Pickup": "Alış",
-    "Drop-off": "Bırakış",
-    "Stop times per vehicle-day": "Araç-gün başına durak saatleri",
-    "Time": "Saat",
-    "Re-plan with a change file": "Değişiklik dosyasıyla yeniden planla",
-    "CSV, XLSX or YAML: pupils added, removed, moved; stops or roads closed; vehicles withdrawn. The result is a draft a manager approves.": "CSV, XLSX ya da YAML: eklenen, çıkan, taşınan öğrenciler; kapanan duraklar ya da yollar; çekilen araçlar. Sonuç, bir yöneticinin onaylayacağı bir taslaktır.",
-    "Re-plan": "Yeniden planla",
-    "Change file": "Değişiklik dosyası",
-    "Route sheets to re-issue": "Yeniden verilecek güzergâh föyleri",
-    "Pins and locks (optional)": "Sabitlemeler ve kilitler (isteğe bağlı)",
-    "Versions of this project": "Bu projenin sürümleri",
-    'Enter the 6-digit code of your authenticator app.': 'Kimlik doğrulama uygulamanızın 6 haneli kodunu girin.',
-    'Too many failed sign-ins. Try again in': 'Çok fazla başarısız giriş. Yeniden deneme süresi:',
-    'Authenticator code (if your account has one)': 'Doğrulama kodu (hesabınızda varsa)',
-    'Security': 'Güvenlik',
-    'Authenticator app (second factor)': 'Kimlik doğrulama uygulaması (ikinci adım)',
-    'Ends every sign-in of your account, on every device, and every API token.': 'Hesabınızın tüm cihazlardaki oturumlarını ve tüm API anahtarlarını sonlandırır.',
-    'Sign out everywhere': 'Her yerden çıkış yap',
-    'The administrator requires an authenticator app for your account: set it up before you continue.': 'Yönetici hesabınız için kimlik doğrulama uygulaması istiyor: devam etmeden önce kurun.',
-    'Your account signs in with an authenticator app.': 'Hesabınız kimlik doğrulama uygulamasıyla giriş yapıyor.',
-    'Add this key to an authenticator app (type it in, or open the link on the phone), then enter the code it shows.': 'Bu anahtarı kimlik doğrulama uygulamasına ekleyin (yazarak ya da bağlantıyı telefonda açarak), sonra gösterdiği kodu girin.',
-    'Key': 'Anahtar',
-    'Code': 'Kod',
-    'Audit log': 'Denetim kaydı',
-    'When': 'Zaman',
-    'Action': 'İşlem',
-    'What': 'Ne',
-    'Change role': 'Rolü değiştir',
-    'active': 'etkin',
-    'disabled': 'devre dışı',
-    'Disable': 'Devre dışı bırak',
-    'Enable': 'Etkinleştir',
-    'End sessions and tokens': 'Oturumları ve anahtarları sonlandır',
-    'Admins and officers must sign in with an authenticator app': 'Yöneticiler ve uzmanlar kimlik doğrulama uygulamasıyla giriş yapmalı',
-    'Account': 'Hesap',
+STAGE_WORDS: dict[str, str] = {
+    "": N_("waiting to start"),
+    "starting": N_("starting"),
+    "demo district": N_("generating the demo district"),
+    "road network": N_("reading the road network"),
+    "stops": N_("choosing stops"),
+    "matrices": N_("travel times"),
+    "routing": N_("routing"),
+    "building trips": N_("building trips"),
+    "chaining": N_("chaining trips onto buses"),
+    "checking": N_("checking the plan"),
+    "scenarios": N_("scenarios"),
+    "plan file": N_("plan file"),
+    "map": N_("map"),
+    "exports": N_("exports"),
+    "route sheets": N_("route sheets"),
+    "notices": N_("parent notices"),
+    "done": N_("done"),
+}
+"""The planning stages jobs report (``pipeline.plan``'s ``progress``) and their words."""
+
+STATUS_WORDS: dict[str, str] = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
 }
 
-STRINGS = {"tr": TURKISH, "en": {}}
+ROLE_WORDS: dict[str, str] = {
+    "admin": N_("administrator"),
+    "officer": N_("officer"),
+    "manager": N_("manager"),
+    "contractor": N_("contractor"),
+}
 
 
 def page_language(value: str | None) -> str:
@@ -197,5 +64,112 @@ def page_language(value: str | None) -> str:
 
 
 def translate(text: str, language: str) -> str:
-    """``text`` in ``language`` (the English text itself when no translation is known)."""
-    return STRINGS.get(language, {}).get(text, text)
+    """``text`` in ``language`` (the English text itself when the catalogue lacks it)."""
+    return translations(page_language(language), DOMAIN).gettext(text)
+
+
+def stage_label(stage: str, language: str) -> str:
+    """A job's stage in words; ``"budget 3: routing"``-style prefixes keep their own text."""
+    prefix, _, last = stage.rpartition(": ")
+    word = STAGE_WORDS.get(last)
+    if word is None:
+        return stage
+    said = translate(word, language)
+    return f"{prefix}: {said}" if prefix else said
+
+
+def shift_name(code: str, language: str) -> str:
+    """A shift code (``ogle``, ``tam``, ``morning``) as a person says it: ``Öğle``, ``Tam gün``."""
+    word = shift_label(code, language)
+    return word[:1].upper() + word[1:] if word != code else code
+
+
+def reason_title(code: str, language: str) -> str:
+    """An unserved reason code's short title in ``language`` (the map's and workbook's words)."""
+    from schoolbus.model import ReasonCode
+    from schoolbus.outputs.reasons import TITLES
+
+    try:
+        title = TITLES[ReasonCode(code)]
+    except ValueError:
+        return code
+    return translations(page_language(language)).gettext(title)
+
+
+class Formats:
+    """Numbers, money, distances and durations written the way ``language`` writes them."""
+
+    def __init__(self, language: str):
+        self.language = page_language(language)
+
+    def number(self, value: float | None, decimals: int = 0) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        return format_number(value, self.language, decimals=decimals)
+
+    def money(self, amount: float | None, currency: str = "") -> str:
+        if amount is None:
+            return "–"
+        if not currency:
+            return self.number(amount, 2)
+        text = format_money(amount, currency, self.language)
+        # Babel glues a code without a symbol to the number in English ("TRY27,800.00").
+        if text.startswith(currency) and text[len(currency):][:1].isdigit():
+            text = f"{currency}\u00a0{text[len(currency):]}"
+        return text
+
+    def km(self, metres: float | None) -> str:
+        return "–" if metres is None else f"{self.number(metres / M_PER_KM, 1)} km"
+
+    def metres(self, metres: float | None) -> str:
+        return "–" if metres is None else f"{self.number(metres)} m"
+
+    def minutes(self, seconds: float | None) -> str:
+        if seconds is None:
+            return "–"
+        return f"{self.number(seconds / S_PER_MIN, 1)} {translate('min', self.language)}"
+
+    def percent(self, share: float | None) -> str:
+        return "–" if share is None else f"%{self.number(share * 100)}" if self.language == "tr" else f"{self.number(share * 100)}%"
+
+    def signed(self, text: str, value: float | None) -> str:
+        """``text`` (a formatted difference) with a ``+`` in front of a positive ``value``."""
+        return f"+{text}" if value is not None and value > 0 else text
+
+    def metric(self, key: str, value: float | None, currency: str = "") -> str:
+        """A plan summary value by its key's unit (``_s`` durations, ``_m`` distances, ``cost`` money)."""
+        if value is None:
+            return "–"
+        if key.endswith("_s"):
+            return self.minutes(value)
+        if key.endswith("_m"):
+            return self.km(value) if key.startswith(("distance", "deadhead")) else self.metres(value)
+        if key.startswith("cost"):
+            return self.money(value, currency)
+        return self.number(value, 0 if float(value).is_integer() else 1)
+
+    def date(self, moment) -> str:
+        """A date and time the language's way (``7 Ara 2026 09:40``, ``Dec 7, 2026, 9:40 AM``), in UTC."""
+        from babel.dates import format_datetime
+
+        return "–" if moment is None else format_datetime(moment, "medium", tzinfo=None, locale=self.language)
+
+    def stage(self, stage: str) -> str:
+        return stage_label(stage, self.language)
+
+    def shift(self, code: str) -> str:
+        return shift_name(code, self.language)
+
+    def reason(self, code: str) -> str:
+        return reason_title(code, self.language)
+
+    def status(self, status: str) -> str:
+        return translate(STATUS_WORDS.get(status, status), self.language)
+
+    def role(self, role: str) -> str:
+        return translate(ROLE_WORDS.get(role, role), self.language)
+
+
+def words(mapping: Mapping[str, str], language: str) -> dict[str, str]:
+    """Each value of ``mapping`` translated into ``language``."""
+    return {key: translate(text, language) for key, text in mapping.items()}

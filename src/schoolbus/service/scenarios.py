@@ -19,10 +19,19 @@ import yaml
 
 from schoolbus.errors import InputError, Problem
 from schoolbus.hazards import read_hazards
-from schoolbus.ingest import load_scenario, read_fleet, read_policy, read_schools, read_students
-from schoolbus.model import Policy, Scenario, Student
+from schoolbus.ingest import (
+    DEFAULT_FLEET,
+    DEFAULT_PRICES,
+    fleet_document,
+    load_scenario,
+    read_fleet,
+    read_policy,
+    read_schools,
+    read_students,
+)
+from schoolbus.model import Fleet, Policy, Prices, Scenario, Student
 from schoolbus.network import OSM_SUFFIXES
-from schoolbus.planfile import NetworkSource
+from schoolbus.planfile import NetworkSource, scenario_from_dict
 from schoolbus.service.uploads import check_network, check_table_or_document
 
 ROAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".fgb")
@@ -221,39 +230,14 @@ def scenario_from_document(document: Mapping[str, Any]) -> Scenario:
     InputError
         When the document is not a valid ``scenario.json``.
     """
-    # planfile reads scenario.json only inside read_plan; its decoder is reused, not rewritten.
-    from schoolbus.planfile import SCENARIO_FILE, _Reader
+    return scenario_from_dict(document)
 
-    reader = _Reader(SCENARIO_FILE)
-    scenario = reader.record(dict(document), Scenario, "")
-    if reader.problems:
-        raise InputError(reader.problems)
-    return scenario
+
+def fleet_yaml(fleet: Fleet, prices: Prices) -> str:
+    """``fleet`` and ``prices`` as a fleet.yaml text (ingest's encoder), for export and the editor."""
+    return document_yaml(fleet_document(fleet, prices)).decode("utf-8")
 
 
 def default_fleet_yaml() -> str:
     """The CLI's default fleet and prices as a fleet.yaml text, for the page's editor to start from."""
-    from schoolbus.ingest import DEFAULT_FLEET, DEFAULT_PRICES
-
-    prices = DEFAULT_PRICES
-    document = {
-        "prices": {
-            "currency": prices.currency,
-            "escort_day_rate": prices.escort_day_rate,
-            "overhead_share": prices.overhead_share,
-            "school_days_per_year": prices.school_days_per_year,
-        },
-        "vehicle_types": [
-            {
-                "id": v.id,
-                "seats": v.seats,
-                "day_rate": v.day_rate,
-                "km_rate": v.km_rate,
-                "wheelchair_places": v.wheelchair_places,
-                **({"count": v.count} if v.count is not None else {}),
-                "always_escort": v.always_escort,
-            }
-            for v in DEFAULT_FLEET.vehicle_types
-        ],
-    }
-    return document_yaml(document).decode("utf-8")
+    return fleet_yaml(DEFAULT_FLEET, DEFAULT_PRICES)

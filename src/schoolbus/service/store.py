@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schoolbus.errors import InputError, Problem
-from schoolbus.model import Plan
+from schoolbus.model import Plan, Scenario
 from schoolbus.planfile import PLAN_FILE, SCENARIO_FILE, NetworkSource, read_plan
 from schoolbus.service import auth
 from schoolbus.service.auth import EDIT, READ_SUMMARY, Forbidden
@@ -280,8 +280,6 @@ def create_scenario(
     With ``cache_dir``, homes outside the project's road network's area are refused as on upload
     (the network may have changed since the students were uploaded).
     """
-    from schoolbus.planfile import scenario_to_dict
-
     project = get_project(session, user, project_id, EDIT)
     name = _name(name, "scenario")
     files = {kind: (row.filename, row.content) for kind, row in input_files(session, project.id).items()}
@@ -289,15 +287,48 @@ def create_scenario(
     if cache_dir is not None and project.network_path:
         source = NetworkSource(project.network_kind, project.network_path, project.network_sha256)
         check_homes_in_network(scenario.students, files["students"][0], scenario.policy, source, Path(cache_dir), language)
+    return add_scenario(session, user, project.public_id, scenario)
+
+
+def add_scenario(session: Session, user: User, project_id: str, scenario: Scenario) -> ScenarioRecord:
+    """Keep an already validated scenario (one derived from another, say) as a new scenario."""
+    from schoolbus.planfile import scenario_to_dict
+
+    project = get_project(session, user, project_id, EDIT)
     record = ScenarioRecord(
         project_id=project.id,
-        name=name,
+        name=_name(scenario.name, "scenario"),
         document=json.dumps(scenario_to_dict(scenario), ensure_ascii=False),
         n_students=len(scenario.students),
         n_schools=len(scenario.schools),
     )
     session.add(record)
     session.flush()
+    audit(session, user, "create_scenario", f"project {project.public_id}: scenario {record.public_id}")
+    return record
+
+
+def scenario_has_plans(session: Session, record: ScenarioRecord) -> bool:
+    return session.scalar(select(PlanRecord.id).where(PlanRecord.scenario_id == record.id).limit(1)) is not None
+
+
+def replace_scenario(session: Session, user: User, scenario_id: str, scenario: Scenario) -> ScenarioRecord:
+    """Put ``scenario`` in place of a scenario that has no plan yet (a planned one stays as planned).
+
+    Raises
+    ------
+    InputError
+        When the scenario already has plans: their scenario must keep describing them.
+    """
+    from schoolbus.planfile import scenario_to_dict
+
+    record = get_scenario(session, user, scenario_id, EDIT)
+    if scenario_has_plans(session, record):
+        raise InputError([Problem("scenario", None, None, record.name, "a scenario without plans (apply the change to a new scenario)")])
+    record.document = json.dumps(scenario_to_dict(scenario), ensure_ascii=False)
+    record.n_students, record.n_schools = len(scenario.students), len(scenario.schools)
+    session.flush()
+    audit(session, user, "update_scenario", f"scenario {record.public_id}")
     return record
 
 

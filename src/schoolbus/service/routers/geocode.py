@@ -43,34 +43,6 @@ _PAGE_STATIC = {
     "review.js": (Path(__file__).resolve().parents[1] / "static" / "geocode_review.js", "text/javascript"),
 }
 
-PAGE_TURKISH = {
-    "Addresses": "Adresler",
-    "Addresses and homes": "Adresler ve evler",
-    "Upload an address table": "Adres tablosu yükle",
-    "A students table with address columns (adres, or il, ilçe, mahalle, sokak, bina_no): every home is found offline in the project's OSM extract, and the pupils placed become the students file.":
-        "Adres sütunlu öğrenci tablosu (adres ya da il, ilçe, mahalle, sokak, bina_no): her ev projenin OSM verisinde çevrimdışı bulunur, konumlanan öğrenciler öğrenci dosyası olur.",
-    "Geocode": "Konumla",
-    "Pupils to review": "İncelenecek öğrenciler",
-    "Drag a marker to the home, or select a pupil and click the map, or type the coordinates; then save.":
-        "İşareti eve sürükleyin ya da öğrenciyi seçip haritaya tıklayın ya da koordinatları yazın; sonra kaydedin.",
-    "Nothing to review: every pupil is placed at street precision or better.": "İncelenecek öğrenci yok: herkes sokak kesinliğinde ya da daha iyi konumlandı.",
-    "No address table uploaded yet.": "Henüz adres tablosu yüklenmedi.",
-    "Row": "Satır",
-    "Pupil": "Öğrenci",
-    "Address as written": "Yazıldığı gibi adres",
-    "Precision": "Kesinlik",
-    "Score": "Puan",
-    "Matched": "Eşleşen",
-    "Longitude": "Boylam",
-    "Latitude": "Enlem",
-    "Select": "Seç",
-    "Save": "Kaydet",
-    "Back to the project": "Projeye dön",
-    "Pupils": "Öğrenci",
-    "File": "Dosya",
-}
-"""The review page's words in Turkish (English is the key)."""
-
 
 class ReviewRowOut(BaseModel):
     row: int = Field(description="Row as numbered in Excel (header = row 1)")
@@ -227,17 +199,14 @@ def put_settings(
 
 
 def _words(language: str):
-    """The page's ``_``: its own words, the precisions of the geocode catalogue, then the site's."""
+    """The page's ``_``: the precisions of the geocode catalogue, the site's ``service`` catalogue for the rest."""
     from schoolbus.geocode.review import translations
 
     precisions = set(LABELS.values())
 
-    def _(text: str) -> str:
-        if language == "tr" and text in PAGE_TURKISH:
-            return PAGE_TURKISH[text]
-        if text in precisions:
-            return translations(language).gettext(text)
-        return translate(text, language)
+    def _(text: str, **params) -> str:
+        said = translations(language).gettext(text) if text in precisions else translate(text, language)
+        return said % params if params else said
 
     return _
 

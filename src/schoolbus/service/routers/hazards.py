@@ -97,7 +97,7 @@ def add_drawn_hazards(
         store.save_input(session, signed.user, project_id, "hazards", HAZARDS_FILENAME, content)
     except InputError as error:
         return _invalid(request, session, signed, project_id, error, "hazards")
-    return _back(f"/projects/{project_id}")
+    return _back(f"/projects/{project_id}", "hazard-added")
 
 
 @router.post("/projects/{project_id}/hazards/clear")
@@ -113,7 +113,7 @@ def clear_hazards(
     row = store.input_files(session, project.id).get("hazards")
     if row is not None:
         session.delete(row)
-    return _back(f"/projects/{project_id}")
+    return _back(f"/projects/{project_id}", "hazards-cleared")
 
 
 @router.get("/hazard-static/hazard_draw.js")

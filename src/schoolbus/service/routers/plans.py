@@ -232,6 +232,8 @@ def sheet(
     response = _file(folder / name, name)
     if format == "html":
         response.headers["Content-Security-Policy"] = security.SHEET_POLICY
+        # An HTML sheet is read in the browser (and printed from it); the PDF is the download.
+        response.headers["Content-Disposition"] = response.headers["Content-Disposition"].replace("attachment", "inline", 1)
     return response
 
 
