@@ -31,7 +31,7 @@ import pyrosm
 
 from schoolbus.budget import ORDER_PRIORITY_NEAREST, ORDER_VALUE, plan_within_budget, weighted_served
 from schoolbus.ingest import read_fleet, read_policy
-from schoolbus.model import PriorityRules
+from schoolbus.model import GradeBand, PriorityRules
 from schoolbus.network import load_network
 from schoolbus.params import SolverParams
 from schoolbus.pipeline import plan
@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parent / "data" / "examples"
 FRACTIONS = (0.25, 0.5, 0.75)
 VULNERABLE_SHARE = 0.15
-RULES = PriorityRules(per_km_from_school=0.5, wheelchair=2.0, vulnerable=2.0, young=1.0, young_max_grade=4)
+RULES = PriorityRules(per_km_from_school=0.5, wheelchair=2.0, vulnerable=2.0, grade_bands=(GradeBand(max_grade=4, weight=1.0),))
 """The benchmark's priority rules: a pupil weighs 1, plus these."""
 
 

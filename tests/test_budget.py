@@ -17,7 +17,7 @@ from schoolbus.budget import (
     weighted_served,
 )
 from schoolbus.check import check_plan
-from schoolbus.model import PriorityRules, School, Status, Student, VehicleType
+from schoolbus.model import GradeBand, PriorityRules, School, Status, Student, VehicleType
 from schoolbus.pipeline import plan
 from test_pipeline import FAST, ONE_SHIFT, district, grid, grid_point, pupils  # noqa: F401  (grid fixture)
 
@@ -81,7 +81,7 @@ def test_pupils_unserved_for_their_own_reason_keep_it(grid):  # noqa: F811
 def test_priority_rules_add_to_the_priority_column():
     school = School("S", "Okul", (32.85, 39.98), ONE_SHIFT)
     pupil = Student("A", (32.85, 39.99), "S", "tam", 2, needs_wheelchair=True, priority=2.0, is_vulnerable=True)
-    rules = PriorityRules(per_km_from_school=1.0, wheelchair=3.0, vulnerable=4.0, young=0.5, young_max_grade=4)
+    rules = PriorityRules(per_km_from_school=1.0, wheelchair=3.0, vulnerable=4.0, grade_bands=(GradeBand(4, 0.5), GradeBand(8, 0.25)))
     assert priority_weight(pupil, school, rules) == pytest.approx(2.0 + 1.112 + 3.0 + 4.0 + 0.5, abs=0.01)
     assert priority_weight(replace(pupil, priority=0.0, needs_wheelchair=False, is_vulnerable=False, grade=9), school, PriorityRules()) == 0.0
 

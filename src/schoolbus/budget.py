@@ -2,14 +2,14 @@
 
 A prize-collecting choice over a routing plan. Each pupil weighs :func:`priority_weight` (their
 ``priority`` column plus the scenario's :class:`~schoolbus.model.PriorityRules`). The full plan is
-made first; when it costs more than the budget, two orders of the pupils are each cut at the longest
-prefix the budget plans (a bisection on the length, every length tried planned by the same engine),
-and the better plan within the budget (most weighted pupils, then least cost) is kept:
+made first; when it costs more than the budget, two orders of the pupils are each cut at a prefix
+the budget plans (every length tried planned by the same engine), and the better plan within the
+budget (most weighted pupils, then least cost) is kept:
 
-* **trips' worth per school shift** (:func:`_by_trips`): each shift's trip pairs of the full plan
-  carry its heaviest pupils, and open in the order of weight per TRY of the vehicles they add (as
-  many vehicles as trips run at once, so a double-shift school's vehicle carries both shifts for
-  one price);
+* **vehicles' worth of each shift's heaviest pupils** (:func:`_by_vehicles`): the full plan's
+  vehicle-days, each worth the shift's next heaviest pupils for the seats it gives each school
+  shift, taken greedily by weight per TRY; the pupils in that order, the prefix the budget buys
+  found a vehicle at a time and then seat by seat, in a fixed number of plans;
 * **the simple rule** (also the baseline of ``benchmarks/budget.py``,
   :data:`ORDER_PRIORITY_NEAREST`): pupils in priority order, nearest to school first among equals.
 
@@ -45,8 +45,8 @@ from schoolbus.model import (
 PREFIX_TOLERANCE = 0.02
 """The baseline's bisection stops when its bounds are this share of the pupils apart."""
 
-MINUTE_S = 60
-"""The planner's estimate of vehicles needed counts trips running at once, minute by minute."""
+MAX_SEARCH_PLANS = 6
+"""The planner's work budget: how many prefixes of its order the engine plans, at most."""
 
 METRES_PER_KM = 1000.0
 EARTH_RADIUS_M = 6_371_009.0
@@ -79,8 +79,9 @@ def priority_weight(student: Student, school: School, rules: PriorityRules) -> f
         weight += rules.wheelchair
     if student.is_vulnerable:
         weight += rules.vulnerable
-    if student.grade <= rules.young_max_grade:
-        weight += rules.young
+    band = next((band for band in rules.grade_bands if student.grade <= band.max_grade), None)
+    if band is not None:
+        weight += band.weight
     return max(0.0, weight)
 
 
@@ -126,115 +127,137 @@ def plan_within_budget(scenario: Scenario, plan_fn: PlanFn, *, order: str = ORDE
     if full.summary.cost_per_year <= budget:
         return replace(full, scenario=scenario)
     if order == ORDER_VALUE:
-        return _by_trips(scenario, full, plan_fn)
+        return _by_vehicles(scenario, full, plan_fn)
     if order == ORDER_PRIORITY_NEAREST:
         return _by_prefix(scenario, full, plan_fn)
     raise ValueError(f"unknown order {order!r}")
 
 
-def _by_trips(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
-    """The planner: pupils in the order trip pairs of each school shift pay off best, re-planned.
+def _by_vehicles(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
+    """The planner: whole vehicles' worth of each shift's heaviest pupils, the best weight per TRY first.
 
-    Money comes in vehicles, and a set of trips needs about as many vehicles as of its trips run at
-    once. Each school shift's trip pairs of the full plan (its fullest trip to school with its
-    fullest home, and so on) open in turn, each carrying the shift's next heaviest pupils and
-    costing the vehicles it adds at its busiest minute (nothing when it runs beside the pairs
-    already open: a double-shift school's vehicle carries both shifts); the pair with the most
-    weight per TRY opens first. The longest prefix of that order the budget plans (each length
-    tried planned by the engine) is set against the simple rule's; the better one is kept.
+    Money comes in vehicle-days. Each vehicle-day of the full plan carries a number of pupils of
+    each school shift (its seats there, over its trips to school and home); given to the shift's
+    next heaviest pupils, they are worth a weight, and the vehicle costs what the full plan pays
+    for it. Vehicles are taken greedily by weight gained per TRY (:func:`_vehicle_order`), the
+    pupils they bring listed in that order. The engine then plans prefixes of that list, starting
+    at the vehicles the budget buys and moving a vehicle at a time, then filling the spare seats
+    between the last length that fits and the first that does not (:func:`_search_order`), within
+    :data:`MAX_SEARCH_PLANS` plans. The simple rule's plan is also made and the better one kept, so
+    the planner is never worse than the baseline.
     """
-    order, _ = _open_trips(_shift_groups(full), math.inf)
-    return max(
-        (_by_prefix(scenario, full, plan_fn), _longest_prefix(scenario, full, plan_fn, order)),
-        key=lambda result: (weighted_served(result), -result.summary.cost_per_year),
-    )
+    budget = scenario.budget_per_year or 0.0
+    order, boundaries = _vehicle_order(full, budget)
+    start = max((k for k, (_, cost) in enumerate(boundaries) if cost <= budget), default=0)
+    candidates = (_search_order(scenario, full, plan_fn, order, [n for n, _ in boundaries], start), _by_prefix(scenario, full, plan_fn))
+    return max(candidates, key=lambda result: (weighted_served(result), -result.summary.cost_per_year))
 
 
-@dataclass(frozen=True)
-class _ShiftGroup:
-    """One school shift as the planner's estimate sees it: its pupils and its full-plan trip pairs."""
+def _vehicle_order(full: Plan, allowance: float) -> tuple[list[str], list[tuple[int, float]]]:
+    """The full plan's routed pupils in the order the greedy vehicle choice brings them.
 
-    pupils: tuple[tuple[float, str], ...]  # (weight, id), heaviest first
-    pairs: tuple[tuple[int, float, tuple[tuple[int, int], ...]], ...]  # (size, year cost, [start, end) minutes)
-
-
-def _shift_groups(full: Plan) -> dict[tuple[str, str], _ShiftGroup]:
-    """Each school shift's pupils and trip pairs (k-th fullest trip to school with k-th home)."""
+    While some vehicle still fits in ``allowance`` (money per year), the best of those is taken (a
+    vehicle worth more per TRY that would overspend is passed over); then the rest, best first.
+    Returns the order and, after each vehicle taken, the prefix length reached and the full plan's
+    annual cost of the vehicles taken so far (starting with ``(0, 0.0)``).
+    """
     days = full.scenario.prices.school_days_per_year
     weights = weights_of(full.scenario)
-    cost_of_type: dict[str, list[float]] = defaultdict(list)
-    for vehicle in full.vehicles:
-        cost_of_type[vehicle.vehicle_type].append(vehicle.cost_per_day * days)
-    trips_of: dict[tuple[str, str], list] = defaultdict(list)
-    for trip in full.trips:
-        trips_of[(trip.school_id, trip.shift)].append(trip)
-    routed: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
+    heaviest: dict[tuple[str, str], list[str]] = defaultdict(list)
     for a in full.assignments:
         if a.status is Status.ROUTED:
-            routed[(a.school_id, a.shift)].append((weights[a.student_id], a.student_id))
+            heaviest[(a.school_id, a.shift)].append(a.student_id)
+    for ids in heaviest.values():
+        ids.sort(key=lambda i: (-weights[i], i))
+    worth = {key: np.concatenate(([0.0], np.cumsum([weights[i] for i in ids]))) for key, ids in heaviest.items()}
 
-    def span(trip) -> tuple[int, int]:
-        return trip.start_s // MINUTE_S, trip.end_s // MINUTE_S + 1
+    trips = {t.id: t for t in full.trips}
+    seats: dict[str, dict[tuple[str, str], float]] = {}
+    for vehicle in full.vehicles:
+        riders: dict[tuple[str, str], float] = defaultdict(float)
+        for trip_id in vehicle.trip_ids:
+            trip = trips[trip_id]
+            # A pupil rides twice (to school and home), perhaps on two vehicles: half a seat each.
+            riders[(trip.school_id, trip.shift)] += len(trip_riders(trip)) / len(Direction)
+        seats[vehicle.id] = dict(riders)
+    cost = {v.id: v.cost_per_day * days for v in full.vehicles}
 
-    groups = {}
-    for key, trips in sorted(trips_of.items()):
-        by_load = {
-            direction: sorted((t for t in trips if t.direction is direction), key=lambda t: (-len(trip_riders(t)), t.id))
-            for direction in Direction
-        }
-        there, home = by_load[Direction.TO_SCHOOL], by_load[Direction.FROM_SCHOOL]
-        pairs = []
-        for k in range(max(len(there), len(home))):
-            legs = [legs[k] for legs in (there, home) if k < len(legs)]
-            fullest = max(legs, key=lambda t: len(trip_riders(t)))
-            costs = cost_of_type[fullest.vehicle_type]
-            pairs.append((max(1, len(trip_riders(fullest))), sum(costs) / len(costs), tuple(span(t) for t in legs)))
-        groups[key] = _ShiftGroup(pupils=tuple(sorted(routed[key], key=lambda wi: (-wi[0], wi[1]))), pairs=tuple(pairs))
-    return groups
+    def gained(key: tuple[str, str], before: float, after: float) -> float:
+        # Fractional seats interpolate the shift's cumulative weight.
+        curve = worth[key]
+        return float(np.interp(after, np.arange(len(curve)), curve) - np.interp(before, np.arange(len(curve)), curve))
 
-
-def _open_trips(groups: dict[tuple[str, str], _ShiftGroup], allowance: float) -> tuple[list[str], float]:
-    """Pupils in the order trip pairs open greedily within ``allowance``, and the estimated cost.
-
-    A shift's pairs open in order (its fullest first), each at the full plan's times. Vehicles are
-    counted on one timeline (a vehicle of one shift may carry another's trips later); a vehicle a
-    pair adds costs what the full plan's vehicles of its type cost.
-    """
-    n_minutes = max((end for g in groups.values() for _, _, spans in g.pairs for _, end in spans), default=0) + 1
-    running = np.zeros(n_minutes, dtype=np.int32)
-    peak = 0
-    n_open = dict.fromkeys(groups, 0)
-    n_taken = dict.fromkeys(groups, 0)
+    taken = dict.fromkeys(heaviest, 0.0)
+    left = sorted(vehicle_id for vehicle_id, by_shift in seats.items() if by_shift)
     order: list[str] = []
-    spent = 0.0
-    while True:
-        best_key, best_rank, best_added = None, None, 0.0
-        for key, group in groups.items():
-            if n_open[key] >= len(group.pairs):
+    boundaries = [(0, 0.0)]
+    while left:
+        def rank(vehicle_id: str) -> tuple[float, float]:
+            gain = sum(
+                gained(key, taken[key], min(taken[key] + n, len(heaviest[key]))) for key, n in seats[vehicle_id].items() if key in heaviest
+            )
+            return (gain / cost[vehicle_id] if cost[vehicle_id] else math.inf, gain)
+
+        spent = boundaries[-1][1]
+        affordable = [vehicle_id for vehicle_id in left if spent + cost[vehicle_id] <= allowance]
+        best = max(affordable or left, key=rank)
+        left.remove(best)
+        for key, n in seats[best].items():
+            if key not in heaviest:
                 continue
-            size, year_cost, spans = group.pairs[n_open[key]]
-            bundle = group.pupils[n_taken[key] : n_taken[key] + size]
-            if not bundle:
-                continue
-            busiest = max(int(running[start:end].max()) + 1 for start, end in spans)
-            added = max(0, busiest - peak) * year_cost
-            if spent + added > allowance:
-                continue
-            gain = sum(w for w, _ in bundle)
-            rank = (gain / added if added else math.inf, gain)
-            if gain > 0 and (best_rank is None or rank > best_rank):
-                best_key, best_rank, best_added = key, rank, added
-        if best_key is None:
-            break
-        size, _, spans = groups[best_key].pairs[n_open[best_key]]
-        for start, end in spans:
-            running[start:end] += 1
-        peak = int(running.max())
-        spent += best_added
-        order.extend(i for _, i in groups[best_key].pupils[n_taken[best_key] : n_taken[best_key] + size])
-        n_open[best_key] += 1
-        n_taken[best_key] += size
-    return order, spent
+            after = min(taken[key] + n, len(heaviest[key]))
+            order.extend(heaviest[key][round(taken[key]) : round(after)])
+            taken[key] = after
+        boundaries.append((len(order), boundaries[-1][1] + cost[best]))
+    listed = set(order)
+    order.extend(i for key in sorted(heaviest) for i in heaviest[key] if i not in listed)  # rounding's leftovers
+    return order, boundaries
+
+
+def _search_order(
+    scenario: Scenario, full: Plan, plan_fn: PlanFn, order: Sequence[str], boundaries: Sequence[int], start: int
+) -> Plan:
+    """The best plan within the budget of a prefix of ``order``, found with a few plans.
+
+    Tries the prefix at ``boundaries[start]`` (the vehicles the budget buys by the full plan's
+    prices), then a vehicle's worth more while it fits, or less until it fits; then bisects between
+    the longest length that fits and the shortest that does not, down to
+    :data:`PREFIX_TOLERANCE` of the pupils: the last vehicles' spare seats. At most
+    :data:`MAX_SEARCH_PLANS` plans are made.
+    """
+    budget = scenario.budget_per_year or 0.0
+    best = _nobody(scenario, full)
+    fits_at, fails_at = 0, len(order) + 1
+    tried: dict[int, bool] = {}
+    n_plans = 0
+
+    def tries(length: int) -> bool:
+        nonlocal best, n_plans, fits_at, fails_at
+        if length == 0:
+            return True  # nobody: ``best`` already is that plan
+        if length not in tried:
+            n_plans += 1
+            result = _plan_chosen(scenario, full, list(order[:length]), plan_fn)
+            tried[length] = result.summary.cost_per_year <= budget
+            if tried[length] and _better(result, best):
+                best = result
+        if tried[length]:
+            fits_at = max(fits_at, length)
+        else:
+            fails_at = min(fails_at, length)
+        return tried[length]
+
+    k = start
+    if tries(boundaries[k]):
+        while k + 1 < len(boundaries) and n_plans < MAX_SEARCH_PLANS and tries(boundaries[k + 1]):
+            k += 1
+    else:
+        while k > 0 and n_plans < MAX_SEARCH_PLANS and not tries(boundaries[k - 1]):
+            k -= 1
+    tolerance = max(1, round(PREFIX_TOLERANCE * len(order)))
+    while n_plans < MAX_SEARCH_PLANS and fits_at < fails_at <= len(order) and fails_at - fits_at > tolerance:
+        tries((fits_at + fails_at) // 2)
+    return best
 
 
 def _by_prefix(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
