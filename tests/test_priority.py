@@ -201,3 +201,36 @@ def test_the_policys_rules_decide_which_corner_a_budget_carries(grid):  # noqa: 
         carried = [a.student_id[0] for a in result.assignments if a.status is Status.ROUTED]
         # The heavier corner rides whole; the other only in its vehicle's spare seats, if at all.
         assert carried.count(first) == 10 and carried.count(second) < 10, (rules, carried)
+
+
+# ---- the command line on the real Helsinki extract ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_cli_plan_with_a_budget_carries_the_pupils_the_policy_weighs_most(helsinki_pbf, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from schoolbus.cli import app
+    from schoolbus.planfile import read_plan
+
+    monkeypatch.setenv("SCHOOLBUS_CACHE_DIR", str(tmp_path / "cache"))
+    rows = (EXAMPLES / "students.csv").read_text(encoding="utf-8").splitlines()
+    afternoon = [i for i, row in enumerate(rows) if ",SCH-ILK,afternoon," in row][:5]
+    flagged = {rows[i].split(",")[0] for i in afternoon}
+    students = write(
+        tmp_path, "students.csv", "\n".join([rows[0] + ",vulnerable"] + [row + (",evet" if i in afternoon else ",") for i, row in enumerate(rows) if i]) + "\n"
+    )
+    policy = write(tmp_path, "policy.yaml", (EXAMPLES / "policy.yaml").read_text(encoding="utf-8") + "priority: {vulnerable: 50}\n")
+    out = tmp_path / "plan"
+    args = ["plan", "--students", str(students), "--schools", str(EXAMPLES / "schools.csv"), "--fleet", str(EXAMPLES / "fleet.yaml")]
+    args += ["--policy", str(policy), "--osm", str(helsinki_pbf), "--out", str(out), "--time-limit", "1", "--workers", "1", "--budget", "800000"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    written = read_plan(out)
+    assert written.scenario.priority_rules == PriorityRules(vulnerable=50.0)  # kept with the plan
+    assert written.summary.cost_per_year <= 800000.0 and written.summary.n_unserved > len(flagged)
+    routed = {a.student_id for a in written.assignments if a.status is Status.ROUTED}
+    assert flagged <= routed
+    bad = write(tmp_path, "bad.yaml", "priority: {vulnerable: -1}\n")
+    refused = CliRunner().invoke(app, [*args[:-2], "--policy", str(bad), "--budget", "800000"])
+    assert refused.exit_code == 2 and "priority.vulnerable" in refused.output

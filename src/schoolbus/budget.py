@@ -6,10 +6,10 @@ made first; when it costs more than the budget, two orders of the pupils are eac
 the budget plans (every length tried planned by the same engine), and the better plan within the
 budget (most weighted pupils, then least cost) is kept:
 
-* **vehicles' worth of each shift's heaviest pupils** (:func:`_by_vehicles`): the full plan's
-  vehicle-days, each worth the shift's next heaviest pupils for the seats it gives each school
-  shift, taken greedily by weight per TRY; the pupils in that order, the prefix the budget buys
-  found a vehicle at a time and then seat by seat, in a fixed number of plans;
+* **trips' worth of neighbours** (:func:`_by_clusters`): the full plan's trips to school as units
+  (their riders live close together, so the engine chains their trips onto few vehicles), taken
+  greedily by weight per TRY of the vehicles they add; the prefix the budget buys found a trip at
+  a time and then seat by seat, in a fixed number of plans;
 * **the simple rule** (also the baseline of ``benchmarks/budget.py``,
   :data:`ORDER_PRIORITY_NEAREST`): pupils in priority order, nearest to school first among equals.
 
@@ -22,7 +22,6 @@ not carry keep their own reason.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -40,13 +39,25 @@ from schoolbus.model import (
     School,
     Status,
     Student,
+    Trip,
 )
 
 PREFIX_TOLERANCE = 0.02
 """The baseline's bisection stops when its bounds are this share of the pupils apart."""
 
-MAX_SEARCH_PLANS = 6
-"""The planner's work budget: how many prefixes of its order the engine plans, at most."""
+MAX_SEARCH_PLANS = 4
+"""The planner's work budget: how many prefixes of its order of trips the engine plans, at most."""
+
+MAX_FILL_PLANS = 2
+"""... and how many plans it spends filling the money left over with the heaviest pupils left."""
+
+MINUTE_S = 60
+"""The planner's estimate of vehicles needed counts trips running at once, minute by minute."""
+
+CHAIN_MARGIN_S = 10 * MINUTE_S
+"""The estimate counts a trip as running this long before it starts: a vehicle must get to its
+first stop, so a trip home that ends minutes before another school's trip starts rarely chains
+onto it (the engine, planning fewer pupils, finds other routes than the full plan's)."""
 
 METRES_PER_KM = 1000.0
 EARTH_RADIUS_M = 6_371_009.0
@@ -127,103 +138,112 @@ def plan_within_budget(scenario: Scenario, plan_fn: PlanFn, *, order: str = ORDE
     if full.summary.cost_per_year <= budget:
         return replace(full, scenario=scenario)
     if order == ORDER_VALUE:
-        return _by_vehicles(scenario, full, plan_fn)
+        return _by_clusters(scenario, full, plan_fn)
     if order == ORDER_PRIORITY_NEAREST:
         return _by_prefix(scenario, full, plan_fn)
     raise ValueError(f"unknown order {order!r}")
 
 
-def _by_vehicles(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
-    """The planner: whole vehicles' worth of each shift's heaviest pupils, the best weight per TRY first.
+def _by_clusters(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
+    """The planner: the full plan's trips to school as units, the most weight per TRY first.
 
-    Money comes in vehicle-days. Each vehicle-day of the full plan carries a number of pupils of
-    each school shift (its seats there, over its trips to school and home); given to the shift's
-    next heaviest pupils, they are worth a weight, and the vehicle costs what the full plan pays
-    for it. Vehicles are taken greedily by weight gained per TRY (:func:`_vehicle_order`), the
-    pupils they bring listed in that order. The engine then plans prefixes of that list, starting
-    at the vehicles the budget buys and moving a vehicle at a time, then filling the spare seats
-    between the last length that fits and the first that does not (:func:`_search_order`), within
-    :data:`MAX_SEARCH_PLANS` plans. The simple rule's plan is also made and the better one kept, so
-    the planner is never worse than the baseline.
+    The engine chains short trips of nearby pupils onto few vehicles, and long trips gathering
+    scattered pupils onto many: carrying a district's heaviest pupils wherever they live costs
+    more vehicles per pupil than carrying whole neighbourhoods. So the units are the full plan's
+    trips to school (their riders live close together and fill a vehicle), taken greedily by the
+    weight of their riders per TRY of the vehicles they add (:func:`_cluster_order`, which counts
+    the trips running at once). The engine then plans prefixes of that order, starting at the
+    trips the budget buys (:func:`_search_order`), within :data:`MAX_SEARCH_PLANS` plans. The
+    simple rule's plan is also made and the better one kept, so the planner is never worse than
+    the baseline.
     """
     budget = scenario.budget_per_year or 0.0
-    order, boundaries = _vehicle_order(full, budget)
+    order, boundaries = _cluster_order(full, budget)
     start = max((k for k, (_, cost) in enumerate(boundaries) if cost <= budget), default=0)
-    candidates = (_search_order(scenario, full, plan_fn, order, [n for n, _ in boundaries], start), _by_prefix(scenario, full, plan_fn))
+    clusters = _search_order(scenario, full, plan_fn, order, [n for n, _ in boundaries], start, MAX_SEARCH_PLANS)
+    # Money left over: the heaviest pupils not yet carried, a few at a time, while the plan fits.
+    carried = [a.student_id for a in clusters.assignments if a.status is Status.ROUTED]
+    taken = set(carried)
+    fill = carried + [i for i in _ranked(full) if i not in taken]
+    step = max(1, round(PREFIX_TOLERANCE * len(order)))
+    filled = _search_order(scenario, full, plan_fn, fill, range(len(carried), len(fill) + step, step), 1, MAX_FILL_PLANS)
+    candidates = (clusters, filled, _by_prefix(scenario, full, plan_fn))
     return max(candidates, key=lambda result: (weighted_served(result), -result.summary.cost_per_year))
 
 
-def _vehicle_order(full: Plan, allowance: float) -> tuple[list[str], list[tuple[int, float]]]:
-    """The full plan's routed pupils in the order the greedy vehicle choice brings them.
+def _cluster_order(full: Plan, allowance: float) -> tuple[list[str], list[tuple[int, float]]]:
+    """The full plan's routed pupils, a trip to school's riders at a time, the best trips first.
 
-    While some vehicle still fits in ``allowance`` (money per year), the best of those is taken (a
-    vehicle worth more per TRY that would overspend is passed over); then the rest, best first.
-    Returns the order and, after each vehicle taken, the prefix length reached and the full plan's
-    annual cost of the vehicles taken so far (starting with ``(0, 0.0)``).
+    A trip's riders ride home on trips of the full plan too; the unit runs over the trip to school
+    and the home trip that carries most of its riders. Units are opened on one timeline, minute by
+    minute: a unit adds the vehicles by which it raises the most trips ever running at once, each
+    priced as the full plan's vehicle that drives its trip to school. While some unit fits in
+    ``allowance`` (money per year), the one with the most weight per TRY added is taken (free
+    units first, the heaviest among them); then the rest, heaviest first. Within a unit its riders
+    come heaviest first. Returns the order and, after each unit, the prefix length reached and the
+    estimated annual cost so far (starting with ``(0, 0.0)``).
     """
     days = full.scenario.prices.school_days_per_year
     weights = weights_of(full.scenario)
-    heaviest: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for a in full.assignments:
-        if a.status is Status.ROUTED:
-            heaviest[(a.school_id, a.shift)].append(a.student_id)
-    for ids in heaviest.values():
-        ids.sort(key=lambda i: (-weights[i], i))
-    worth = {key: np.concatenate(([0.0], np.cumsum([weights[i] for i in ids]))) for key, ids in heaviest.items()}
+    routed = {a.student_id for a in full.assignments if a.status is Status.ROUTED}
+    cost_of_vehicle = {v.id: v.cost_per_day * days for v in full.vehicles}
+    home_trip_of: dict[str, Trip] = {}
+    for trip in full.trips:
+        if trip.direction is Direction.FROM_SCHOOL:
+            home_trip_of.update(dict.fromkeys(trip_riders(trip), trip))
 
-    trips = {t.id: t for t in full.trips}
-    seats: dict[str, dict[tuple[str, str], float]] = {}
-    for vehicle in full.vehicles:
-        riders: dict[tuple[str, str], float] = defaultdict(float)
-        for trip_id in vehicle.trip_ids:
-            trip = trips[trip_id]
-            # A pupil rides twice (to school and home), perhaps on two vehicles: half a seat each.
-            riders[(trip.school_id, trip.shift)] += len(trip_riders(trip)) / len(Direction)
-        seats[vehicle.id] = dict(riders)
-    cost = {v.id: v.cost_per_day * days for v in full.vehicles}
+    def span(trip: Trip) -> tuple[int, int]:
+        return max(0, (trip.start_s - CHAIN_MARGIN_S) // MINUTE_S), trip.end_s // MINUTE_S + 1
 
-    def gained(key: tuple[str, str], before: float, after: float) -> float:
-        # Fractional seats interpolate the shift's cumulative weight.
-        curve = worth[key]
-        return float(np.interp(after, np.arange(len(curve)), curve) - np.interp(before, np.arange(len(curve)), curve))
+    units = []  # (riders heaviest first, weight, cost of a vehicle, spans)
+    for trip in sorted(full.trips, key=lambda t: t.id):
+        riders = sorted((i for i in trip_riders(trip) if i in routed), key=lambda i: (-weights[i], i))
+        if trip.direction is not Direction.TO_SCHOOL or not riders:
+            continue
+        homes = [home_trip_of[i] for i in riders if i in home_trip_of]
+        spans = [span(trip)]
+        if homes:
+            spans.append(span(max(homes, key=lambda t: (homes.count(t), t.id))))
+        units.append((riders, sum(weights[i] for i in riders), cost_of_vehicle[trip.vehicle_id], spans))
 
-    taken = dict.fromkeys(heaviest, 0.0)
-    left = sorted(vehicle_id for vehicle_id, by_shift in seats.items() if by_shift)
+    n_minutes = max((end for *_, spans in units for _, end in spans), default=0) + 1
+    running = np.zeros(n_minutes, dtype=np.int32)
     order: list[str] = []
     boundaries = [(0, 0.0)]
+    left = list(range(len(units)))
     while left:
-        def rank(vehicle_id: str) -> tuple[float, float]:
-            gain = sum(
-                gained(key, taken[key], min(taken[key] + n, len(heaviest[key]))) for key, n in seats[vehicle_id].items() if key in heaviest
-            )
-            return (gain / cost[vehicle_id] if cost[vehicle_id] else math.inf, gain)
-
+        peak = int(running.max())
+        added = {}
+        for k in left:
+            _, _, vehicle_cost, spans = units[k]
+            busiest = max(int(running[start:end].max()) + 1 for start, end in spans)
+            added[k] = max(0, busiest - peak) * vehicle_cost
         spent = boundaries[-1][1]
-        affordable = [vehicle_id for vehicle_id in left if spent + cost[vehicle_id] <= allowance]
-        best = max(affordable or left, key=rank)
+        affordable = [k for k in left if spent + added[k] <= allowance]
+        if affordable:
+            best = max(affordable, key=lambda k: (units[k][1] / added[k] if added[k] else math.inf, units[k][1], -k))
+        else:
+            best = max(left, key=lambda k: (units[k][1] / len(units[k][0]), -k))
+        cost = added[best]
         left.remove(best)
-        for key, n in seats[best].items():
-            if key not in heaviest:
-                continue
-            after = min(taken[key] + n, len(heaviest[key]))
-            order.extend(heaviest[key][round(taken[key]) : round(after)])
-            taken[key] = after
-        boundaries.append((len(order), boundaries[-1][1] + cost[best]))
-    listed = set(order)
-    order.extend(i for key in sorted(heaviest) for i in heaviest[key] if i not in listed)  # rounding's leftovers
+        riders, _, _, spans = units[best]
+        for start, end in spans:
+            running[start:end] += 1
+        order.extend(riders)
+        boundaries.append((len(order), spent + cost))
     return order, boundaries
 
 
 def _search_order(
-    scenario: Scenario, full: Plan, plan_fn: PlanFn, order: Sequence[str], boundaries: Sequence[int], start: int
+    scenario: Scenario, full: Plan, plan_fn: PlanFn, order: Sequence[str], boundaries: Sequence[int], start: int, max_plans: int
 ) -> Plan:
     """The best plan within the budget of a prefix of ``order``, found with a few plans.
 
-    Tries the prefix at ``boundaries[start]`` (the vehicles the budget buys by the full plan's
-    prices), then a vehicle's worth more while it fits, or less until it fits; then bisects between
-    the longest length that fits and the shortest that does not, down to
-    :data:`PREFIX_TOLERANCE` of the pupils: the last vehicles' spare seats. At most
-    :data:`MAX_SEARCH_PLANS` plans are made.
+    Tries the prefix at ``boundaries[start]`` (the units the budget buys by the estimate), then
+    1, 2, 4, … units more while they fit, or fewer until they fit; bisects on units between the
+    most that fit and the fewest that do not; then on pupils, down to :data:`PREFIX_TOLERANCE` of
+    them (the last vehicles' spare seats). At most ``max_plans`` plans are made (a length tried
+    before is not planned again).
     """
     budget = scenario.budget_per_year or 0.0
     best = _nobody(scenario, full)
@@ -247,15 +267,31 @@ def _search_order(
             fails_at = min(fails_at, length)
         return tried[length]
 
+    # Gallop from the estimate a unit, then 2, 4, … units away until one length fits and one does
+    # not; bisect on units between them; then on pupils (the last vehicles' spare seats).
+    fits_k, fails_k = 0, len(boundaries)
+    step = 1
     k = start
-    if tries(boundaries[k]):
-        while k + 1 < len(boundaries) and n_plans < MAX_SEARCH_PLANS and tries(boundaries[k + 1]):
-            k += 1
-    else:
-        while k > 0 and n_plans < MAX_SEARCH_PLANS and not tries(boundaries[k - 1]):
-            k -= 1
+    while n_plans < max_plans and 0 <= k < len(boundaries):
+        if tries(boundaries[k]):
+            fits_k = max(fits_k, k)
+            if k + 1 >= fails_k:
+                break
+            k = min(k + step, fails_k - 1)
+        else:
+            fails_k = min(fails_k, k)
+            if k - 1 <= fits_k:
+                break
+            k = max(k - step, fits_k + 1)
+        step *= 2
+    while n_plans < max_plans and fails_k - fits_k > 1:
+        k = (fits_k + fails_k) // 2
+        if tries(boundaries[k]):
+            fits_k = k
+        else:
+            fails_k = k
     tolerance = max(1, round(PREFIX_TOLERANCE * len(order)))
-    while n_plans < MAX_SEARCH_PLANS and fits_at < fails_at <= len(order) and fails_at - fits_at > tolerance:
+    while n_plans < max_plans and fits_at < fails_at <= len(order) and fails_at - fits_at > tolerance:
         tries((fits_at + fails_at) // 2)
     return best
 
