@@ -163,3 +163,35 @@ def test_cli_scenarios_with_a_budget_add_the_cost_coverage_curve_to_the_report(h
     refused = CliRunner().invoke(app, ["plan", *INPUTS, "--osm", str(helsinki_pbf), "--out", str(out), "--scenario", str(bad)])
     assert refused.exit_code == 2
     assert "scenarios[1].budget" in refused.output and "an annual budget" in " ".join(refused.output.split())
+
+
+def test_the_planner_is_never_worse_than_the_baseline_and_bounded_by_work(grid):  # noqa: F811
+    # Four corners at unequal priorities, budgets from one to three vehicles: the planner's choice
+    # carries at least the baseline's weight, within the budget, in a bounded number of plans.
+    import math
+
+    from schoolbus.budget import MAX_FILL_PLANS, MAX_SEARCH_PLANS, PREFIX_TOLERANCE
+
+    scenario = four_corners({"P0": 2.0, "P1": 1.0, "P2": 4.0, "P3": 3.0})
+    made: dict[tuple[str, ...], object] = {}
+    calls = []
+
+    def counted(s):
+        key = tuple(x.id for x in s.students)
+        calls.append(key)
+        if key not in made:
+            made[key] = plan(s, grid, FAST)
+        return made[key]
+
+    full = counted(scenario)
+    for n_vehicles in (1, 2, 3):
+        budgeted = replace(scenario, budget_per_year=full.summary.cost_per_year * n_vehicles / 4 + 1.0)
+        calls.clear()
+        ours = plan_within_budget(budgeted, counted, full=full)
+        n_ours = len(calls)
+        baseline = plan_within_budget(budgeted, counted, order=ORDER_PRIORITY_NEAREST, full=full)
+        assert ours.summary.cost_per_year <= budgeted.budget_per_year
+        assert weighted_served(ours) >= weighted_served(baseline)
+        assert check_plan(ours, grid) == []
+        n_bisection = math.ceil(math.log2(1 / PREFIX_TOLERANCE)) + 1
+        assert n_ours <= MAX_SEARCH_PLANS + MAX_FILL_PLANS + n_bisection
