@@ -234,3 +234,13 @@ def test_cli_plan_with_a_budget_carries_the_pupils_the_policy_weighs_most(helsin
     bad = write(tmp_path, "bad.yaml", "priority: {vulnerable: -1}\n")
     refused = CliRunner().invoke(app, [*args[:-2], "--policy", str(bad), "--budget", "800000"])
     assert refused.exit_code == 2 and "priority.vulnerable" in refused.output
+
+
+def test_a_plan_directory_keeps_the_rules_and_the_budget(tmp_path):
+    from fixtures_plan import make_plan
+    from schoolbus.planfile import read_plan, write_plan
+
+    made = make_plan()
+    plan_ = replace(made, scenario=replace(made.scenario, priority_rules=RULES, budget_per_year=123456.0))
+    write_plan(plan_, tmp_path / "plan")
+    assert read_plan(tmp_path / "plan").scenario == plan_.scenario
