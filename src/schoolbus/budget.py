@@ -159,14 +159,14 @@ def _by_clusters(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
     """
     budget = scenario.budget_per_year or 0.0
     order, boundaries = _cluster_order(full, budget)
-    start = max((k for k, (_, cost) in enumerate(boundaries) if cost <= budget), default=0)
-    clusters = _search_order(scenario, full, plan_fn, order, [n for n, _ in boundaries], start, MAX_SEARCH_PLANS)
+    lengths, estimates = [n for n, _ in boundaries], [cost for _, cost in boundaries]
+    clusters = _search_order(scenario, full, plan_fn, order, lengths, MAX_SEARCH_PLANS, estimates)
     # Money left over: the heaviest pupils not yet carried, a few at a time, while the plan fits.
     carried = [a.student_id for a in clusters.assignments if a.status is Status.ROUTED]
     taken = set(carried)
     fill = carried + [i for i in _ranked(full) if i not in taken]
     step = max(1, round(PREFIX_TOLERANCE * len(order)))
-    filled = _search_order(scenario, full, plan_fn, fill, range(len(carried), len(fill) + step, step), 1, MAX_FILL_PLANS)
+    filled = _search_order(scenario, full, plan_fn, fill, range(len(carried), len(fill) + step, step), MAX_FILL_PLANS)
     candidates = (clusters, filled, _by_prefix(scenario, full, plan_fn))
     return max(candidates, key=lambda result: (weighted_served(result), -result.summary.cost_per_year))
 
@@ -235,55 +235,64 @@ def _cluster_order(full: Plan, allowance: float) -> tuple[list[str], list[tuple[
 
 
 def _search_order(
-    scenario: Scenario, full: Plan, plan_fn: PlanFn, order: Sequence[str], boundaries: Sequence[int], start: int, max_plans: int
+    scenario: Scenario,
+    full: Plan,
+    plan_fn: PlanFn,
+    order: Sequence[str],
+    boundaries: Sequence[int],
+    max_plans: int,
+    estimates: Sequence[float] | None = None,
 ) -> Plan:
     """The best plan within the budget of a prefix of ``order``, found with a few plans.
 
-    Tries the prefix at ``boundaries[start]`` (the units the budget buys by the estimate), then
-    1, 2, 4, … units more while they fit, or fewer until they fit; bisects on units between the
-    most that fit and the fewest that do not; then on pupils, down to :data:`PREFIX_TOLERANCE` of
-    them (the last vehicles' spare seats). At most ``max_plans`` plans are made (a length tried
-    before is not planned again).
+    ``boundaries`` are the prefix lengths worth trying (whole units), in increasing order. With
+    ``estimates`` (the estimated annual cost of each), the first length tried is the longest the
+    budget buys by the estimate; each plan then rescales the estimates by what the engine really
+    charged for the length nearest (the estimate is a bound the engine rarely reaches) and tries
+    the longest length the rescaled estimate affords, until a length that fits and the next one
+    that does not are found. Without estimates it climbs 1, 2, 4, … lengths from the first. Then
+    it bisects on lengths between them, and on pupils down to :data:`PREFIX_TOLERANCE` of them
+    (the last vehicles' spare seats). At most ``max_plans`` plans are made (a length tried before
+    is not planned again).
     """
     budget = scenario.budget_per_year or 0.0
     best = _nobody(scenario, full)
     fits_at, fails_at = 0, len(order) + 1
-    tried: dict[int, bool] = {}
+    cost_at: dict[int, float] = {0: 0.0}
     n_plans = 0
 
     def tries(length: int) -> bool:
         nonlocal best, n_plans, fits_at, fails_at
-        if length == 0:
-            return True  # nobody: ``best`` already is that plan
-        if length not in tried:
+        if length not in cost_at:
             n_plans += 1
             result = _plan_chosen(scenario, full, list(order[:length]), plan_fn)
-            tried[length] = result.summary.cost_per_year <= budget
-            if tried[length] and _better(result, best):
+            cost_at[length] = result.summary.cost_per_year
+            if result.summary.cost_per_year <= budget and _better(result, best):
                 best = result
-        if tried[length]:
+        fits = cost_at[length] <= budget
+        if fits:
             fits_at = max(fits_at, length)
         else:
             fails_at = min(fails_at, length)
-        return tried[length]
+        return fits
 
-    # Gallop from the estimate a unit, then 2, 4, … units away until one length fits and one does
-    # not; bisect on units between them; then on pupils (the last vehicles' spare seats).
     fits_k, fails_k = 0, len(boundaries)
-    step = 1
-    k = start
-    while n_plans < max_plans and 0 <= k < len(boundaries):
+    if estimates is None:
+        k, step = min(1, len(boundaries) - 1), 1
+    else:
+        k = max((j for j, cost in enumerate(estimates) if cost <= budget), default=0)
+    while n_plans < max_plans and fits_k < k < fails_k:
         if tries(boundaries[k]):
-            fits_k = max(fits_k, k)
-            if k + 1 >= fails_k:
-                break
-            k = min(k + step, fails_k - 1)
+            fits_k = k
         else:
-            fails_k = min(fails_k, k)
-            if k - 1 <= fits_k:
-                break
-            k = max(k - step, fits_k + 1)
-        step *= 2
+            fails_k = k
+        if estimates is None:
+            k = min(k + step, fails_k - 1) if k == fits_k else max(k - step, fits_k + 1)
+            step *= 2
+            continue
+        scale = cost_at[boundaries[k]] / estimates[k] if estimates[k] > 0 else 1.0
+        affordable = [j for j in range(fits_k + 1, fails_k) if estimates[j] * scale <= budget]
+        k = max(affordable) if affordable else fits_k + 1
     while n_plans < max_plans and fails_k - fits_k > 1:
         k = (fits_k + fails_k) // 2
         if tries(boundaries[k]):
