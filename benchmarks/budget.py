@@ -5,9 +5,10 @@ pyrosm ships, the example fleet and policy), pupils are weighed by the priority 
 seeded 15 % of pupils flagged vulnerable). The full plan is made once; then, for budgets at 25, 50
 and 75 % of its annual cost, two choices of whom to carry are each planned by the same engine:
 
-* **planner**: :func:`schoolbus.budget.plan_within_budget`, the better of the trip-pair order
-  (each school shift's heaviest pupils a trip at a time, the most weight per TRY of the vehicles a
-  pair adds first) and the simple rule below, each cut at the longest prefix the budget plans;
+* **planner**: :func:`schoolbus.budget.plan_within_budget`: the full plan's trips to school as
+  units (neighbours, whose trips the engine chains onto few vehicles), the most weight per TRY of
+  the vehicles they add first, cut where the budget plans, then the money left over filled with the
+  heaviest pupils left, a bounded number of plans; and the simple rule below, keeping the better;
 * **baseline**: pupils in priority order, the nearest to school first among equals, until the
   budget is spent: the longest such prefix the budget plans (a bisection on its length).
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -31,7 +33,7 @@ import pyrosm
 
 from schoolbus.budget import ORDER_PRIORITY_NEAREST, ORDER_VALUE, plan_within_budget, weighted_served
 from schoolbus.ingest import read_fleet, read_policy
-from schoolbus.model import PriorityRules
+from schoolbus.model import GradeBand, PriorityRules
 from schoolbus.network import load_network
 from schoolbus.params import SolverParams
 from schoolbus.pipeline import plan
@@ -41,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parent / "data" / "examples"
 FRACTIONS = (0.25, 0.5, 0.75)
 VULNERABLE_SHARE = 0.15
-RULES = PriorityRules(per_km_from_school=0.5, wheelchair=2.0, vulnerable=2.0, young=1.0, young_max_grade=4)
+RULES = PriorityRules(per_km_from_school=0.5, wheelchair=2.0, vulnerable=2.0, grade_bands=(GradeBand(max_grade=4, weight=1.0),))
 """The benchmark's priority rules: a pupil weighs 1, plus these."""
 
 
@@ -81,6 +83,7 @@ def main(argv=None) -> None:
         return planned[key]
 
     started = time.perf_counter()
+    load_before = os.getloadavg()
     full = plan_fn(scenario)
     total_weight = weighted_served(full)
     print(f"full plan: {full.summary.n_routed} pupils, {full.summary.n_vehicles} vehicles, {full.summary.cost_per_year:,.0f} per year", file=sys.stderr)
@@ -113,6 +116,8 @@ def main(argv=None) -> None:
         "rows": rows,
         "n_plans": n_plans,
         "wall_s": round(time.perf_counter() - started, 1),
+        "load_average": {"start": [round(x, 1) for x in load_before], "end": [round(x, 1) for x in os.getloadavg()]},
+        "n_cpus": os.cpu_count(),
         "seed": args.seed,
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +132,9 @@ def table(result) -> str:
     lines = [
         f"Full plan: {full['n_served']} of {result['n_students']} pupils ({full['weighted']:,.1f} weighted), "
         f"{full['n_vehicles']} vehicles, {full['cost_per_year']:,.0f} TRY per year; {result['n_plans']} plans "
-        f"in {result['wall_s']:,.0f} s.",
+        f"in {result['wall_s']:,.0f} s on {result['n_cpus']} CPUs (load average, 1/5/15 min: "
+        f"{'/'.join(map(str, result['load_average']['start']))} at the start, "
+        f"{'/'.join(map(str, result['load_average']['end']))} at the end).",
         "",
         "| budget | planner: pupils / weighted / cost | baseline: pupils / weighted / cost | weighted gain |",
         "|---|---|---|---|",

@@ -17,7 +17,7 @@ from schoolbus.budget import (
     weighted_served,
 )
 from schoolbus.check import check_plan
-from schoolbus.model import PriorityRules, School, Status, Student, VehicleType
+from schoolbus.model import GradeBand, PriorityRules, School, Status, Student, VehicleType
 from schoolbus.pipeline import plan
 from test_pipeline import FAST, ONE_SHIFT, district, grid, grid_point, pupils  # noqa: F401  (grid fixture)
 
@@ -81,7 +81,7 @@ def test_pupils_unserved_for_their_own_reason_keep_it(grid):  # noqa: F811
 def test_priority_rules_add_to_the_priority_column():
     school = School("S", "Okul", (32.85, 39.98), ONE_SHIFT)
     pupil = Student("A", (32.85, 39.99), "S", "tam", 2, needs_wheelchair=True, priority=2.0, is_vulnerable=True)
-    rules = PriorityRules(per_km_from_school=1.0, wheelchair=3.0, vulnerable=4.0, young=0.5, young_max_grade=4)
+    rules = PriorityRules(per_km_from_school=1.0, wheelchair=3.0, vulnerable=4.0, grade_bands=(GradeBand(4, 0.5), GradeBand(8, 0.25)))
     assert priority_weight(pupil, school, rules) == pytest.approx(2.0 + 1.112 + 3.0 + 4.0 + 0.5, abs=0.01)
     assert priority_weight(replace(pupil, priority=0.0, needs_wheelchair=False, is_vulnerable=False, grade=9), school, PriorityRules()) == 0.0
 
@@ -163,3 +163,35 @@ def test_cli_scenarios_with_a_budget_add_the_cost_coverage_curve_to_the_report(h
     refused = CliRunner().invoke(app, ["plan", *INPUTS, "--osm", str(helsinki_pbf), "--out", str(out), "--scenario", str(bad)])
     assert refused.exit_code == 2
     assert "scenarios[1].budget" in refused.output and "an annual budget" in " ".join(refused.output.split())
+
+
+def test_the_planner_is_never_worse_than_the_baseline_and_bounded_by_work(grid):  # noqa: F811
+    # Four corners at unequal priorities, budgets from one to three vehicles: the planner's choice
+    # carries at least the baseline's weight, within the budget, in a bounded number of plans.
+    import math
+
+    from schoolbus.budget import MAX_FILL_PLANS, MAX_SEARCH_PLANS, PREFIX_TOLERANCE
+
+    scenario = four_corners({"P0": 2.0, "P1": 1.0, "P2": 4.0, "P3": 3.0})
+    made: dict[tuple[str, ...], object] = {}
+    calls = []
+
+    def counted(s):
+        key = tuple(x.id for x in s.students)
+        calls.append(key)
+        if key not in made:
+            made[key] = plan(s, grid, FAST)
+        return made[key]
+
+    full = counted(scenario)
+    for n_vehicles in (1, 2, 3):
+        budgeted = replace(scenario, budget_per_year=full.summary.cost_per_year * n_vehicles / 4 + 1.0)
+        calls.clear()
+        ours = plan_within_budget(budgeted, counted, full=full)
+        n_ours = len(calls)
+        baseline = plan_within_budget(budgeted, counted, order=ORDER_PRIORITY_NEAREST, full=full)
+        assert ours.summary.cost_per_year <= budgeted.budget_per_year
+        assert weighted_served(ours) >= weighted_served(baseline)
+        assert check_plan(ours, grid) == []
+        n_bisection = math.ceil(math.log2(1 / PREFIX_TOLERANCE)) + 1
+        assert n_ours <= MAX_SEARCH_PLANS + MAX_FILL_PLANS + n_bisection

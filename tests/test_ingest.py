@@ -38,6 +38,7 @@ from schoolbus.model import (
     GradeWalkLimit,
     Policy,
     Prices,
+    PriorityRules,
     School,
     Shift,
     Student,
@@ -873,8 +874,10 @@ def test_every_model_field_has_a_documented_column_or_key() -> None:
         "school_dwell_s": "school_dwell_min",
         "replan_tolerance_s": "replan_tolerance_min",
     }
-    policy_keys = {minutes.get(f.name, f.name) for f in dataclasses.fields(Policy)}
+    policy_keys = {minutes.get(f.name, f.name) for f in dataclasses.fields(Policy)} | {"priority"}
     assert policy_keys == set(ingest._POLICY_KEYS)
+    assert {f.name for f in dataclasses.fields(PriorityRules)} == set(ingest.PRIORITY_KEYS)
+    policy_keys |= set(ingest.PRIORITY_KEYS)
     assert {f.name for f in dataclasses.fields(VehicleType)} == set(ingest._VEHICLE_KEYS)
     assert {f.name for f in dataclasses.fields(Prices)} == set(ingest._PRICE_KEYS)
     student_fields = {f.name for f in dataclasses.fields(Student)}

@@ -2,14 +2,14 @@
 
 A prize-collecting choice over a routing plan. Each pupil weighs :func:`priority_weight` (their
 ``priority`` column plus the scenario's :class:`~schoolbus.model.PriorityRules`). The full plan is
-made first; when it costs more than the budget, two orders of the pupils are each cut at the longest
-prefix the budget plans (a bisection on the length, every length tried planned by the same engine),
-and the better plan within the budget (most weighted pupils, then least cost) is kept:
+made first; when it costs more than the budget, two orders of the pupils are each cut at a prefix
+the budget plans (every length tried planned by the same engine), and the better plan within the
+budget (most weighted pupils, then least cost) is kept:
 
-* **trips' worth per school shift** (:func:`_by_trips`): each shift's trip pairs of the full plan
-  carry its heaviest pupils, and open in the order of weight per TRY of the vehicles they add (as
-  many vehicles as trips run at once, so a double-shift school's vehicle carries both shifts for
-  one price);
+* **trips' worth of neighbours** (:func:`_by_clusters`): the full plan's trips to school as units
+  (their riders live close together, so the engine chains their trips onto few vehicles), taken
+  greedily by weight per TRY of the vehicles they add; the prefix the budget buys found a trip at
+  a time and then seat by seat, in a fixed number of plans;
 * **the simple rule** (also the baseline of ``benchmarks/budget.py``,
   :data:`ORDER_PRIORITY_NEAREST`): pupils in priority order, nearest to school first among equals.
 
@@ -22,7 +22,6 @@ not carry keep their own reason.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -40,13 +39,25 @@ from schoolbus.model import (
     School,
     Status,
     Student,
+    Trip,
 )
 
 PREFIX_TOLERANCE = 0.02
 """The baseline's bisection stops when its bounds are this share of the pupils apart."""
 
+MAX_SEARCH_PLANS = 4
+"""The planner's work budget: how many prefixes of its order of trips the engine plans, at most."""
+
+MAX_FILL_PLANS = 2
+"""... and how many plans it spends filling the money left over with the heaviest pupils left."""
+
 MINUTE_S = 60
 """The planner's estimate of vehicles needed counts trips running at once, minute by minute."""
+
+CHAIN_MARGIN_S = 10 * MINUTE_S
+"""The estimate counts a trip as running this long before it starts: a vehicle must get to its
+first stop, so a trip home that ends minutes before another school's trip starts rarely chains
+onto it (the engine, planning fewer pupils, finds other routes than the full plan's)."""
 
 METRES_PER_KM = 1000.0
 EARTH_RADIUS_M = 6_371_009.0
@@ -79,8 +90,9 @@ def priority_weight(student: Student, school: School, rules: PriorityRules) -> f
         weight += rules.wheelchair
     if student.is_vulnerable:
         weight += rules.vulnerable
-    if student.grade <= rules.young_max_grade:
-        weight += rules.young
+    band = next((band for band in rules.grade_bands if student.grade <= band.max_grade), None)
+    if band is not None:
+        weight += band.weight
     return max(0.0, weight)
 
 
@@ -126,115 +138,171 @@ def plan_within_budget(scenario: Scenario, plan_fn: PlanFn, *, order: str = ORDE
     if full.summary.cost_per_year <= budget:
         return replace(full, scenario=scenario)
     if order == ORDER_VALUE:
-        return _by_trips(scenario, full, plan_fn)
+        return _by_clusters(scenario, full, plan_fn)
     if order == ORDER_PRIORITY_NEAREST:
         return _by_prefix(scenario, full, plan_fn)
     raise ValueError(f"unknown order {order!r}")
 
 
-def _by_trips(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
-    """The planner: pupils in the order trip pairs of each school shift pay off best, re-planned.
+def _by_clusters(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
+    """The planner: the full plan's trips to school as units, the most weight per TRY first.
 
-    Money comes in vehicles, and a set of trips needs about as many vehicles as of its trips run at
-    once. Each school shift's trip pairs of the full plan (its fullest trip to school with its
-    fullest home, and so on) open in turn, each carrying the shift's next heaviest pupils and
-    costing the vehicles it adds at its busiest minute (nothing when it runs beside the pairs
-    already open: a double-shift school's vehicle carries both shifts); the pair with the most
-    weight per TRY opens first. The longest prefix of that order the budget plans (each length
-    tried planned by the engine) is set against the simple rule's; the better one is kept.
+    The engine chains short trips of nearby pupils onto few vehicles, and long trips gathering
+    scattered pupils onto many: carrying a district's heaviest pupils wherever they live costs
+    more vehicles per pupil than carrying whole neighbourhoods. So the units are the full plan's
+    trips to school (their riders live close together and fill a vehicle), taken greedily by the
+    weight of their riders per TRY of the vehicles they add (:func:`_cluster_order`, which counts
+    the trips running at once). The engine then plans prefixes of that order, starting at the
+    trips the budget buys (:func:`_search_order`), within :data:`MAX_SEARCH_PLANS` plans. The
+    simple rule's plan is also made and the better one kept, so the planner is never worse than
+    the baseline.
     """
-    order, _ = _open_trips(_shift_groups(full), math.inf)
-    return max(
-        (_by_prefix(scenario, full, plan_fn), _longest_prefix(scenario, full, plan_fn, order)),
-        key=lambda result: (weighted_served(result), -result.summary.cost_per_year),
-    )
+    budget = scenario.budget_per_year or 0.0
+    order, boundaries = _cluster_order(full, budget)
+    lengths, estimates = [n for n, _ in boundaries], [cost for _, cost in boundaries]
+    clusters = _search_order(scenario, full, plan_fn, order, lengths, MAX_SEARCH_PLANS, estimates)
+    # Money left over: the heaviest pupils not yet carried, a few at a time, while the plan fits.
+    carried = [a.student_id for a in clusters.assignments if a.status is Status.ROUTED]
+    taken = set(carried)
+    fill = carried + [i for i in _ranked(full) if i not in taken]
+    step = max(1, round(PREFIX_TOLERANCE * len(order)))
+    filled = _search_order(scenario, full, plan_fn, fill, range(len(carried), len(fill) + step, step), MAX_FILL_PLANS)
+    candidates = (clusters, filled, _by_prefix(scenario, full, plan_fn))
+    return max(candidates, key=lambda result: (weighted_served(result), -result.summary.cost_per_year))
 
 
-@dataclass(frozen=True)
-class _ShiftGroup:
-    """One school shift as the planner's estimate sees it: its pupils and its full-plan trip pairs."""
+def _cluster_order(full: Plan, allowance: float) -> tuple[list[str], list[tuple[int, float]]]:
+    """The full plan's routed pupils, a trip to school's riders at a time, the best trips first.
 
-    pupils: tuple[tuple[float, str], ...]  # (weight, id), heaviest first
-    pairs: tuple[tuple[int, float, tuple[tuple[int, int], ...]], ...]  # (size, year cost, [start, end) minutes)
-
-
-def _shift_groups(full: Plan) -> dict[tuple[str, str], _ShiftGroup]:
-    """Each school shift's pupils and trip pairs (k-th fullest trip to school with k-th home)."""
+    A trip's riders ride home on trips of the full plan too; the unit runs over the trip to school
+    and the home trip that carries most of its riders. Units are opened on one timeline, minute by
+    minute: a unit adds the vehicles by which it raises the most trips ever running at once, each
+    priced as the full plan's vehicle that drives its trip to school. While some unit fits in
+    ``allowance`` (money per year), the one with the most weight per TRY added is taken (free
+    units first, the heaviest among them); then the rest, heaviest first. Within a unit its riders
+    come heaviest first. Returns the order and, after each unit, the prefix length reached and the
+    estimated annual cost so far (starting with ``(0, 0.0)``).
+    """
     days = full.scenario.prices.school_days_per_year
     weights = weights_of(full.scenario)
-    cost_of_type: dict[str, list[float]] = defaultdict(list)
-    for vehicle in full.vehicles:
-        cost_of_type[vehicle.vehicle_type].append(vehicle.cost_per_day * days)
-    trips_of: dict[tuple[str, str], list] = defaultdict(list)
+    routed = {a.student_id for a in full.assignments if a.status is Status.ROUTED}
+    cost_of_vehicle = {v.id: v.cost_per_day * days for v in full.vehicles}
+    home_trip_of: dict[str, Trip] = {}
     for trip in full.trips:
-        trips_of[(trip.school_id, trip.shift)].append(trip)
-    routed: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
-    for a in full.assignments:
-        if a.status is Status.ROUTED:
-            routed[(a.school_id, a.shift)].append((weights[a.student_id], a.student_id))
+        if trip.direction is Direction.FROM_SCHOOL:
+            home_trip_of.update(dict.fromkeys(trip_riders(trip), trip))
 
-    def span(trip) -> tuple[int, int]:
-        return trip.start_s // MINUTE_S, trip.end_s // MINUTE_S + 1
+    def span(trip: Trip) -> tuple[int, int]:
+        return max(0, (trip.start_s - CHAIN_MARGIN_S) // MINUTE_S), trip.end_s // MINUTE_S + 1
 
-    groups = {}
-    for key, trips in sorted(trips_of.items()):
-        by_load = {
-            direction: sorted((t for t in trips if t.direction is direction), key=lambda t: (-len(trip_riders(t)), t.id))
-            for direction in Direction
-        }
-        there, home = by_load[Direction.TO_SCHOOL], by_load[Direction.FROM_SCHOOL]
-        pairs = []
-        for k in range(max(len(there), len(home))):
-            legs = [legs[k] for legs in (there, home) if k < len(legs)]
-            fullest = max(legs, key=lambda t: len(trip_riders(t)))
-            costs = cost_of_type[fullest.vehicle_type]
-            pairs.append((max(1, len(trip_riders(fullest))), sum(costs) / len(costs), tuple(span(t) for t in legs)))
-        groups[key] = _ShiftGroup(pupils=tuple(sorted(routed[key], key=lambda wi: (-wi[0], wi[1]))), pairs=tuple(pairs))
-    return groups
+    units = []  # (riders heaviest first, weight, cost of a vehicle, spans)
+    for trip in sorted(full.trips, key=lambda t: t.id):
+        riders = sorted((i for i in trip_riders(trip) if i in routed), key=lambda i: (-weights[i], i))
+        if trip.direction is not Direction.TO_SCHOOL or not riders:
+            continue
+        homes = [home_trip_of[i] for i in riders if i in home_trip_of]
+        spans = [span(trip)]
+        if homes:
+            spans.append(span(max(homes, key=lambda t: (homes.count(t), t.id))))
+        units.append((riders, sum(weights[i] for i in riders), cost_of_vehicle[trip.vehicle_id], spans))
 
-
-def _open_trips(groups: dict[tuple[str, str], _ShiftGroup], allowance: float) -> tuple[list[str], float]:
-    """Pupils in the order trip pairs open greedily within ``allowance``, and the estimated cost.
-
-    A shift's pairs open in order (its fullest first), each at the full plan's times. Vehicles are
-    counted on one timeline (a vehicle of one shift may carry another's trips later); a vehicle a
-    pair adds costs what the full plan's vehicles of its type cost.
-    """
-    n_minutes = max((end for g in groups.values() for _, _, spans in g.pairs for _, end in spans), default=0) + 1
+    n_minutes = max((end for *_, spans in units for _, end in spans), default=0) + 1
     running = np.zeros(n_minutes, dtype=np.int32)
-    peak = 0
-    n_open = dict.fromkeys(groups, 0)
-    n_taken = dict.fromkeys(groups, 0)
     order: list[str] = []
-    spent = 0.0
-    while True:
-        best_key, best_rank, best_added = None, None, 0.0
-        for key, group in groups.items():
-            if n_open[key] >= len(group.pairs):
-                continue
-            size, year_cost, spans = group.pairs[n_open[key]]
-            bundle = group.pupils[n_taken[key] : n_taken[key] + size]
-            if not bundle:
-                continue
+    boundaries = [(0, 0.0)]
+    left = list(range(len(units)))
+    while left:
+        peak = int(running.max())
+        added = {}
+        for k in left:
+            _, _, vehicle_cost, spans = units[k]
             busiest = max(int(running[start:end].max()) + 1 for start, end in spans)
-            added = max(0, busiest - peak) * year_cost
-            if spent + added > allowance:
-                continue
-            gain = sum(w for w, _ in bundle)
-            rank = (gain / added if added else math.inf, gain)
-            if gain > 0 and (best_rank is None or rank > best_rank):
-                best_key, best_rank, best_added = key, rank, added
-        if best_key is None:
-            break
-        size, _, spans = groups[best_key].pairs[n_open[best_key]]
+            added[k] = max(0, busiest - peak) * vehicle_cost
+        spent = boundaries[-1][1]
+        affordable = [k for k in left if spent + added[k] <= allowance]
+        if affordable:
+            best = max(affordable, key=lambda k: (units[k][1] / added[k] if added[k] else math.inf, units[k][1], -k))
+        else:
+            best = max(left, key=lambda k: (units[k][1] / len(units[k][0]), -k))
+        cost = added[best]
+        left.remove(best)
+        riders, _, _, spans = units[best]
         for start, end in spans:
             running[start:end] += 1
-        peak = int(running.max())
-        spent += best_added
-        order.extend(i for _, i in groups[best_key].pupils[n_taken[best_key] : n_taken[best_key] + size])
-        n_open[best_key] += 1
-        n_taken[best_key] += size
-    return order, spent
+        order.extend(riders)
+        boundaries.append((len(order), spent + cost))
+    return order, boundaries
+
+
+def _search_order(
+    scenario: Scenario,
+    full: Plan,
+    plan_fn: PlanFn,
+    order: Sequence[str],
+    boundaries: Sequence[int],
+    max_plans: int,
+    estimates: Sequence[float] | None = None,
+) -> Plan:
+    """The best plan within the budget of a prefix of ``order``, found with a few plans.
+
+    ``boundaries`` are the prefix lengths worth trying (whole units), in increasing order. With
+    ``estimates`` (the estimated annual cost of each), the first length tried is the longest the
+    budget buys by the estimate; each plan then rescales the estimates by what the engine really
+    charged for the length nearest (the estimate is a bound the engine rarely reaches) and tries
+    the longest length the rescaled estimate affords, until a length that fits and the next one
+    that does not are found. Without estimates it climbs 1, 2, 4, … lengths from the first. Then
+    it bisects on lengths between them, and on pupils down to :data:`PREFIX_TOLERANCE` of them
+    (the last vehicles' spare seats). At most ``max_plans`` plans are made (a length tried before
+    is not planned again).
+    """
+    budget = scenario.budget_per_year or 0.0
+    best = _nobody(scenario, full)
+    fits_at, fails_at = 0, len(order) + 1
+    cost_at: dict[int, float] = {0: 0.0}
+    n_plans = 0
+
+    def tries(length: int) -> bool:
+        nonlocal best, n_plans, fits_at, fails_at
+        if length not in cost_at:
+            n_plans += 1
+            result = _plan_chosen(scenario, full, list(order[:length]), plan_fn)
+            cost_at[length] = result.summary.cost_per_year
+            if result.summary.cost_per_year <= budget and _better(result, best):
+                best = result
+        fits = cost_at[length] <= budget
+        if fits:
+            fits_at = max(fits_at, length)
+        else:
+            fails_at = min(fails_at, length)
+        return fits
+
+    fits_k, fails_k = 0, len(boundaries)
+    if estimates is None:
+        k, step = min(1, len(boundaries) - 1), 1
+    else:
+        k = max((j for j, cost in enumerate(estimates) if cost <= budget), default=0)
+    while n_plans < max_plans and fits_k < k < fails_k:
+        if tries(boundaries[k]):
+            fits_k = k
+        else:
+            fails_k = k
+        if estimates is None:
+            k = min(k + step, fails_k - 1) if k == fits_k else max(k - step, fits_k + 1)
+            step *= 2
+            continue
+        scale = cost_at[boundaries[k]] / estimates[k] if estimates[k] > 0 else 1.0
+        affordable = [j for j in range(fits_k + 1, fails_k) if estimates[j] * scale <= budget]
+        k = max(affordable) if affordable else fits_k + 1
+    while n_plans < max_plans and fails_k - fits_k > 1:
+        k = (fits_k + fails_k) // 2
+        if tries(boundaries[k]):
+            fits_k = k
+        else:
+            fails_k = k
+    tolerance = max(1, round(PREFIX_TOLERANCE * len(order)))
+    while n_plans < max_plans and fits_at < fails_at <= len(order) and fails_at - fits_at > tolerance:
+        tries((fits_at + fails_at) // 2)
+    return best
 
 
 def _by_prefix(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:

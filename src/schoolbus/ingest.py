@@ -43,9 +43,11 @@ from schoolbus.model import (
     BellWindow,
     Depot,
     Fleet,
+    GradeBand,
     GradeWalkLimit,
     Policy,
     Prices,
+    PriorityRules,
     Scenario,
     School,
     Shift,
@@ -63,6 +65,7 @@ __all__ = [
     "load_scenario",
     "read_fleet",
     "read_policy",
+    "read_priority_rules",
     "read_schools",
     "read_students",
 ]
@@ -262,11 +265,12 @@ def load_scenario(
         document = _read_document(fleet, problems)
         if document is not None:
             found_fleet, found_prices = _fleet_from_document(str(fleet), document, problems)
-    found_policy = Policy()
+    found_policy, found_rules = Policy(), PriorityRules()
     if policy is not None:
         document = _read_document(policy, problems)
         if document is not None:
             found_policy = _policy_from_document(str(policy), document, problems)
+            found_rules = _priority_rules_from_document(str(policy), document, problems)
     _check_home_distances(
         str(students),
         found_students,
@@ -283,6 +287,7 @@ def load_scenario(
         fleet=found_fleet,
         policy=found_policy,
         prices=found_prices,
+        priority_rules=found_rules,
         bell_windows=tuple(windows),
     )
 
@@ -396,8 +401,31 @@ def read_policy(path: str | Path) -> Policy:
     policy = Policy()
     if document is not None:
         policy = _policy_from_document(str(path), document, problems)
+        _priority_rules_from_document(str(path), document, problems)
     _raise_if(problems)
     return policy
+
+
+def read_priority_rules(path: str | Path) -> PriorityRules:
+    """Read the ``priority`` section of a policy document: how a budget weighs pupils.
+
+    Parameters
+    ----------
+    path : str or Path
+        The policy file (YAML or TOML); without a ``priority`` section no rule adds weight.
+
+    Raises
+    ------
+    InputError
+        Listing every problem of the section.
+    """
+    problems: list[Problem] = []
+    document = _read_document(path, problems)
+    rules = PriorityRules()
+    if document is not None:
+        rules = _priority_rules_from_document(str(path), document, problems)
+    _raise_if(problems)
+    return rules
 
 
 def _raise_if(problems: list[Problem]) -> None:
@@ -1413,6 +1441,46 @@ def policy_from_mapping(file: str, mapping: Mapping, problems: list[Problem]) ->
     return _policy_from_document(file, mapping, problems)
 
 
+def priority_rules_from_mapping(file: str, mapping: Mapping, where: str, problems: list[Problem]) -> PriorityRules:
+    """Validate a policy's ``priority`` section (keys :data:`PRIORITY_KEYS`), appending problems.
+
+    Each weight is a number from 0 to :data:`MAX_PRIORITY` added to a pupil's ``priority`` column;
+    ``grade_bands`` is a list of ``{max_grade, weight}`` with increasing ``max_grade``, of which the
+    first band at or above a pupil's grade counts. ``where`` is the section's key path.
+    """
+    keys = _Keys(file, mapping, where, PRIORITY_KEYS, problems)
+    weights = {
+        key: keys.number(key, 0.0, low=0.0, high=MAX_PRIORITY) for key in ("per_km_from_school", "wheelchair", "vulnerable")
+    }
+    bands: list[GradeBand] = []
+    for band_where, item in keys.items("grade_bands"):
+        band = _Keys(file, item, band_where, ("max_grade", "weight"), problems)
+        max_grade = band.integer("max_grade", None, low=PRESCHOOL_GRADE, high=MAX_GRADE, required=True)
+        weight = band.number("weight", None, low=0.0, high=MAX_PRIORITY, required=True)
+        if max_grade is not None and bands and max_grade <= bands[-1].max_grade:
+            band.fail("max_grade", max_grade, f"a grade above the band before it ({bands[-1].max_grade}): bands go up")
+        elif max_grade is not None and weight is not None:
+            bands.append(GradeBand(max_grade=max_grade, weight=weight))
+    return PriorityRules(
+        per_km_from_school=weights["per_km_from_school"] or 0.0,
+        wheelchair=weights["wheelchair"] or 0.0,
+        vulnerable=weights["vulnerable"] or 0.0,
+        grade_bands=tuple(bands),
+    )
+
+
+def _priority_rules_from_document(file: str, document: Mapping, problems: list[Problem]) -> PriorityRules:
+    """The ``priority`` section of a policy document (no rule when absent)."""
+    section = document.get("priority")
+    if section is None:
+        return PriorityRules()
+    if not isinstance(section, dict):
+        expected = f"a mapping of priority rules (keys {', '.join(PRIORITY_KEYS)})"
+        problems.append(Problem(file, None, "priority", _short(section), expected))
+        return PriorityRules()
+    return priority_rules_from_mapping(file, section, "priority", problems)
+
+
 def fleet_from_mapping(
     file: str, mapping: Mapping, problems: list[Problem], *, require_vehicle_types: bool = True
 ) -> tuple[Fleet, Prices]:
@@ -1523,7 +1591,11 @@ _POLICY_KEYS = (
     "wheelchair_door_to_door",
     "max_plausible_home_school_m",
     "replan_tolerance_min",
+    "priority",
 )
+
+PRIORITY_KEYS = ("per_km_from_school", "wheelchair", "vulnerable", "grade_bands")
+"""Keys of a policy's ``priority`` section: how a budget weighs pupils (see ``schoolbus.budget``)."""
 
 
 def _seconds_from_min(minutes: float | None) -> int | None:

@@ -290,19 +290,27 @@ class BellWindow:
 
 
 @dataclass(frozen=True)
+class GradeBand:
+    """A priority weight added for pupils in grades up to ``max_grade`` (see :class:`PriorityRules`)."""
+
+    max_grade: int
+    weight: float
+
+
+@dataclass(frozen=True)
 class PriorityRules:
     """Policy rules that weigh pupils when a budget cannot carry them all (see :mod:`schoolbus.budget`).
 
     A pupil's weight is their ``priority`` column (1 when empty) plus ``per_km_from_school`` for
     each km of straight line from home to school, plus ``wheelchair`` when they need one, plus
-    ``vulnerable`` when flagged, plus ``young`` when their grade is at most ``young_max_grade``.
+    ``vulnerable`` when flagged, plus the weight of the first of ``grade_bands`` (in increasing
+    ``max_grade``) whose ``max_grade`` is at least their grade.
     """
 
     per_km_from_school: float = 0.0
     wheelchair: float = 0.0
     vulnerable: float = 0.0
-    young: float = 0.0
-    young_max_grade: int = 4
+    grade_bands: tuple[GradeBand, ...] = ()
 
 
 @dataclass(frozen=True)

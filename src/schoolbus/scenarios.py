@@ -6,6 +6,10 @@ A manager keeps one set of input files (the base case) and one scenario file lis
       - name: base                           # the base case as it is
       - name: walk-800
         policy: {walk_limit_m: 800}          # keys of a policy file; each replaces the base's
+      - name: carry-the-vulnerable
+        budget: 2500000
+        policy:                              # a policy file's priority rules, key by key
+          priority: {vulnerable: 5, grade_bands: [{max_grade: 4, weight: 1}]}
       - name: big-buses
         fleet:                               # vehicle_types and/or depots; each list replaces
           vehicle_types:                     # the base's whole list
@@ -45,6 +49,7 @@ from schoolbus.ingest import (
     TIME_OF_DAY_EXPECTED,
     fleet_from_mapping,
     policy_from_mapping,
+    priority_rules_from_mapping,
     read_document,
     time_of_day_s,
 )
@@ -73,6 +78,8 @@ _NAME_EXPECTED = (
     "a name of letters, digits, '.', '_' and '-', starting with a letter or digit "
     "(it names the scenario's plan directory)"
 )
+PRIORITY_SECTION = "priority"
+"""The policy key whose section holds the priority rules (``schoolbus.ingest.PRIORITY_KEYS``)."""
 _POLICY_FIELDS = frozenset(f.name for f in dataclasses.fields(Policy))
 _PRICE_FIELDS = frozenset(f.name for f in dataclasses.fields(Prices))
 
@@ -92,13 +99,15 @@ class Variant:
     """One scenario of a scenario file: what it changes in the base case.
 
     ``policy`` and ``prices`` are ``(field, value)`` pairs of :class:`~schoolbus.model.Policy` and
-    :class:`~schoolbus.model.Prices` (already in model units: seconds, metres); ``vehicle_types``
+    :class:`~schoolbus.model.Prices` (already in model units: seconds, metres), ``priority`` of
+    :class:`~schoolbus.model.PriorityRules` (the policy's ``priority`` section); ``vehicle_types``
     and ``depots`` replace the base's lists when not ``None``. ``file`` and ``where`` (the key path,
     e.g. ``scenarios[2]``) locate the variant for problems found when it is applied.
     """
 
     name: str
     policy: tuple[tuple[str, object], ...] = ()
+    priority: tuple[tuple[str, object], ...] = ()
     prices: tuple[tuple[str, object], ...] = ()
     vehicle_types: tuple[VehicleType, ...] | None = None
     depots: tuple[Depot, ...] | None = None
@@ -275,12 +284,14 @@ def _read_variant(file: str, item: Mapping, where: str, problems: list[Problem])
         expected = f"a name other than {COMPARISON_DIR!r} (the report's directory)"
         problems.append(Problem(file, None, f"{where}.name", name, expected))
     policy = _policy_changes(file, item, where, problems)
+    priority = _priority_changes(file, item, where, problems)
     prices, vehicle_types, depots = _fleet_changes(file, item, where, problems)
     bells = _bell_changes(file, item, where, problems)
     hazards, budget_per_year = _hazards_and_budget(file, item, where, problems)
     return Variant(
         name=name,
         policy=policy,
+        priority=priority,
         prices=prices,
         vehicle_types=vehicle_types,
         depots=depots,
@@ -342,7 +353,23 @@ def _policy_changes(file, item, where, problems) -> tuple[tuple[str, object], ..
     problems.extend(_prefixed(found, f"{where}.policy", lambda column: ""))
     if found:
         return ()
-    return tuple((_policy_field(k), getattr(policy, _policy_field(k))) for k in section)
+    return tuple((_policy_field(k), getattr(policy, _policy_field(k))) for k in section if k != PRIORITY_SECTION)
+
+
+def _priority_changes(file, item, where, problems) -> tuple[tuple[str, object], ...]:
+    """The ``policy.priority`` keys of a variant: priority rules that replace the base's, key by key."""
+    section = item.get("policy")
+    if not isinstance(section, dict) or PRIORITY_SECTION not in section:
+        return ()
+    rules = _mapping(file, section, PRIORITY_SECTION, f"{where}.policy", problems)
+    if not rules:
+        return ()
+    found: list[Problem] = []
+    parsed = priority_rules_from_mapping(file, rules, f"{where}.policy.{PRIORITY_SECTION}", found)
+    problems.extend(found)
+    if found:
+        return ()
+    return tuple((k, getattr(parsed, k)) for k in rules)
 
 
 def _fleet_changes(file, item, where, problems):
@@ -433,6 +460,7 @@ def _apply(base: Scenario, variant: Variant, problems: list[Problem]) -> Scenari
         base,
         name=variant.name,
         policy=policy,
+        priority_rules=replace(base.priority_rules, **dict(variant.priority)),
         prices=replace(base.prices, **dict(variant.prices)),
         fleet=fleet,
         schools=_schools_with_bells(base.schools, variant, file, where, problems),
