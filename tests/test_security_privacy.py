@@ -11,8 +11,9 @@ import re
 import pytest
 
 from fixtures_plan import make_plan
-from schoolbus.planfile import NetworkSource, plan_to_dict
+from schoolbus.planfile import NetworkSource, dumps, plan_to_dict
 from schoolbus.service import privacy
+from schoolbus.service.schemas import ManagerPlanDocument, PlanDocument
 from security_figures import record
 from security_service import SERVER_PATH, seeded_service
 
@@ -58,26 +59,45 @@ def all_coordinates(value) -> list[tuple[float, float]]:
 
 def test_manager_document_has_no_home_nor_server_path(plan, homes):
     source = NetworkSource(kind="osm", value=SERVER_PATH, sha256="0" * 64)
-    document = privacy.redacted_plan_document(plan_to_dict(plan, source), "manager")
+    document = ManagerPlanDocument.of(privacy.redacted_plan(plan, "manager"), source).model_dump(mode="json")
     points = all_coordinates(document)
     # Schools and shared stops are public places and may lie near a home; nothing else may.
     public = public_places(plan)
     close = [p for p in points for h in homes if distance_m(p, h) < privacy.HOME_RADIUS_M and p not in public]
     assert close == []
     assert not any(distance_m(p, h) < 1.0 for p in points for h in homes)
-    door = [s for s in document["stops"] if s["is_door_to_door"]]
-    assert door and all(s["location"] is None and s["is_redacted"] for s in door)
-    door_ids = {s["id"] for s in door}
-    visits = [v for t in document["trips"] for v in t["visits"] if v.get("stop_id") in door_ids]
-    assert visits and all(v["arrive_s"] is None and v["depart_s"] is None for v in visits)
+    # A door-to-door stop is a home: neither it nor its place in a trip's calls is listed.
+    door_ids = {s.id for s in plan.stops if s.is_door_to_door}
+    assert door_ids and not door_ids & {s["id"] for s in document["stops"]}
+    assert not any(v.get("stop_id") in door_ids for t in document["trips"] for v in t["visits"])
+    assert not any(s["is_door_to_door"] for s in document["stops"])
+    assert document["redacted_for"] == "manager" and "students" not in document
     assert SERVER_PATH not in json.dumps(document)
     assert document["network"]["source"]["sha256"] == "0" * 64
     record("privacy_manager_document", points_checked=len(points), within_300m=len(close))
 
 
+def test_manager_document_keeps_the_counts(plan):
+    document = ManagerPlanDocument.of(privacy.redacted_plan(plan, "manager"), None).model_dump(mode="json")
+    shared = [s for s in plan.stops if not s.is_door_to_door]
+    assert [(s["id"], s["n_students"]) for s in document["stops"]] == [(s.id, len(s.student_ids)) for s in shared]
+    unserved = [a for a in plan.assignments if a.status.value == "unserved"]
+    assert sum(r["n_students"] for r in document["unserved_reasons"]) == len(unserved) > 0
+    # Every pupil still arrives at school in the counts, door-to-door pupils included.
+    at_school = sum(v["n_alight"] for t in document["trips"] for v in t["visits"] if "school_id" in v)
+    assert at_school == sum(len(v.alight) for t in plan.trips for v in t.visits if v.school_id is not None) > 0
+    assert privacy.ANONYMOUS_PUPIL not in json.dumps(document, ensure_ascii=False)
+
+
 def test_officer_document_is_untouched(plan):
-    document = plan_to_dict(plan)
-    assert privacy.redacted_plan_document(document, "officer") == document
+    source = NetworkSource(kind="osm", value=SERVER_PATH, sha256="0" * 64)
+    document = PlanDocument.of(privacy.redacted_plan(plan, "officer"), source).model_dump(mode="json")
+    assert document == json.loads(dumps(plan_to_dict(plan, source)))
+
+
+def test_an_unknown_role_sees_nothing(plan):
+    with pytest.raises(ValueError, match="role"):
+        privacy.redacted_plan(plan, "guest")
 
 
 def test_manager_map_view_has_no_home(plan, homes, tmp_path):

@@ -9,9 +9,9 @@ session cookie for GET requests only).
 
 from __future__ import annotations
 
-import json
 import math
 import secrets
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -502,8 +502,8 @@ def cancel(job_id: Id, request: Request, csrf_token: str = Form(""), signed: Sig
 def plan_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
     user = signed.user
     record = store.get_plan(session, user, plan_id)
-    document = json.loads(record.document)
-    vehicle_ids = [v["id"] for v in document["vehicles"]]
+    plan = store.load_plan(session, record)
+    vehicle_ids = [v.id for v in plan.vehicles]
     sheet_ids = auth.sheet_vehicles(session, user, record.id, record.project_id, vehicle_ids)
     is_contractor = user.role == "contractor"
     may_edit = not is_contractor and auth.may(session, user, record.project_id, EDIT)
@@ -513,9 +513,9 @@ def plan_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_u
         "plan.html",
         signed,
         record=record,
-        summary=None if is_contractor else document["summary"],
-        currency=document.get("currency", ""),
-        vehicles=document["vehicles"] if not is_contractor else [v for v in document["vehicles"] if v["id"] in sheet_ids],
+        summary=None if is_contractor else asdict(plan.summary),
+        currency=plan.scenario.prices.currency,
+        vehicles=[asdict(v) for v in plan.vehicles if not is_contractor or v.id in sheet_ids],
         sheet_ids=sheet_ids,
         show_map=not is_contractor,
         may_full=not is_contractor and auth.may(session, user, record.project_id, READ_FULL),
