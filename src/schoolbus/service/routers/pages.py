@@ -434,11 +434,11 @@ def set_fleet(
 def budget_from_form(text: str) -> float | None:
     """The scenario form's annual budget (empty: none); a clear problem when it is not a number."""
     from schoolbus.budget import budget_problem
-    from schoolbus.ingest import _number
+    from schoolbus.ingest import number_of
 
     if not text.strip():
         return None
-    value = _number(text.strip())
+    value = number_of(text.strip())
     if value is None or budget_problem(value) is not None:
         raise InputError([Problem("scenario", None, "budget", text, budget_problem(-1) or "")])
     return value
