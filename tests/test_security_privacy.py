@@ -150,3 +150,57 @@ def test_service_manager_plan_json_and_map(seeded, homes):
     assert page.status_code == 200
     for lon, lat in homes:
         assert f"[{lat}, {lon}]" not in page.text
+
+
+def property_names(schema: dict) -> set[str]:
+    """Every property name anywhere in a JSON schema (its $defs included)."""
+    names = set()
+    if isinstance(schema, dict):
+        names |= set(schema.get("properties", {}))
+        for value in schema.values():
+            names |= property_names(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            names |= property_names(value)
+    return names
+
+
+def test_manager_schema_has_no_field_for_pupils_times_or_paths():
+    """The manager's document cannot carry these, whatever the plan holds: its schema lacks them."""
+    manager = property_names(ManagerPlanDocument.model_json_schema())
+    full = property_names(PlanDocument.model_json_schema())
+    withheld = {"students", "student_ids", "board", "alight", "pickup_s", "dropoff_s", "ride_to_school_s", "value"}
+    assert withheld <= full
+    assert not withheld & manager
+
+
+def test_manager_diff_shows_no_home_call(seeded):
+    """Every call 60 s later in a new version: the officer sees the home's time move, the manager not."""
+    from dataclasses import replace
+
+    from sqlalchemy import select
+
+    from schoolbus.service.db import PlanRecord, Project, ScenarioRecord
+
+    s = seeded
+    plan = make_plan()
+    later = replace(plan, trips=tuple(
+        replace(t, visits=tuple(replace(v, arrive_s=v.arrive_s + 60, depart_s=v.depart_s + 60) for v in t.visits))
+        for t in plan.trips
+    ))
+    source = NetworkSource(kind="osm", value=SERVER_PATH, sha256="0" * 64)
+    with s.app.state.sessions.begin() as session:
+        scenario = session.scalar(select(ScenarioRecord).where(ScenarioRecord.public_id == s.scenario_id))
+        project = session.scalar(select(Project).where(Project.public_id == s.project_id))
+        record = PlanRecord(project_id=project.id, scenario_id=scenario.id, name="later", document=json.dumps(plan_to_dict(later, source)))
+        session.add(record)
+        session.flush()
+        later_id = record.public_id
+    url = f"/api/v1/plans/{s.plan_ids[0]}/diff/{later_id}"
+    door_ids = {x.id for x in plan.stops if x.is_door_to_door}
+    officer = s.client.get(url, headers=s.headers("olga")).json()
+    manager = s.client.get(url, headers=s.headers("mert")).json()
+    assert door_ids <= {c["stop_id"] for c in officer["stop_times"]}
+    shared = {c["stop_id"] for c in officer["stop_times"]} - door_ids
+    assert shared and {c["stop_id"] for c in manager["stop_times"]} == shared
+    assert manager["vehicles_changed"] == officer["vehicles_changed"] != []

@@ -563,7 +563,7 @@ def compare_page(
         return render(request, "compare.html", signed, comparison=None, back=back, status_code=422)
     comparison = compare(session, signed.user, plan_id[:6])
     back = f"/projects/{comparison.plans[0].project_id}"
-    rows = {m["key"]: m["values"] for m in comparison.metrics}
+    rows = {m.key: m.values for m in comparison.metrics}
     # "numbers", not "values": Jinja would find the dict's values() method first.
     charts = [{"key": key, "label": METRIC_LABELS[key], "numbers": rows[key], "bars": _bars(rows[key])} for key in CHARTED_METRICS]
     return render(
