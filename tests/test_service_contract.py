@@ -249,3 +249,51 @@ def test_the_private_import_check_sees_both_forms(tmp_path, monkeypatch):
         ("schoolbus_probe/probe.py", "schoolbus.planfile._Reader"),
         ("schoolbus_probe/probe.py", "schoolbus.planfile._MISSING"),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# What the service sends is what its OpenAPI document says
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    from security_service import seeded_service
+
+    with seeded_service(tmp_path_factory, "contract-seeded") as s:
+        yield s
+
+
+def test_answers_match_the_openapi_schemas(seeded):
+    """Officer's and manager's plan documents, versions, diffs, comparison, scenario.json, GeoJSON."""
+    import jsonschema
+
+    s = seeded
+    a, b = s.plan_ids
+    spec = s.client.get("/openapi.json").json()
+    cases = [
+        ("olga", "/api/v1/plans/{plan_id}", f"/api/v1/plans/{a}"),
+        ("mert", "/api/v1/plans/{plan_id}", f"/api/v1/plans/{a}"),
+        ("admin", "/api/v1/plans/{plan_id}", f"/api/v1/plans/{a}"),
+        ("olga", "/api/v1/plans", "/api/v1/plans"),
+        ("cem", "/api/v1/plans", "/api/v1/plans"),
+        ("olga", "/api/v1/plans/{plan_id}/version", f"/api/v1/plans/{a}/version"),
+        ("mert", "/api/v1/projects/{project_id}/versions", f"/api/v1/projects/{s.project_id}/versions"),
+        ("olga", "/api/v1/plans/{plan_a}/diff/{plan_b}", f"/api/v1/plans/{a}/diff/{b}"),
+        ("mert", "/api/v1/plans/{plan_a}/diff/{plan_b}", f"/api/v1/plans/{a}/diff/{b}"),
+        ("mert", "/api/v1/comparisons", f"/api/v1/comparisons?plan_id={a}&plan_id={b}"),
+        ("olga", "/api/v1/scenarios/{scenario_id}/scenario.json", f"/api/v1/scenarios/{s.scenario_id}/scenario.json"),
+        ("olga", "/api/v1/plans/{plan_id}/exports/{name}", f"/api/v1/plans/{a}/exports/routes.geojson"),
+        ("olga", "/api/v1/plans/{plan_id}/exports/{name}", f"/api/v1/plans/{a}/exports/stops.geojson"),
+    ]
+    kinds = set()
+    for username, template, url in cases:
+        response = s.client.get(url, headers=s.headers(username))
+        assert response.status_code == 200, (username, url, response.text[:200])
+        media_type = response.headers["content-type"].split(";")[0]
+        schema = spec["paths"][template]["get"]["responses"]["200"]["content"][media_type]["schema"]
+        jsonschema.validate(response.json(), {**schema, "components": spec["components"]})
+        body = response.json()
+        if template == "/api/v1/plans/{plan_id}":
+            kinds.add(body.get("redacted_for", "full"))
+    assert kinds == {"full", "manager"}
