@@ -297,3 +297,32 @@ def test_answers_match_the_openapi_schemas(seeded):
         if template == "/api/v1/plans/{plan_id}":
             kinds.add(body.get("redacted_for", "full"))
     assert kinds == {"full", "manager"}
+
+
+def test_a_plan_stored_in_an_older_format_is_served_in_this_one(seeded):
+    """A 1.1 plan.json (no reason codes) in the store: officers get this version's typed document."""
+    import json
+
+    from sqlalchemy import select
+
+    from schoolbus.planfile import FORMAT_VERSION
+    from schoolbus.service.db import PlanRecord
+
+    s = seeded
+    with s.app.state.sessions.begin() as session:
+        stored = session.scalar(select(PlanRecord).where(PlanRecord.public_id == s.plan_ids[1]))
+        document = json.loads(stored.document)
+        document["format_version"] = "1.1"
+        for student in document["students"]:
+            student.pop("reason_code")
+        old = PlanRecord(project_id=stored.project_id, scenario_id=stored.scenario_id, name="1.1", document=json.dumps(document))
+        session.add(old)
+        session.flush()
+        old_id = old.public_id
+    served = s.client.get(f"/api/v1/plans/{old_id}", headers=s.headers("olga"))
+    assert served.status_code == 200
+    body = served.json()
+    assert body["format_version"] == FORMAT_VERSION
+    unserved = [x for x in body["students"] if x["status"] == "unserved"]
+    # Words without a code read as the TEXT code, as read_plan reads them.
+    assert unserved and all(x["reason_code"]["code"] == "text" for x in unserved)

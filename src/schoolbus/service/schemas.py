@@ -521,6 +521,27 @@ class GeoJsonFeatureCollection(BaseModel):
     features: list[GeoJsonFeature]
 
 
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with its nested models written in place (no ``$defs``).
+
+    For a response documented by hand (a route's ``responses=``), which FastAPI does not add to
+    the document's components; ``model`` must not nest itself.
+    """
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolved(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolved(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolved(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolved(value) for value in node]
+        return node
+
+    return resolved(schema)
+
+
 def _scenario_document_model() -> type[BaseModel]:
     """``scenario.json``: ``format_version`` and every field of :class:`~schoolbus.model.Scenario`,
     typed by the domain records it is written from (so the schema follows the model)."""

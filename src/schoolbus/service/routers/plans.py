@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
-from pydantic import Field
+from fastapi.responses import FileResponse
+from pydantic import Field, ValidationError
 from sqlalchemy.orm import Session
 
 from schoolbus.model import Summary
@@ -36,6 +36,7 @@ from schoolbus.service.schemas import (
     PlanDocument,
     PlanOut,
     SheetOut,
+    inline_schema,
 )
 
 router = APIRouter()
@@ -71,16 +72,12 @@ COMPARED_METRICS = (
 
 
 def binary(*media_types: str) -> dict:
-    """OpenAPI ``responses`` for a file download in one of ``media_types``."""
-    content = {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types}
+    """OpenAPI ``responses`` for a file download in one of ``media_types`` (GeoJSON typed, the rest binary)."""
+    content = {
+        m: {"schema": inline_schema(GeoJsonFeatureCollection) if m.endswith("json") else {"type": "string", "format": "binary"}}
+        for m in media_types
+    }
     return {200: {"description": "The file", "content": content}}
-
-
-class ExportResponse(JSONResponse):
-    """How the exports route is documented: GeoJSON typed (:class:`GeoJsonFeatureCollection`), the
-    tables binary. The route answers with a :class:`FileResponse` of each file's own media type."""
-
-    media_type = "application/geo+json"
 
 
 def plan_out(session: Session, record: PlanRecord, with_summary: bool = True) -> PlanOut:
@@ -149,11 +146,28 @@ def get_plan(
     role = view_role(session, user, record)
     if role == "contractor":
         raise Forbidden("contractors see route sheets only")
-    plan, source = store.load_plan(session, record), store.plan_network_source(session, record)
-    view = privacy.redacted_plan(plan, role)
-    body = PlanDocument.of(view, source) if role in privacy.FULL_VIEW_ROLES else ManagerPlanDocument.of(view, source)
+    if role in privacy.FULL_VIEW_ROLES:
+        body: PlanDocument | ManagerPlanDocument = full_plan_document(session, record)
+    else:
+        view = privacy.redacted_plan(store.load_plan(session, record), role)
+        body = ManagerPlanDocument.of(view, store.plan_network_source(session, record))
     store.audit(session, user, "download_plan", f"plan {plan_id}")
     return body
+
+
+def full_plan_document(session: Session, record: PlanRecord) -> PlanDocument:
+    """The full view's document: the stored ``plan.json``, read typed.
+
+    The full view of a plan is the plan itself (``redacted_plan`` returns it unchanged), and the
+    store keeps its ``plan.json`` as :func:`~schoolbus.planfile.plan_to_dict` wrote it, so it is
+    validated as it is (several times faster than encoding the plan again). A document of an older
+    format version, which the schema does not describe, is read into the domain plan and written
+    anew in this version.
+    """
+    try:
+        return PlanDocument.model_validate_json(record.document)
+    except ValidationError:
+        return PlanDocument.of(store.load_plan(session, record), store.plan_network_source(session, record))
 
 
 @router.get("/plans/{plan_id}/map", tags=["outputs"], summary="The interactive map (HTML, works offline)", response_class=Response, responses=binary("text/html"))
@@ -279,11 +293,8 @@ def notices(plan_id: Id, request: Request, user: User = Depends(api_user), sessi
     "/plans/{plan_id}/exports/{name}",
     tags=["outputs"],
     summary="Exported tables (CSV, XLSX, GeoJSON)",
-    response_class=ExportResponse,
-    responses={
-        200: binary("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")[200]
-        | {"model": GeoJsonFeatureCollection}
-    },
+    response_class=Response,
+    responses=binary("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/geo+json"),
 )
 def export(
     plan_id: Id,
