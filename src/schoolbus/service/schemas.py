@@ -445,9 +445,7 @@ class ManagerPlanDocument(_Closed):
     def of(cls, view: Plan, source: NetworkSource | None) -> ManagerPlanDocument:
         """The document of a manager's view (``redacted_plan(plan, "manager")``) of a plan."""
         reasons = Counter(
-            (describe_reason(a.reason, "en"), a.reason.code.value if a.reason is not None else None)
-            if a.reason is not None
-            else (None, None)
+            (describe_reason(a.reason, "en"), a.reason.code.value) if a.reason is not None else (None, None)
             for a in view.assignments
             if a.status is Status.UNSERVED
         )
