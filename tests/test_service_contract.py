@@ -326,3 +326,12 @@ def test_a_plan_stored_in_an_older_format_is_served_in_this_one(seeded):
     unserved = [x for x in body["students"] if x["status"] == "unserved"]
     # Words without a code read as the TEXT code, as read_plan reads them.
     assert unserved and all(x["reason_code"]["code"] == "text" for x in unserved)
+
+
+def test_the_plan_schema_names_every_network_source_kind():
+    import typing
+
+    from schoolbus.planfile import SOURCE_KINDS
+    from schoolbus.service.schemas import SourceKind
+
+    assert typing.get_args(SourceKind) == SOURCE_KINDS

@@ -27,6 +27,7 @@ from schoolbus.model import (
     Plan,
     Policy,
     Prices,
+    ReasonCode,
     RoadStep,
     Scenario,
     School,
@@ -265,8 +266,12 @@ class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+SourceKind = Literal["osm", "roads", "graphml", "place", "bbox"]
+"""``planfile.SOURCE_KINDS``: how ``load_network`` was told where the roads come from."""
+
+
 class NetworkSourceOut(_Closed):
-    kind: Literal["osm", "roads", "graphml", "place", "bbox"] = Field(description="The `load_network` keyword")
+    kind: SourceKind = Field(description="The `load_network` keyword")
     value: str | tuple[float, float, float, float] = Field(
         description="The file path on the server, the place name, or the bbox (west, south, east, north)"
     )
@@ -281,7 +286,7 @@ class NetworkOut(_Closed):
 
 
 class ReasonOut(_Closed):
-    code: str = Field(description="A stable reason code (`docs/plan-format.md`)", examples=["walk_limit"])
+    code: ReasonCode = Field(description="A stable reason code (`docs/plan-format.md`)")
     params: dict[str, str | int | float] = Field(description="The reason's parameters, by name")
     causes: list[ReasonOut] = Field(description="Reasons behind this one")
 
@@ -366,7 +371,7 @@ class PlanDocument(_Closed):
 class ManagerSourceOut(_Closed):
     """Where the roads came from, without the server's file path."""
 
-    kind: str
+    kind: SourceKind
     sha256: str | None
     max_edge_m: float
 
@@ -412,7 +417,7 @@ class ManagerTripOut(_Closed):
 
 class UnservedReasonOut(_Closed):
     reason: str | None = Field(description="The reason in English words")
-    code: str | None
+    code: ReasonCode | None
     n_students: int
 
 
