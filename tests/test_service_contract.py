@@ -335,3 +335,16 @@ def test_the_plan_schema_names_every_network_source_kind():
     from schoolbus.service.schemas import SourceKind
 
     assert typing.get_args(SourceKind) == SOURCE_KINDS
+
+
+def test_officers_get_plan_json_as_stored(seeded):
+    """The typed document changes nothing of the contract: the same keys and values as plan.json."""
+    import json
+
+    from schoolbus.planfile import NetworkSource, plan_to_dict
+    from security_service import SERVER_PATH
+
+    s = seeded
+    stored = plan_to_dict(make_plan(), NetworkSource(kind="osm", value=SERVER_PATH, sha256="0" * 64))
+    served = s.client.get(f"/api/v1/plans/{s.plan_ids[0]}", headers=s.headers("olga")).json()
+    assert served == json.loads(json.dumps(stored))
