@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from schoolbus.service.schemas import GeoJsonFeatureCollection, inline_schema
 from security_service import seeded_service
 
 
@@ -64,8 +65,10 @@ def test_rules_are_in_the_schema(seeded):
 def test_geojson_exports_are_typed_as_json(seeded):
     operation = seeded.client.get("/openapi.json").json()["paths"]["/api/v1/plans/{plan_id}/exports/{name}"]["get"]
     content = operation["responses"]["200"]["content"]
-    assert content["application/geo+json"]["schema"] == {"type": "object"}
+    assert content["application/geo+json"]["schema"] == inline_schema(GeoJsonFeatureCollection)
+    assert content["application/geo+json"]["schema"]["properties"]["type"]["const"] == "FeatureCollection"
     s = seeded
     response = s.client.get(f"/api/v1/plans/{s.plan_ids[0]}/exports/routes.geojson", headers=s.headers("olga"))
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/geo+json")
     assert response.json()["type"] == "FeatureCollection"
+    assert GeoJsonFeatureCollection.model_validate(response.json()).features

@@ -1524,6 +1524,11 @@ TIME_OF_DAY_EXPECTED = _TIME_EXPECTED
 """What :func:`time_of_day_s` accepts, worded for a problem's ``expected``."""
 
 
+def number_of(value: object) -> float | None:
+    """A finite number from a cell or a form field (decimal point or comma); ``None`` if not one."""
+    return _number(value)
+
+
 def _fleet_from_document(
     file: str, document: Mapping, problems: list[Problem], *, require_vehicle_types: bool = True
 ) -> tuple[Fleet, Prices]:

@@ -27,7 +27,7 @@ from schoolbus.ingest import _check_columns, _raise_if, _read_table, _Row, _Tabl
 from schoolbus.matrix import walk_distances
 from schoolbus.model import Pin, Plan, Scenario
 from schoolbus.network import RoadNetwork, snap_points
-from schoolbus.stops import StopSelection, _make_stop
+from schoolbus.stops import StopSelection, make_stop
 
 PUPIL_STOP = "pupil_stop"
 STOP_LOCATION = "stop_location"
@@ -199,7 +199,7 @@ def apply_stop_pins(selection: StopSelection, scenario: Scenario, network: RoadN
             kept = base.student_ids if base is not None else ()
             if base is not None and base.node_id != node:
                 walkers += [students[i] for i in kept]  # the stop's own pupils follow it to the pinned place
-            stop = _make_stop(network, stop_id, node, school_id, shift, (*kept, *(p.id for p in pupils)),
+            stop = make_stop(network, stop_id, node, school_id, shift, (*kept, *(p.id for p in pupils)),
                               is_door_to_door=False)
         elif stop_id in stops:
             stop = stops[stop_id]

@@ -236,7 +236,7 @@ def select_stops(
         for k, (node_index, riders) in enumerate(chosen, start=1):
             node_id = int(loaded_nodes[node_index])
             stops.append(
-                _make_stop(network, f"{school_id}-{shift}-S{k:03d}", node_id, school_id, shift,
+                make_stop(network, f"{school_id}-{shift}-S{k:03d}", node_id, school_id, shift,
                            tuple(students[i].id for i in riders), is_door_to_door=False)
             )
             for i in riders:
@@ -436,7 +436,7 @@ def _door_to_door_stops(
             numbers[(school_id, shift)] += 1
             stop_id = f"{school_id}-{shift}-D{numbers[(school_id, shift)]:03d}"
             stops.append(
-                _make_stop(network, stop_id, node_id, school_id, shift,
+                make_stop(network, stop_id, node_id, school_id, shift,
                            tuple(students[i].id for i in riders), is_door_to_door=True)
             )
     return stops
@@ -793,7 +793,7 @@ def _pack_balanced(riders: list[int], wheelchair: list[bool], slots: list[_Fit])
     return [sorted(g) for g in groups if g]
 
 
-def _make_stop(
+def make_stop(
     network: RoadNetwork,
     stop_id: str,
     node_id: int,

@@ -175,7 +175,7 @@ def _text(value: object) -> str:
 
 
 def _number(value: object) -> float | None:
-    from schoolbus.ingest import _number as number_of
+    from schoolbus.ingest import number_of
 
     return number_of(value)
 

@@ -51,7 +51,7 @@ def coverage_section(
     scenario_name: str, points: Sequence[CoveragePoint], currency: str, language: str, out: Path, messages: dict[str, str]
 ) -> dict:
     """The template context of the section; writes ``cost_coverage.png`` and ``.svg`` into ``out``."""
-    from schoolbus.outputs.reports import _figure, _save, chart_fonts, chart_text
+    from schoolbus.outputs.reports import chart_fonts, chart_text, report_figure, save_figure
 
     labels = {key: messages.get(msgid, msgid) for key, msgid in COVERAGE_LABELS.items()}
     margins = marginal_costs(points)
@@ -67,7 +67,7 @@ def coverage_section(
         for p, m in zip(points, margins)
     ]
     with chart_fonts(language):
-        figure = _figure(6)
+        figure = report_figure(6)
         ax = figure.add_subplot()
         costs = [p.cost_per_year for p in points]
         ax.plot(costs, [p.n_served for p in points], marker="o", color=LINE_COLOUR, label=chart_text(labels["served"], language))
@@ -82,7 +82,7 @@ def coverage_section(
         ax.xaxis.set_major_formatter(lambda x, _: format_number(x, language))
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
-        svg = _save(figure, out, COVERAGE_STEM)
+        svg = save_figure(figure, out, COVERAGE_STEM)
     return {
         "labels": labels,
         "intro": labels["intro"] % {"scenario": scenario_name},

@@ -201,7 +201,7 @@ def render_comparison(
             "vehicles_by_class": _vehicles_chart(plans, shaped, names),
         }
         for stem in CHART_STEMS:
-            svg_path = _save(figures[stem], out, stem)
+            svg_path = save_figure(figures[stem], out, stem)
             charts.append(_Chart(stem, titles[stem], base64.b64encode(svg_path.read_bytes()).decode("ascii")))
     first_label, first_plan = plans[0]
     page = template_environment(language).get_template(TEMPLATE).render(
@@ -412,7 +412,7 @@ def _changes(first: Scenario, other: Scenario, labels: dict[str, str] | None = N
 # --------------------------------------------------------------------------------------------------
 
 
-def _figure(n_rows: int) -> Figure:
+def report_figure(n_rows: int) -> Figure:
     """A figure on the Agg canvas, tall enough for ``n_rows`` scenarios."""
     height = max(MIN_CHART_HEIGHT_IN, 1.4 + ROW_HEIGHT_IN * n_rows)
     figure = Figure(figsize=(CHART_WIDTH_IN, height), layout="constrained")
@@ -420,7 +420,7 @@ def _figure(n_rows: int) -> Figure:
     return figure
 
 
-def _save(figure: Figure, out: Path, stem: str) -> Path:
+def save_figure(figure: Figure, out: Path, stem: str) -> Path:
     """Write ``stem.png`` and ``stem.svg``; return the SVG's path."""
     svg = out / f"{stem}.svg"
     with matplotlib.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}):
@@ -430,7 +430,7 @@ def _save(figure: Figure, out: Path, stem: str) -> Path:
 
 
 def _cost_chart(plans, labels, currency: str, language: str, names: list[str]) -> Figure:
-    figure = _figure(len(plans))
+    figure = report_figure(len(plans))
     ax = figure.add_subplot()
     values = [plan.summary.cost_per_student_per_year for _, plan in plans]
     positions = list(range(len(plans)))
@@ -459,7 +459,7 @@ def _rides_min(plan: Plan) -> list[float]:
 
 
 def _ride_chart(plans, labels, names: list[str]) -> Figure:
-    figure = _figure(len(plans))
+    figure = report_figure(len(plans))
     ax = figure.add_subplot()
     positions = list(range(len(plans)))
     rides = [_rides_min(plan) for _, plan in plans]
@@ -492,7 +492,7 @@ def _ride_chart(plans, labels, names: list[str]) -> Figure:
 
 
 def _vehicles_chart(plans, labels, names: list[str]) -> Figure:
-    figure = _figure(len(plans))
+    figure = report_figure(len(plans))
     ax = figure.add_subplot()
     counts = [_class_counts(plan) for _, plan in plans]
     classes: list[str] = []

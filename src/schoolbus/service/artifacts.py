@@ -1,7 +1,7 @@
 """Rendered outputs of stored plans (map, route sheets, parent notices, exports), made once each.
 
 The renderers of :mod:`schoolbus.outputs` are called on the plan view a role may see
-(:mod:`schoolbus.service.privacy`); each result is written into a temporary folder and moved into
+(:func:`schoolbus.service.privacy.redacted_plan`); each result is written into a temporary folder and moved into
 place whole, so a reader never sees half an output, and two requests for the same output render
 it once.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from schoolbus.errors import SchoolbusError
 from schoolbus.model import Plan
+from schoolbus.planfile import NetworkSource
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,11 @@ def map_html(data_dir: Path, plan_key: str, view: str, plan: Plan, language: str
 
 
 def route_sheets(
-    data_dir: Path, plan_key: str, view: str, plan: Plan, language: str, network_source=None
+    data_dir: Path, plan_key: str, view: str, plan: Plan, language: str, network_source: NetworkSource | None = None
 ) -> Path:
     """The folder of route sheets (``route_sheet_<vehicle>.<language>.html``/``.pdf``).
 
-    With the plan's ``network_source`` (a :class:`~schoolbus.planfile.NetworkSource`), each trip's
+    With the plan's ``network_source``, each trip's
     map is drawn over the surrounding streets and each stop gets its area inset, as on the
     command line; the network is read (from the service's cache) only when sheets are rendered.
     """

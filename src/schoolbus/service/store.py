@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from schoolbus.errors import InputError, Problem
 from schoolbus.model import Plan, Scenario
-from schoolbus.planfile import PLAN_FILE, SCENARIO_FILE, NetworkSource, read_plan
+from schoolbus.planfile import PLAN_FILE, SCENARIO_FILE, NetworkSource, read_network_source, read_plan
 from schoolbus.service import auth
 from schoolbus.service.auth import EDIT, READ_SUMMARY, Forbidden
 from schoolbus.service.db import (
@@ -463,7 +463,7 @@ def assign_contractors(session: Session, user: User, plan_id: str, assignments: 
     record = get_plan(session, user, plan_id)
     plan_id = record.id
     auth.require(session, user, record.project_id, EDIT)
-    vehicle_ids = {v["id"] for v in json.loads(record.document)["vehicles"]}
+    vehicle_ids = {v.id for v in load_plan(session, record).vehicles}
     problems = []
     for vehicle_id, username in assignments.items():
         if vehicle_id not in vehicle_ids:
@@ -507,12 +507,21 @@ def public_id_of(session: Session, model, row_id: int | None) -> str | None:
     return row.public_id if row is not None else None
 
 
-_plan_cache: OrderedDict[tuple[str, int], Plan] = OrderedDict()
+_plan_cache: OrderedDict[tuple[str, int], tuple[Plan, NetworkSource | None]] = OrderedDict()
 _plan_cache_lock = threading.Lock()
 
 
 def load_plan(session: Session, record: PlanRecord) -> Plan:
     """The model plan of a record, decoded through :func:`schoolbus.planfile.read_plan`."""
+    return _load_plan(session, record)[0]
+
+
+def plan_network_source(session: Session, record: PlanRecord) -> NetworkSource | None:
+    """The road network the plan was made on, as its ``plan.json`` names it (``None``: unknown)."""
+    return _load_plan(session, record)[1]
+
+
+def _load_plan(session: Session, record: PlanRecord) -> tuple[Plan, NetworkSource | None]:
     key = (str(session.get_bind().url), record.id)
     with _plan_cache_lock:
         if key in _plan_cache:
@@ -526,12 +535,12 @@ def load_plan(session: Session, record: PlanRecord) -> Plan:
     with tempfile.TemporaryDirectory(prefix="schoolbus-plan-") as folder:
         Path(folder, PLAN_FILE).write_text(record.document, encoding="utf-8")
         Path(folder, SCENARIO_FILE).write_text(scenario.document, encoding="utf-8")
-        plan = read_plan(folder)
+        loaded = read_plan(folder), read_network_source(folder)
     with _plan_cache_lock:
-        _plan_cache[key] = plan
+        _plan_cache[key] = loaded
         while len(_plan_cache) > PLAN_CACHE_SIZE:
             _plan_cache.popitem(last=False)
-    return plan
+    return loaded
 
 
 @functools.lru_cache(maxsize=64)

@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schoolbus.changes import read_changes
-from schoolbus.diff import PlanDiff, diff_plans
 from schoolbus.errors import InputError, Problem
 from schoolbus.pins import read_pins
 from schoolbus.planfile import NetworkSource, dumps, plan_to_dict, scenario_to_dict
@@ -208,11 +207,3 @@ def approve(session: Session, user: User, plan_id: str) -> PlanRecord:
         else f"plan {plan_id} (v{row.version})",
     )
     return record
-
-
-def diff(session: Session, user: User, plan_a: str, plan_b: str) -> PlanDiff:
-    """What changed from plan ``plan_a`` to ``plan_b`` (public ids; both visible to ``user``)."""
-    records = [store.get_plan(session, user, i) for i in (plan_a, plan_b)]
-    for record in records:
-        auth.require(session, user, record.project_id, READ_SUMMARY)
-    return diff_plans(*(store.load_plan(session, r) for r in records))

@@ -279,10 +279,10 @@ async def review_manual(
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    from schoolbus.ingest import _number
+    from schoolbus.ingest import number_of
 
     check_csrf(signed, csrf_token)
-    lon_value, lat_value = _number(lon), _number(lat)
+    lon_value, lat_value = number_of(lon), number_of(lat)
     try:
         if lon_value is None or lat_value is None:
             raise InputError(

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from schoolbus.model import Plan
 from schoolbus.outputs.i18n import N_
 from schoolbus.service.i18n import Formats, translate
 
@@ -196,26 +197,26 @@ def project_steps(files: dict, project, scenarios: list, plans: list, language: 
     return steps
 
 
-def unserved_rows(document: dict, language: str) -> list[dict]:
+def unserved_rows(plan: Plan, language: str) -> list[dict]:
     """The plan's pupils without a bus place: id, school name, shift, reason code, title and sentence."""
-    from schoolbus.outputs.reasons import describe_reason, reason_from_dict
+    from schoolbus.outputs.reasons import describe_reason
     from schoolbus.service.i18n import reason_title, shift_name
 
-    schools = {s["id"]: s.get("name") or s["id"] for s in document.get("schools", [])}
+    schools = {s.id: s.name or s.id for s in plan.scenario.schools}
     rows = []
-    for student in document.get("students", []):
-        if student.get("status") == "routed" or not (student.get("reason_code") or student.get("reason")):
+    for assignment in plan.assignments:
+        reason = assignment.reason
+        if reason is None:
             continue
-        reason = reason_from_dict(student.get("reason_code"))
-        code = reason.code.value if reason is not None else "text"
+        code = reason.code.value
         rows.append({
-            "id": student["id"],
-            "school_id": student["school_id"],
-            "school": schools.get(student["school_id"], student["school_id"]),
-            "shift": shift_name(student.get("shift", ""), language),
+            "id": assignment.student_id,
+            "school_id": assignment.school_id,
+            "school": schools.get(assignment.school_id, assignment.school_id),
+            "shift": shift_name(assignment.shift, language),
             "code": code,
             "title": reason_title(code, language),
-            "sentence": describe_reason(reason, language) if reason is not None else (student.get("reason") or ""),
+            "sentence": describe_reason(reason, language),
         })
     return rows
 

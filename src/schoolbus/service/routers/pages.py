@@ -16,6 +16,7 @@ import math
 import secrets
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -697,11 +698,11 @@ async def set_fleet(project_id: Id, request: Request, signed: SignedIn = Depends
 def budget_from_form(text: str) -> float | None:
     """The scenario form's annual budget (empty: none); a clear problem when it is not a number."""
     from schoolbus.budget import budget_problem
-    from schoolbus.ingest import _number
+    from schoolbus.ingest import number_of
 
     if not text.strip():
         return None
-    value = _number(text.strip())
+    value = number_of(text.strip())
     if value is None or budget_problem(value) is not None:
         raise InputError([Problem("scenario", None, "budget", text, budget_problem(-1) or "")])
     return value
@@ -779,8 +780,8 @@ def cancel(job_id: Id, request: Request, csrf_token: str = Form(""), signed: Sig
 def plan_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_user), session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
     user = signed.user
     record = store.get_plan(session, user, plan_id)
-    document = json.loads(record.document)
-    vehicle_ids = [v["id"] for v in document["vehicles"]]
+    plan = store.load_plan(session, record)
+    vehicle_ids = [v.id for v in plan.vehicles]
     sheet_ids = auth.sheet_vehicles(session, user, record.id, record.project_id, vehicle_ids)
     is_contractor = user.role == "contractor"
     may_edit = not is_contractor and auth.may(session, user, record.project_id, EDIT)
@@ -791,9 +792,9 @@ def plan_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_u
         "plan.html",
         signed,
         record=record,
-        summary=None if is_contractor else document["summary"],
-        currency=document.get("currency", ""),
-        vehicles=document["vehicles"] if not is_contractor else [v for v in document["vehicles"] if v["id"] in sheet_ids],
+        summary=None if is_contractor else asdict(plan.summary),
+        currency=plan.scenario.prices.currency,
+        vehicles=[asdict(v) for v in plan.vehicles if not is_contractor or v.id in sheet_ids],
         sheet_ids=sheet_ids,
         show_map=not is_contractor,
         may_full=may_full,
@@ -803,7 +804,7 @@ def plan_page(plan_id: Id, request: Request, signed: SignedIn = Depends(active_u
         contractors=contractors,
         exports=EXPORT_LABELS,
         metric_labels=METRIC_LABELS,
-        reasons=page_data.reason_counts(page_data.unserved_rows(document, signed.language)) if may_full else [],
+        reasons=page_data.reason_counts(page_data.unserved_rows(plan, signed.language)) if may_full else [],
     )
 
 
@@ -819,7 +820,7 @@ def unserved_page(
     """The plan's pupils without a bus place, with the reason in words; filter by reason and school."""
     record = store.get_plan(session, signed.user, plan_id)
     auth.require(session, signed.user, record.project_id, READ_FULL)
-    rows = page_data.unserved_rows(json.loads(record.document), signed.language)
+    rows = page_data.unserved_rows(store.load_plan(session, record), signed.language)
     shown = [r for r in rows if (not reason or r["code"] == reason) and (not school or r["school_id"] == school)]
     return render(
         request,
@@ -968,7 +969,7 @@ def compare_page(
     records = [store.get_plan(session, signed.user, p.id) for p in comparison.plans]
     currency = _plan_currency(records[0])
     back = f"/projects/{comparison.plans[0].project_id}"
-    rows = {m["key"]: m["values"] for m in comparison.metrics}
+    rows = {m.key: m.values for m in comparison.metrics}
     # "numbers", not "values": Jinja would find the dict's values() method first.
     charts = [
         {"key": key, "label": METRIC_LABELS[key], "numbers": rows[key], "bars": _bars(rows[key]),

@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import zipfile
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import Field
+from pydantic import Field, ValidationError
 from sqlalchemy.orm import Session
 
+from schoolbus.model import Summary
 from schoolbus.planfile import NetworkSource
 from schoolbus.service import artifacts, auth, privacy, security, store
 from schoolbus.service.auth import EDIT, READ_FULL, READ_SUMMARY, Forbidden
 from schoolbus.service.db import Job, PlanRecord, Project, ScenarioRecord, User
 from schoolbus.service.deps import api_user, db_session
-from schoolbus.service.schemas import PUBLIC_ID_PATTERN, ComparisonOut, ContractorsIn, Id, PlanOut, SheetOut
+from schoolbus.service.schemas import (
+    PUBLIC_ID_PATTERN,
+    ComparisonOut,
+    ContractorsIn,
+    GeoJsonFeatureCollection,
+    Id,
+    ManagerPlanDocument,
+    MetricOut,
+    PlanDocument,
+    PlanOut,
+    SheetOut,
+    inline_schema,
+)
 
 router = APIRouter()
 
@@ -60,9 +72,9 @@ COMPARED_METRICS = (
 
 
 def binary(*media_types: str) -> dict:
-    """OpenAPI ``responses`` for a file download in one of ``media_types`` (GeoJSON is JSON)."""
+    """OpenAPI ``responses`` for a file download in one of ``media_types`` (GeoJSON typed, the rest binary)."""
     content = {
-        m: {"schema": {"type": "object"} if m.endswith("json") else {"type": "string", "format": "binary"}}
+        m: {"schema": inline_schema(GeoJsonFeatureCollection) if m.endswith("json") else {"type": "string", "format": "binary"}}
         for m in media_types
     }
     return {200: {"description": "The file", "content": content}}
@@ -86,6 +98,19 @@ def artifact_key(record: PlanRecord) -> str:
     return f"{record.id}-{hashlib.sha256(record.document.encode('utf-8')).hexdigest()[:16]}"
 
 
+def view_role(session: Session, user: User, record: PlanRecord) -> privacy.Role:
+    """Which view of the plan ``user`` gets: the full plan (``officer``), ``manager``'s or ``contractor``'s.
+
+    Decided by what the user may do in the plan's project, not by the account's role alone: an
+    admin reads the full plan, a manager of the project the manager's view.
+    """
+    if auth.may(session, user, record.project_id, READ_FULL):
+        return "officer"
+    if auth.may(session, user, record.project_id, READ_SUMMARY):
+        return "manager"
+    return "contractor"
+
+
 def _data_dir(request: Request) -> Path:
     return Path(request.app.state.config.data_dir)
 
@@ -107,23 +132,42 @@ def list_plans(
 
 @router.get(
     "/plans/{plan_id}",
+    response_model=PlanDocument | ManagerPlanDocument,
     tags=["plans"],
     summary="The plan.json document",
-    description="Officers and admins get the plan.json contract; managers the same without student-level data "
-    "(`redacted_for: manager`: no `students`, stop and visit counts instead of ids).",
-    response_model=dict,
+    description="Officers and admins get the plan.json contract (`PlanDocument`); managers the document of "
+    "their view of the plan (`ManagerPlanDocument`, `redacted_for: manager`): no `students`, stop and visit "
+    "counts instead of pupil ids, no door-to-door stop, no server file path. Contractors: 403 (route sheets only).",
 )
-def get_plan(plan_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> Response:
+def get_plan(
+    plan_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")
+) -> PlanDocument | ManagerPlanDocument:
     record = store.get_plan(session, user, plan_id)
-    document = json.loads(record.document)
-    if auth.may(session, user, record.project_id, READ_FULL):
-        body = document
-    elif auth.may(session, user, record.project_id, READ_SUMMARY):
-        body = privacy.redacted_plan_document(document, "manager")
-    else:
+    role = view_role(session, user, record)
+    if role == "contractor":
         raise Forbidden("contractors see route sheets only")
+    if role in privacy.FULL_VIEW_ROLES:
+        body: PlanDocument | ManagerPlanDocument = full_plan_document(session, record)
+    else:
+        view = privacy.redacted_plan(store.load_plan(session, record), role)
+        body = ManagerPlanDocument.of(view, store.plan_network_source(session, record))
     store.audit(session, user, "download_plan", f"plan {plan_id}")
-    return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
+    return body
+
+
+def full_plan_document(session: Session, record: PlanRecord) -> PlanDocument:
+    """The full view's document: the stored ``plan.json``, read typed.
+
+    The full view of a plan is the plan itself (``redacted_plan`` returns it unchanged), and the
+    store keeps its ``plan.json`` as :func:`~schoolbus.planfile.plan_to_dict` wrote it, so it is
+    validated as it is (several times faster than encoding the plan again). A document of an older
+    format version, which the schema does not describe, is read into the domain plan and written
+    anew in this version.
+    """
+    try:
+        return PlanDocument.model_validate_json(record.document)
+    except ValidationError:
+        return PlanDocument.of(store.load_plan(session, record), store.plan_network_source(session, record))
 
 
 @router.get("/plans/{plan_id}/map", tags=["outputs"], summary="The interactive map (HTML, works offline)", response_class=Response, responses=binary("text/html"))
@@ -136,11 +180,9 @@ def plan_map(
 ) -> Response:
     record = store.get_plan(session, user, plan_id)
     auth.require(session, user, record.project_id, READ_SUMMARY)
-    plan = store.load_plan(session, record)
-    if auth.may(session, user, record.project_id, READ_FULL):
-        view = "full"
-    else:
-        view, plan = "manager-redacted", privacy.redacted_plan(plan, "manager")
+    role = view_role(session, user, record)
+    plan = privacy.redacted_plan(store.load_plan(session, record), role)
+    view = "full" if role in privacy.FULL_VIEW_ROLES else "manager-redacted"
     path = artifacts.map_html(_data_dir(request), artifact_key(record), view, plan, language)
     store.audit(session, user, "download_map", f"plan {plan_id} ({view}, {language})")
     nonce = request.state.csp_nonce
@@ -157,9 +199,11 @@ def _sheet_folder(request: Request, session: Session, user: User, record: PlanRe
     allowed = auth.sheet_vehicles(session, user, record.id, record.project_id, [v.id for v in plan.vehicles])
     if not allowed:
         raise Forbidden("no route sheet of this plan is yours to see")
-    if auth.may(session, user, record.project_id, READ_FULL):
+    role = view_role(session, user, record)
+    if role in privacy.FULL_VIEW_ROLES:
         view = "full"
     else:
+        # Managers with sheets assigned and contractors alike: their own vehicle-days only.
         view = "contractor-" + hashlib.sha256(",".join(allowed).encode()).hexdigest()[:16]
         plan = privacy.redacted_plan(plan, "contractor", allowed)
     project = session.get(Project, record.project_id)
@@ -287,8 +331,8 @@ def compare(session: Session, user: User, plan_ids: list[str]) -> ComparisonOut:
         record = store.get_plan(session, user, plan_id)
         auth.require(session, user, record.project_id, READ_SUMMARY)
         records.append(record)
-    summaries = [store.plan_summary(r) for r in records]
-    metrics = [{"key": key, "values": [s.get(key) for s in summaries]} for key in COMPARED_METRICS]
+    summaries = [Summary(**store.plan_summary(r)) for r in records]
+    metrics = [MetricOut(key=key, values=[getattr(s, key) for s in summaries]) for key in COMPARED_METRICS]
     return ComparisonOut(plans=[plan_out(session, r) for r in records], metrics=metrics)
 
 

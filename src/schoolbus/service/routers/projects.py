@@ -21,6 +21,7 @@ from schoolbus.service.schemas import (
     MemberIn,
     ProjectIn,
     ProjectOut,
+    ScenarioDocument,
     ScenarioIn,
     ScenarioOut,
     UserOut,
@@ -221,6 +222,8 @@ def get_scenario(scenario_id: Id, user: User = Depends(api_user), session: Sessi
     "/scenarios/{scenario_id}/scenario.json",
     tags=["scenarios"],
     summary="The scenario.json document (HOME LOCATIONS: officers and admins only, audited)",
+    response_class=Response,
+    responses={200: {"model": ScenarioDocument, "description": "The scenario.json document, as stored"}},
 )
 def scenario_document(scenario_id: Id, user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")) -> Response:
     record = store.get_scenario(session, user, scenario_id, READ_FULL)
