@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import OptimizeResult
 
-from schoolbus import scheduling
 from schoolbus.check import check_plan
 from schoolbus.model import (
     Depot,
@@ -36,6 +35,7 @@ from schoolbus.outputs.reasons import describe_reason
 from schoolbus.params import ROUTING_BACKENDS, SolverParams
 from schoolbus.pipeline import plan
 from schoolbus.planfile import plan_to_dict
+from schoolbus.scheduling import choice as scheduling
 
 ORIGIN = (32.85, 39.98)  # Keçiören, Ankara
 BLOCK_M = 200.0

@@ -13,18 +13,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import OptimizeResult
 
-from schoolbus import scheduling
 from schoolbus.params import SolverParams
 from schoolbus.scheduling import (
     Chain,
     ChainTrip,
-    _choose_greedy,
     chain_trips,
     choose_route_sets,
     choose_trips,
     choose_uniform_route_sets,
     count_vehicles,
 )
+from schoolbus.scheduling import choice as scheduling
+from schoolbus.scheduling.choice import _choose_greedy
 
 H = 3600  # seconds per hour, for readable clock times
 
@@ -130,7 +130,7 @@ def test_depot_runs_count_in_the_tie_break():
     ]
     no_depot = chain_trips(trips, time_s, dist)
     assert ("x", "z") in [c.trip_ids for c in no_depot]
-    with_depot = chain_trips(trips, time_s, dist, depot_place=3)
+    with_depot = chain_trips(trips, time_s, dist, depot_places=(3,))
     assert ("x", "y") in [c.trip_ids for c in with_depot]
     # x starts at the depot (no pull-out): x->y is 1000 + pull-in 20000; z alone 100 + 100.
     # The other cover would cost 999 + 100 for x->z and 20000 + 20000 for y alone.
@@ -231,7 +231,7 @@ def max_matching_vehicles(trips, deadhead_s) -> int:
 def test_chains_are_a_minimum_time_feasible_cover(seed, n, depot):
     rng = random.Random(seed)
     trips, (time_s, dist) = random_trips(rng, n)
-    chains = chain_trips(trips, time_s, dist, depot_place=0 if depot else None)
+    chains = chain_trips(trips, time_s, dist, depot_places=(0,) if depot else ())
     assert_valid_chains(chains, trips, time_s)
     assert len(chains) == max_matching_vehicles(trips, time_s) == count_vehicles(trips, time_s)
 

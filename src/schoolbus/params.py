@@ -14,11 +14,9 @@ ROUTING_BACKENDS = ("ortools", "pyvrp")
 
 DEFAULT_ROUTING_BACKEND = "pyvrp"
 """The backend plans use unless told otherwise: PyVRP, because side by side it needed fewer
-vehicles and drove less. On the demo district (Helsinki, 300 pupils, seeds 0-4) it planned 29
-vehicle-days against OR-Tools' 32 and less distance on every seed (one seed cost more: the same
-7 vehicles, larger ones); on the 560 schools of the Park benchmark it packed pupils into 2-4 %
-fewer routes (``benchmarks/routing_backends.py``). OR-Tools stays fully supported and tested
-(``routing_backend="ortools"``, ``--routing-backend ortools``)."""
+vehicles and drove less (``benchmarks/routing_backends.py`` measures both; the figures are in
+``benchmarks/README.md``). OR-Tools stays fully supported and tested (``routing_backend="ortools"``,
+``--routing-backend ortools``)."""
 
 
 @dataclass(frozen=True)
