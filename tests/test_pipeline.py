@@ -107,6 +107,28 @@ def assert_valid(result, network, scenario):
         assert (a.status is Status.ROUTED) == (a.reason is None)
 
 
+def test_each_vehicle_parks_at_the_depot_nearest_its_school(grid):
+    # Two schools at opposite corners with the same bells, so no vehicle can serve both, and a
+    # depot beside each: every vehicle starts and ends its day at its own school's depot, and
+    # its depot runs are counted from there (the checker recomputes them).
+    south_west = School("SW", "Güney Okulu", grid_point(0, 1), ONE_SHIFT)
+    north_east = School("NE", "Kuzey Okulu", grid_point(6, 5), ONE_SHIFT)
+    students = pupils("A", [(0, 2), (1, 1)], 6, "SW", "tam") + pupils("B", [(6, 4), (5, 5)], 6, "NE", "tam")
+    scenario = district(students, [south_west, north_east], [VehicleType("midi", seats=25, day_rate=1000.0)])
+    depots = (Depot("G", "Garaj Güney", grid_point(0, 0)), Depot("K", "Garaj Kuzey", grid_point(6, 6)))
+    scenario = dataclasses.replace(scenario, fleet=dataclasses.replace(scenario.fleet, depots=depots))
+    result = plan(scenario, grid, FAST)
+    assert_valid(result, grid, scenario)
+    trips = {t.id: t for t in result.trips}
+    depot_of_school = {"SW": "G", "NE": "K"}
+    assert {v.depot_id for v in result.vehicles} == {"G", "K"}
+    for vehicle in result.vehicles:
+        (school_id,) = {trips[t].school_id for t in vehicle.trip_ids}
+        assert vehicle.depot_id == depot_of_school[school_id]
+        # Every run to or from the depot is one block or so: nobody crosses the district empty.
+        assert vehicle.deadhead_m < 4 * BLOCK_M * len(vehicle.trip_ids)
+
+
 def test_capacity_forces_exactly_two_vehicles(grid):
     # 40 pupils at 4 corners of the grid, 25 seats a vehicle: 2 vehicles are necessary and enough
     # (each takes its morning trip and its trip home).
