@@ -146,8 +146,9 @@ def test_the_checker_holds_each_vehicle_to_its_own_depot(two_depots):
     other = "E" if vehicle.depot_id == "W" else "W"
     moved = dataclasses.replace(result, vehicles=(dataclasses.replace(vehicle, depot_id=other), *result.vehicles[1:]))
     assert ViolationCode.DEADHEAD_MISMATCH in {v.code for v in check_plan(moved, network)}
+    # Without a depot its day would start at its first stop: the depot runs it counts are wrong.
     parked_nowhere = dataclasses.replace(result, vehicles=(dataclasses.replace(vehicle, depot_id=None), *result.vehicles[1:]))
-    assert ViolationCode.VEHICLE_WITHOUT_DEPOT in {v.code for v in check_plan(parked_nowhere, network)}
+    assert ViolationCode.DEADHEAD_MISMATCH in {v.code for v in check_plan(parked_nowhere, network)}
     unknown = dataclasses.replace(result, vehicles=(dataclasses.replace(vehicle, depot_id="X"), *result.vehicles[1:]))
     assert ViolationCode.VEHICLE_UNKNOWN_DEPOT in {v.code for v in check_plan(unknown, network)}
 

@@ -714,11 +714,6 @@ class _Checker:
         if any(e is None for e in ends):
             return None
         runs = [(ends[k][1], ends[k + 1][0], trips[k], trips[k + 1]) for k in range(len(trips) - 1)]
-        if vehicle.depot_id is None and self.depot_nodes:
-            self.add(
-                ViolationCode.VEHICLE_WITHOUT_DEPOT,
-                f"vehicle {vehicle.id}: no depot, but the fleet has depots ({', '.join(self.depot_nodes)})",
-            )
         if vehicle.depot_id is not None:
             depot_node = self.depot_nodes.get(vehicle.depot_id)
             if depot_node is None:

@@ -451,7 +451,6 @@ class ViolationCode(StrEnum):
     CANNOT_REACH_NEXT_TRIP = "cannot_reach_next_trip"
     DEADHEAD_MISMATCH = "deadhead_mismatch"
     VEHICLE_UNKNOWN_DEPOT = "vehicle_unknown_depot"
-    VEHICLE_WITHOUT_DEPOT = "vehicle_without_depot"
     ESCORT_MISSING_ALWAYS = "escort_missing_always"
     ESCORT_MISSING_FOR_GRADE = "escort_missing_for_grade"
     COSTS_NOT_RECOMPUTED = "costs_not_recomputed"
