@@ -278,3 +278,31 @@ def test_helsinki_demo_district_plans_and_checks(helsinki_pbf, tmp_path):
         riders = {i for t in vehicle.trip_ids for v in trips[t].visits for i in v.board}
         assert vehicle.escort == any(students[i].grade <= 4 for i in riders)
     assert max(len(v.trip_ids) for v in result.vehicles) >= 3
+
+
+@pytest.mark.slow
+def test_alternative_route_sets_never_cost_a_vehicle_on_a_real_district(helsinki_pbf, tmp_path, monkeypatch):
+    # Plans choose among alternative route sets as the Park benchmark does (choose_plan_trips):
+    # the uncapped set is one of the candidates, so the choice never needs more vehicles than it.
+    # A generous time cap leaves routing to its work limit, so both plans route the same way.
+    from schoolbus import pipeline
+    from schoolbus.synthetic import demo_scenario, read_osm_schools
+
+    network = load_network(osm=helsinki_pbf, cache_dir=tmp_path)
+    scenario = demo_scenario(read_osm_schools(helsinki_pbf), network.drive, n_students=120, seed=3)
+    choices = []
+    real = pipeline.choose_plan_trips
+
+    def recording(*args, **kwargs):
+        choices.append(real(*args, **kwargs))
+        return choices[-1]
+
+    monkeypatch.setattr(pipeline, "choose_plan_trips", recording)
+    patient = SolverParams(time_limit_s=120.0, seed=0)
+    one_set = plan(scenario, network, patient)
+    assert choices[-1].method == "only"
+    with_caps = plan(scenario, network, dataclasses.replace(patient, route_duration_caps_s=(600,)))
+    assert choices[-1].method in ("milp", "incumbent") and not choices[-1].stopped_on_time
+    assert_valid(with_caps, network, scenario)
+    assert with_caps.summary.n_routed == one_set.summary.n_routed
+    assert with_caps.summary.n_vehicles <= one_set.summary.n_vehicles
