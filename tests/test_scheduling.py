@@ -403,6 +403,19 @@ def test_with_one_alternative_per_group_plans_chain_without_a_milp(monkeypatch):
     assert choice.chains == chain_trips(trips, deadhead, deadhead * 10, depot_places=(0,))
 
 
+def test_a_set_that_leaves_a_stop_out_is_never_the_plan_choice():
+    # B's second set was routed under a tight cap and left stop b4 out: taken whole it would need
+    # a bus fewer, but b4's pupils would have no trip. The choice serves every stop.
+    one_long = [trip("b-long", 3, 2, 6.5 * H, 9 * H, group="B", covers=frozenset({"b3", "b4"}))]
+    capped = [trip("b3-short", 3, 2, 8 * H, 9 * H, group="B", covers=frozenset({"b3"}))]
+    alternatives, deadhead = early_schools_and_b([one_long, capped])
+    for name in ("A1", "A2"):
+        alternatives[name] = [[replace(t, covers=frozenset({name})) for t in alternatives[name][0]]]
+    choice = choose_plan_trips(alternatives, deadhead, deadhead * 10)
+    assert sorted(t.id for t in choice.trips) == ["a1", "a2", "b-long"]
+    assert choice.n_vehicles == 3
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_the_plan_choice_never_needs_more_vehicles_than_the_best_uniform_one(seed):

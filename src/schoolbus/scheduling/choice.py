@@ -649,9 +649,9 @@ def choose_plan_trips(
 
     With one alternative per group there is nothing to choose: its trips are chained
     (``method`` ``"only"``). Otherwise the best "alternative ``k`` in every group"
-    (:func:`choose_uniform_route_sets`) is the incumbent of :func:`choose_trips` over every
-    candidate, which keeps it when its MILP finds nothing with fewer vehicles within the node
-    limit ``params.chain_effort_s`` pays for.
+    (:func:`choose_uniform_route_sets`, among the alternatives that serve all of their group) is
+    the incumbent of :func:`choose_trips` over every candidate, which keeps it when its MILP
+    finds nothing with fewer vehicles within the node limit ``params.chain_effort_s`` pays for.
 
     Parameters
     ----------
@@ -673,12 +673,27 @@ def choose_plan_trips(
         trips = [t for options in alt_trips for t in options[0]]
         outcome = _Outcome(None, True, None, "one alternative per group")
         return _choice_of(trips, deadhead_s, deadhead_m, tuple(depot_places), "only", outcome)
-    uniform = choose_uniform_route_sets(alternatives, deadhead_s)
+    # Only sets that serve every item of their group can be the incumbent: a set routed under a
+    # tight cap may leave a stop out (its trips still count as candidates for mixing).
+    complete = {g: _complete_options(options) for g, options in zip(groups, alt_trips, strict=True)}
+    incumbent = None
+    if all(complete.values()):
+        incumbent = choose_uniform_route_sets(complete, deadhead_s).trips
     return choose_trips(
         [t for options in alt_trips for option in options for t in option],
         deadhead_s,
         deadhead_m,
         depot_places=depot_places,
         params=params,
-        incumbent=uniform.trips,
+        incumbent=incumbent,
     )
+
+
+def _complete_options(options: list[list[ChainTrip]]) -> list[list[ChainTrip]]:
+    """The options that cover every item any option of their group covers, each exactly once."""
+    items = frozenset().union(*(t.covers for option in options for t in option))
+    return [
+        option
+        for option in options
+        if sum(len(t.covers) for t in option) == len(items) and frozenset().union(*(t.covers for t in option)) == items
+    ]

@@ -118,7 +118,7 @@ def over_fleet(scenario: Scenario, chains: Sequence[Chain], chosen: Sequence[Rou
     return dropped
 
 
-def needs_escort(policy: Policy, vehicle_type: VehicleType, rider_grades: Iterable[str | int | None]) -> bool:
+def needs_escort(policy: Policy, vehicle_type: VehicleType, rider_grades: Iterable[int]) -> bool:
     """Whether a vehicle of ``vehicle_type`` carrying pupils of ``rider_grades`` needs an escort."""
     return vehicle_type.always_escort or any(policy.needs_escort(grade) for grade in rider_grades)
 
