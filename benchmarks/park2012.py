@@ -13,9 +13,10 @@ same engine that plans real districts (``schoolbus.routing.solve.solve_routing``
 travel-time matrix computed here instead of from roads), solved under several variants (``VARIANTS``:
 BiRD's trade-off between routes and driving, caps on route duration, chaining gaps, seeds), each
 by both routing backends (PyVRP and OR-Tools).
-``schoolbus.scheduling.choose_trips`` then picks routes, mixing routes of different sets within a
-school, so that the chained routes need the fewest buses (a MILP), with the best choice of one
-variant at every school (``choose_uniform_route_sets``) as its incumbent. The same parameters
+``schoolbus.scheduling.choose_plan_trips``, the choice real plans make, then picks routes, mixing
+routes of different sets within a school, so that the chained routes need the fewest buses (a
+MILP), with the best choice of one variant at every school (``choose_uniform_route_sets``) as its
+incumbent. The same parameters
 serve every instance; only the ride limit differs. The solution is written in the shared JSON format and checked with the
 benchmark's own ``park_check.py`` when ``../shared`` is present.
 
@@ -55,7 +56,7 @@ from schoolbus.routing.problem import (
     to_solver_seconds,
 )
 from schoolbus.routing.solve import solve_routing
-from schoolbus.scheduling import ChainTrip, TripChoice, choose_trips, choose_uniform_route_sets
+from schoolbus.scheduling import ChainTrip, TripChoice, choose_plan_trips, choose_uniform_route_sets
 
 REPO = Path(__file__).resolve().parents[1]
 PARK_DIR = REPO.parent / "shared" / "benchmarks" / "park2012"
@@ -879,22 +880,21 @@ def solve_instance(
             )
         alternatives[school_id].append(option)
 
-    # The incumbent: the best variant, the same at every school. No MILP: choose_route_sets' root
-    # alone took up to 12 s of a 60 s run on the largest instances, time that the MILP it only
-    # backs up needs more.
-    uniform = choose_uniform_route_sets(alternatives, deadhead_s)
-    # Mix routes of different sets within a school (set partitioning with chaining).
+    # The product's choice (the same as plans make): the best variant, the same at every school, as
+    # the incumbent (no MILP: choose_route_sets' root alone took up to 12 s of a 60 s run on the
+    # largest instances), then routes of different sets mixed within a school (set partitioning
+    # with chaining).
     left_s = time_limit_s * (1.0 - SAFETY_SHARE) - (time.monotonic() - started)
-    choice = choose_trips(
-        [t for options in alternatives.values() for option in options for t in option],
+    choice = choose_plan_trips(
+        alternatives,
         deadhead_s,
         params=SolverParams(
             seed=seed,
             chain_effort_s=max(0.0, CHOICE_EFFORT_SHARE * time_limit_s - CHOICE_ROOT_RESERVE_S),
             chain_time_limit_s=max(MIN_CHOICE_S, left_s),
         ),
-        incumbent=uniform.trips,
     )
+    uniform = choose_uniform_route_sets(alternatives, deadhead_s)
     buses = tuple(tuple(route_of[t] for t in chain.trip_ids) for chain in choice.chains)
     return ParkResult(
         instance=instance.name,

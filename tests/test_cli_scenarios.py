@@ -135,6 +135,33 @@ def test_an_unknown_routing_backend_is_an_input_error_before_anything_runs(helsi
     assert not (tmp_path / "out").exists()
 
 
+def test_bad_route_caps_are_input_errors_before_anything_runs(helsinki_pbf, tmp_path):
+    args = plan_args(helsinki_pbf, tmp_path / "out", EXAMPLES / "scenarios.yaml")[:-2]
+    result = CliRunner().invoke(app, [*args, "--route-caps", "10,abc,-5"])
+    assert result.exit_code == 2
+    output = result.output.replace("\n", "")
+    assert output.count("--route-caps") == 2 and "'abc'" in output and "'-5'" in output
+    assert "'10'" not in output and "minutes between 0 and 1440" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "out").exists()
+    # Good caps reach the solver parameters in seconds, each once, in the order given.
+    from schoolbus.cli import _solver_params
+
+    assert _solver_params(5.0, 0, "pyvrp", "20, 10,20,7.5").route_duration_caps_s == (1200, 600, 450)
+    assert _solver_params(5.0, 0, "pyvrp").route_duration_caps_s == ()
+
+
+@pytest.mark.slow  # plans and writes the example district
+def test_plan_with_route_caps_writes_a_checked_plan(helsinki_pbf, tmp_path):
+    # That the choice never needs more vehicles than the uncapped routes is tested on the API
+    # (tests/test_pipeline.py); here the option reaches plan() and the plan passes the checker.
+    args = plan_args(helsinki_pbf, tmp_path / "capped", EXAMPLES / "scenarios.yaml")[:-2]
+    result = CliRunner().invoke(app, [*args, "--route-caps", "10,20"])
+    assert result.exit_code == 0, result.output
+    assert read_plan(tmp_path / "capped").summary.n_routed > 0
+    assert CliRunner().invoke(app, ["validate", str(tmp_path / "capped")]).exit_code == 0
+
+
 @pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_plan_with_the_ortools_backend_writes_a_checked_plan(helsinki_pbf, tmp_path):
     out = tmp_path / "out"

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import OptimizeResult
 
-from schoolbus import scheduling
 from schoolbus.check import check_plan
 from schoolbus.model import (
     Depot,
@@ -36,6 +35,7 @@ from schoolbus.outputs.reasons import describe_reason
 from schoolbus.params import ROUTING_BACKENDS, SolverParams
 from schoolbus.pipeline import plan
 from schoolbus.planfile import plan_to_dict
+from schoolbus.scheduling import choice as scheduling
 
 ORIGIN = (32.85, 39.98)  # Keçiören, Ankara
 BLOCK_M = 200.0
@@ -105,6 +105,28 @@ def assert_valid(result, network, scenario):
     assert sorted(ids) == sorted(s.id for s in scenario.students)
     for a in result.assignments:
         assert (a.status is Status.ROUTED) == (a.reason is None)
+
+
+def test_each_vehicle_parks_at_the_depot_nearest_its_school(grid):
+    # Two schools at opposite corners with the same bells, so no vehicle can serve both, and a
+    # depot beside each: every vehicle starts and ends its day at its own school's depot, and
+    # its depot runs are counted from there (the checker recomputes them).
+    south_west = School("SW", "Güney Okulu", grid_point(0, 1), ONE_SHIFT)
+    north_east = School("NE", "Kuzey Okulu", grid_point(6, 5), ONE_SHIFT)
+    students = pupils("A", [(0, 2), (1, 1)], 6, "SW", "tam") + pupils("B", [(6, 4), (5, 5)], 6, "NE", "tam")
+    scenario = district(students, [south_west, north_east], [VehicleType("midi", seats=25, day_rate=1000.0)])
+    depots = (Depot("G", "Garaj Güney", grid_point(0, 0)), Depot("K", "Garaj Kuzey", grid_point(6, 6)))
+    scenario = dataclasses.replace(scenario, fleet=dataclasses.replace(scenario.fleet, depots=depots))
+    result = plan(scenario, grid, FAST)
+    assert_valid(result, grid, scenario)
+    trips = {t.id: t for t in result.trips}
+    depot_of_school = {"SW": "G", "NE": "K"}
+    assert {v.depot_id for v in result.vehicles} == {"G", "K"}
+    for vehicle in result.vehicles:
+        (school_id,) = {trips[t].school_id for t in vehicle.trip_ids}
+        assert vehicle.depot_id == depot_of_school[school_id]
+        # Every run to or from the depot is one block or so: nobody crosses the district empty.
+        assert vehicle.deadhead_m < 4 * BLOCK_M * len(vehicle.trip_ids)
 
 
 def test_capacity_forces_exactly_two_vehicles(grid):
@@ -256,3 +278,31 @@ def test_helsinki_demo_district_plans_and_checks(helsinki_pbf, tmp_path):
         riders = {i for t in vehicle.trip_ids for v in trips[t].visits for i in v.board}
         assert vehicle.escort == any(students[i].grade <= 4 for i in riders)
     assert max(len(v.trip_ids) for v in result.vehicles) >= 3
+
+
+@pytest.mark.slow
+def test_alternative_route_sets_never_cost_a_vehicle_on_a_real_district(helsinki_pbf, tmp_path, monkeypatch):
+    # Plans choose among alternative route sets as the Park benchmark does (choose_plan_trips):
+    # the uncapped set is one of the candidates, so the choice never needs more vehicles than it.
+    # A generous time cap leaves routing to its work limit, so both plans route the same way.
+    from schoolbus import pipeline
+    from schoolbus.synthetic import demo_scenario, read_osm_schools
+
+    network = load_network(osm=helsinki_pbf, cache_dir=tmp_path)
+    scenario = demo_scenario(read_osm_schools(helsinki_pbf), network.drive, n_students=120, seed=3)
+    choices = []
+    real = pipeline.choose_plan_trips
+
+    def recording(*args, **kwargs):
+        choices.append(real(*args, **kwargs))
+        return choices[-1]
+
+    monkeypatch.setattr(pipeline, "choose_plan_trips", recording)
+    patient = SolverParams(time_limit_s=120.0, seed=0)
+    one_set = plan(scenario, network, patient)
+    assert choices[-1].method == "only"
+    with_caps = plan(scenario, network, dataclasses.replace(patient, route_duration_caps_s=(600,)))
+    assert choices[-1].method in ("milp", "incumbent") and not choices[-1].stopped_on_time
+    assert_valid(with_caps, network, scenario)
+    assert with_caps.summary.n_routed == one_set.summary.n_routed
+    assert with_caps.summary.n_vehicles <= one_set.summary.n_vehicles

@@ -13,18 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import OptimizeResult
 
-from schoolbus import scheduling
 from schoolbus.params import SolverParams
 from schoolbus.scheduling import (
     Chain,
     ChainTrip,
-    _choose_greedy,
     chain_trips,
+    choose_plan_trips,
     choose_route_sets,
     choose_trips,
     choose_uniform_route_sets,
     count_vehicles,
 )
+from schoolbus.scheduling import choice as scheduling
+from schoolbus.scheduling.choice import _choose_greedy
 
 H = 3600  # seconds per hour, for readable clock times
 
@@ -130,7 +131,7 @@ def test_depot_runs_count_in_the_tie_break():
     ]
     no_depot = chain_trips(trips, time_s, dist)
     assert ("x", "z") in [c.trip_ids for c in no_depot]
-    with_depot = chain_trips(trips, time_s, dist, depot_place=3)
+    with_depot = chain_trips(trips, time_s, dist, depot_places=(3,))
     assert ("x", "y") in [c.trip_ids for c in with_depot]
     # x starts at the depot (no pull-out): x->y is 1000 + pull-in 20000; z alone 100 + 100.
     # The other cover would cost 999 + 100 for x->z and 20000 + 20000 for y alone.
@@ -231,7 +232,7 @@ def max_matching_vehicles(trips, deadhead_s) -> int:
 def test_chains_are_a_minimum_time_feasible_cover(seed, n, depot):
     rng = random.Random(seed)
     trips, (time_s, dist) = random_trips(rng, n)
-    chains = chain_trips(trips, time_s, dist, depot_place=0 if depot else None)
+    chains = chain_trips(trips, time_s, dist, depot_places=(0,) if depot else ())
     assert_valid_chains(chains, trips, time_s)
     assert len(chains) == max_matching_vehicles(trips, time_s) == count_vehicles(trips, time_s)
 
@@ -370,6 +371,76 @@ def test_mixing_routes_of_two_sets_saves_a_bus():
     mixed = choose_trips(candidates, deadhead, incumbent=by_sets.trips)
     assert mixed.n_vehicles == 2 and mixed.method == "milp"
     assert sorted(t.id for t in mixed.trips) == ["a1", "a2", "s1-b3-short", "s2-b4-short"]
+
+
+def test_plans_choose_as_the_benchmark_does_mixing_sets_to_save_the_bus():
+    # choose_plan_trips, the choice plans make, finds the mix that one set per group cannot.
+    covers = lambda *s: frozenset(s)  # noqa: E731
+    set_1 = [
+        trip("s1-b3-short", 3, 2, 8 * H, 9 * H, group="B", covers=covers("b3")),
+        trip("s1-b4-long", 4, 2, 6.5 * H, 9 * H, group="B", covers=covers("b4")),
+    ]
+    set_2 = [
+        trip("s2-b3-long", 3, 2, 6.5 * H, 9 * H, group="B", covers=covers("b3")),
+        trip("s2-b4-short", 4, 2, 8 * H, 9 * H, group="B", covers=covers("b4")),
+    ]
+    alternatives, deadhead = early_schools_and_b([set_1, set_2])
+    for name in ("A1", "A2"):
+        alternatives[name] = [[replace(t, covers=covers(name)) for t in alternatives[name][0]]]
+    choice = choose_plan_trips(alternatives, deadhead, deadhead * 10)
+    assert choice.n_vehicles == 2 < choose_route_sets(alternatives, deadhead).n_vehicles
+    assert sorted(t.id for t in choice.trips) == ["a1", "a2", "s1-b3-short", "s2-b4-short"]
+    assert_valid_chains(choice.chains, choice.trips, deadhead)
+
+
+def test_with_one_alternative_per_group_plans_chain_without_a_milp(monkeypatch):
+    calls = recording_milp(monkeypatch)
+    one = [trip("b-1", 3, 2, 8 * H, 9 * H, group="B", covers=frozenset({"b3"}))]
+    alternatives, deadhead = early_schools_and_b([one])
+    choice = choose_plan_trips(alternatives, deadhead, deadhead * 10, depot_places=(0,))
+    assert calls == [] and choice.method == "only"
+    trips = [t for options in alternatives.values() for t in options[0]]
+    assert choice.chains == chain_trips(trips, deadhead, deadhead * 10, depot_places=(0,))
+
+
+def test_a_set_that_leaves_a_stop_out_is_never_the_plan_choice():
+    # B's second set was routed under a tight cap and left stop b4 out: taken whole it would need
+    # a bus fewer, but b4's pupils would have no trip. The choice serves every stop.
+    one_long = [trip("b-long", 3, 2, 6.5 * H, 9 * H, group="B", covers=frozenset({"b3", "b4"}))]
+    capped = [trip("b3-short", 3, 2, 8 * H, 9 * H, group="B", covers=frozenset({"b3"}))]
+    alternatives, deadhead = early_schools_and_b([one_long, capped])
+    for name in ("A1", "A2"):
+        alternatives[name] = [[replace(t, covers=frozenset({name})) for t in alternatives[name][0]]]
+    choice = choose_plan_trips(alternatives, deadhead, deadhead * 10)
+    assert sorted(t.id for t in choice.trips) == ["a1", "a2", "b-long"]
+    assert choice.n_vehicles == 3
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_the_plan_choice_never_needs_more_vehicles_than_the_best_uniform_one(seed):
+    rng = random.Random(seed)
+    deadhead = np.array([[0.0, 900.0, 300.0], [900.0, 0.0, 600.0], [300.0, 600.0, 0.0]])
+    alternatives = {}
+    for school, bell in ((0, 8 * H), (1, 8.5 * H), (2, 9 * H)):
+        stops = [f"s{school}{k}" for k in range(3)]
+        options = []
+        for k in range(rng.randint(1, 3)):
+            cut = rng.randint(1, len(stops))
+            parts = [stops[:cut], stops[cut:]] if cut < len(stops) else [stops]
+            options.append(
+                [
+                    trip(f"{school}/{k}/{r}", (school + 1) % 3, school, bell - rng.uniform(600, 3_000), bell,
+                         group=school, covers=frozenset(part))
+                    for r, part in enumerate(parts)
+                ]
+            )
+        alternatives[school] = options
+    choice = choose_plan_trips(alternatives, deadhead, params=SolverParams(chain_effort_s=0.0))
+    assert choice.n_vehicles <= choose_uniform_route_sets(alternatives, deadhead).n_vehicles
+    items = sorted(i for options in alternatives.values() for t in options[0] for i in t.covers)
+    assert sorted(i for t in choice.trips for i in t.covers) == items
+    assert_valid_chains(choice.chains, choice.trips, deadhead)
 
 
 def brute_force_vehicles(alternatives, deadhead_s) -> int:

@@ -43,7 +43,6 @@ PRIVATE_IMPORTS_PENDING = {
     # network.py is being split into network/ (issue 15, part 2).
     ("schoolbus/changes.py", "schoolbus.network._largest_scc"),
     # replan.py's own copy of the vehicle-day rules goes to scheduling/vehicle_days.py (issue 15, part 1).
-    ("schoolbus/replan.py", "schoolbus.pipeline._assignments"),
     ("schoolbus/replan.py", "schoolbus.pipeline._snap_schools"),
     # The hazards page still borrows two of the pages module's helpers.
     ("schoolbus/service/routers/hazards.py", "schoolbus.service.routers.pages._back"),

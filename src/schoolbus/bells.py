@@ -120,9 +120,10 @@ def _chainer(current: Plan, network: RoadNetwork) -> Callable[[dict[str, int]], 
     def place(node: int) -> int:
         return places.setdefault(int(node), len(places))
 
-    depot_place = None
-    if scenario.fleet.depots:
-        depot_place = place(int(snap_points(network.drive, [scenario.fleet.depots[0].location]).node_ids[0]))
+    depots = scenario.fleet.depots
+    depot_places = (
+        tuple(place(int(n)) for n in snap_points(network.drive, [d.location for d in depots]).node_ids) if depots else ()
+    )
     base = []
     for trip in current.trips:
         ends = []
@@ -148,7 +149,7 @@ def _chainer(current: Plan, network: RoadNetwork) -> Callable[[dict[str, int]], 
             )
             for trip, start, end in base
         ]
-        chains = chain_trips(trips, deadhead_s, deadhead_m, depot_place=depot_place)
+        chains = chain_trips(trips, deadhead_s, deadhead_m, depot_places=depot_places)
         return len(chains), round(float(sum(c.deadhead_m for c in chains)), 1)
 
     return evaluate

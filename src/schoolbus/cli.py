@@ -37,6 +37,11 @@ F = TypeVar("F", bound=Callable[..., object])
 
 HAZARDS_HELP = "GeoJSON of roads pupils must not cross on foot and roads or areas buses must avoid."
 CHOOSE_BELLS_HELP = "Move schools' bells within their windows (schools file bell_earliest/bell_latest) to need the fewest vehicles."
+ROUTE_CAPS_HELP = (
+    "Extra caps on route duration, minutes, comma-separated (e.g. 10,20): every school is also routed under "
+    "each cap and the plan mixes the routes to need the fewest vehicles (slower; docs/input-format.md)."
+)
+ROUTE_CAPS_EXPECTED = "minutes between 0 and 1440, comma-separated (e.g. 10,20)"
 BUDGET_HELP = "Annual budget (fleet currency, e.g. TRY per year): carry the most priority-weighted pupils within it."
 
 
@@ -567,16 +572,34 @@ def _progress_bar():
         yield progress
 
 
-def _solver_params(time_limit: float, seed: int, routing_backend: str):
-    """Solver knobs from the command line; an unknown backend is an input error (exit 2)."""
+def _solver_params(time_limit: float, seed: int, routing_backend: str, route_caps: str | None = None):
+    """Solver knobs from the command line; an unknown backend or a bad cap is an input error (exit 2)."""
     from schoolbus.errors import InputError, Problem
     from schoolbus.params import ROUTING_BACKENDS, SolverParams
 
+    problems = []
     if routing_backend not in ROUTING_BACKENDS:
-        raise InputError(
-            [Problem("command line", None, "--routing-backend", routing_backend, " or ".join(ROUTING_BACKENDS))]
-        )
-    return SolverParams(time_limit_s=time_limit, seed=seed, routing_backend=routing_backend)
+        problems.append(Problem("command line", None, "--routing-backend", routing_backend, " or ".join(ROUTING_BACKENDS)))
+    caps_s: list[int] = []
+    for part in (route_caps or "").split(","):
+        if not part.strip():
+            continue
+        try:
+            minutes = float(part)
+        except ValueError:
+            minutes = -1.0
+        if not 0 < minutes <= 24 * 60:
+            problems.append(Problem("command line", None, "--route-caps", part.strip(), ROUTE_CAPS_EXPECTED))
+            continue
+        caps_s.append(round(minutes * 60))
+    if problems:
+        raise InputError(problems)
+    return SolverParams(
+        time_limit_s=time_limit,
+        seed=seed,
+        routing_backend=routing_backend,
+        route_duration_caps_s=tuple(dict.fromkeys(caps_s)),
+    )
 
 
 def _run_plan(scenario, network, params, executor):
@@ -785,6 +808,7 @@ def plan_command(
     hazards: Path | None = typer.Option(None, "--hazards", help=HAZARDS_HELP),
     budget: float | None = typer.Option(None, "--budget", metavar="TRY_PER_YEAR", help=BUDGET_HELP),
     choose_bells: bool = typer.Option(False, "--choose-bells", help=CHOOSE_BELLS_HELP),
+    route_caps: str | None = typer.Option(None, "--route-caps", metavar="MINUTES,...", help=ROUTE_CAPS_HELP),
 ) -> None:
     """Plan routes and vehicle-days for your district and write the plan directory."""
     import tempfile
@@ -795,7 +819,7 @@ def plan_command(
     from schoolbus.outputs.i18n import check_language
 
     check_language(language, source="--language")
-    params = _solver_params(time_limit, seed, routing_backend)
+    params = _solver_params(time_limit, seed, routing_backend, route_caps)
     with tempfile.TemporaryDirectory(prefix="schoolbus-geocoded-") as located_dir:
         if geocode:
             students_name = students.stem

@@ -14,11 +14,9 @@ ROUTING_BACKENDS = ("ortools", "pyvrp")
 
 DEFAULT_ROUTING_BACKEND = "pyvrp"
 """The backend plans use unless told otherwise: PyVRP, because side by side it needed fewer
-vehicles and drove less. On the demo district (Helsinki, 300 pupils, seeds 0-4) it planned 29
-vehicle-days against OR-Tools' 32 and less distance on every seed (one seed cost more: the same
-7 vehicles, larger ones); on the 560 schools of the Park benchmark it packed pupils into 2-4 %
-fewer routes (``benchmarks/routing_backends.py``). OR-Tools stays fully supported and tested
-(``routing_backend="ortools"``, ``--routing-backend ortools``)."""
+vehicles and drove less (``benchmarks/routing_backends.py`` measures both; the figures are in
+``benchmarks/README.md``). OR-Tools stays fully supported and tested (``routing_backend="ortools"``,
+``--routing-backend ortools``)."""
 
 
 @dataclass(frozen=True)
@@ -32,17 +30,17 @@ class SolverParams:
     seed give the same plan. ``route_duration_caps_s`` lists the extra caps on route duration under
     which alternative route sets are built per school (shorter routes chain onto more buses);
     an empty tuple builds one set per school without a cap. ``routing_backend`` names the
-    search behind every routing solve (one of ``ROUTING_BACKENDS``). Choosing route sets is a MILP
-    with a deterministic budget, ``chain_effort_s`` estimated seconds (by default half of
-    ``chain_time_limit_s``), which each phase turns into a branch-and-bound node limit from the
-    model's size; ``chain_time_limit_s`` guards it on the wall clock, and a choice the guard cuts
-    short says so.
+    search behind every routing solve (one of ``ROUTING_BACKENDS``). Choosing among alternative
+    routes is a MILP with a deterministic budget, ``chain_effort_s`` estimated seconds (``None``:
+    half of ``chain_time_limit_s``), which each phase turns into a branch-and-bound node limit
+    from the model's size; ``chain_time_limit_s`` guards it on the wall clock, far beyond that
+    budget, and a choice the guard cuts short says so (a warning in the log).
     """
 
     time_limit_s: float = 5.0
     seed: int = DEFAULT_SEED
     route_duration_caps_s: tuple[int, ...] = ()
     stop_time_limit_s: float = 300.0
-    chain_time_limit_s: float = 30.0
-    chain_effort_s: float | None = None
+    chain_time_limit_s: float = 300.0
+    chain_effort_s: float | None = 15.0
     routing_backend: str = DEFAULT_ROUTING_BACKEND

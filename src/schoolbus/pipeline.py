@@ -21,31 +21,22 @@ from schoolbus.costing import cost_plan
 from schoolbus.errors import PlanCheckError, SolverError
 from schoolbus.executor import Executor, SerialExecutor
 from schoolbus.matrix import travel_matrices
-from schoolbus.model import (
-    Assignment,
-    Direction,
-    Plan,
-    Reason,
-    ReasonCode,
-    Scenario,
-    Status,
-    Stop,
-    Trip,
-    VehicleDay,
-)
+from schoolbus.model import Plan, Reason, ReasonCode, Scenario, Stop
 from schoolbus.network import RoadNetwork, snap_points
 from schoolbus.params import SolverParams
-from schoolbus.routing.problem import Route, RoutingProblem, RoutingSolution, seconds_matrix
+from schoolbus.routing.problem import RoutingProblem, RoutingSolution, seconds_matrix
 from schoolbus.routing.solve import FLEET_CODES, solve_routing
-from schoolbus.scheduling import ChainTrip, chain_trips, choose_route_sets
-from schoolbus.stops import select_stops
-from schoolbus.trips import (
-    GroupKey,
-    GroupProblem,
-    build_group_problems,
-    route_distance_m,
-    trip_from_route,
+from schoolbus.scheduling.choice import choose_plan_trips
+from schoolbus.scheduling.vehicle_days import (
+    RoutedTrip,
+    build_vehicle_days,
+    chain_trip_from_route,
+    depot_places,
+    over_fleet,
 )
+from schoolbus.scheduling.vehicle_days import assignments as pupil_assignments
+from schoolbus.stops import select_stops
+from schoolbus.trips import GroupProblem, build_group_problems
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as work advances; ``total`` 0 means unknown."""
@@ -78,15 +69,6 @@ def rough_minutes(n_students: int, n_workers: int) -> tuple[int, int]:
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class _Routed:
-    """One chosen route of one group, with its chaining identity."""
-
-    group: GroupProblem
-    route: Route
-    chain_trip: ChainTrip
 
 
 def plan(
@@ -153,10 +135,12 @@ def plan(
     else:
         raise SolverError(f"students kept dropping out after {MAX_ROUNDS} planning rounds")
 
-    chosen, chains = routed
+    chosen, chains, depot_of_place = routed
     report("building trips", 0, len(chosen))
-    trips, vehicles = _trips_and_vehicles(scenario, network, chosen, chains, report)
-    assignments = _assignments(scenario, stops, selection.walk_m, unserved, trips)
+    trips, vehicles = build_vehicle_days(
+        scenario, network.loaded, chosen, chains, depot_of_place, lambda done, total: report("building trips", done, total)
+    )
+    assignments = pupil_assignments(scenario, stops, selection.walk_m, unserved, trips)
     costs = cost_plan(scenario, trips, vehicles, assignments)
     result = Plan(
         scenario=scenario,
@@ -248,23 +232,22 @@ def _solve_group(params: SolverParams, problem: RoutingProblem) -> RoutingSoluti
 
 
 def _route_and_chain(scenario, network, stops, school_nodes, params, report, executor: Executor):
-    """Route every group (under each duration cap), choose sets, chain; or name who dropped out.
+    """Route every group (under each duration cap), choose trips, chain; or name who dropped out.
 
-    Returns ``((chosen routes, chains), {})`` when every student on a stop was carried both ways,
-    else ``(None, {student_id: reason})`` for the students to take out.
+    Returns ``((chosen routes, chains, depot of each place), {})`` when every student on a stop was
+    carried both ways, else ``(None, {student_id: reason})`` for the students to take out.
     """
     caps: tuple[int | None, ...] = (None, *params.route_duration_caps_s)
-    alternatives: dict[Hashable, list[list[_Routed]]] = defaultdict(list)
+    alternatives: dict[Hashable, list[list[RoutedTrip]]] = defaultdict(list)
     dropped: dict[str, Reason] = {}
     places: dict[int, int] = {}
 
     def place(node: int) -> int:
         return places.setdefault(node, len(places))
 
-    for depot in scenario.fleet.depots[:1]:
-        depot_node = int(snap_points(network.drive, [depot.location]).node_ids[0])
-        place(depot_node)
-    depot_place = 0 if scenario.fleet.depots else None
+    depots = scenario.fleet.depots
+    depot_nodes = snap_points(network.drive, [d.location for d in depots]).node_ids if depots else []
+    depot_of_place = depot_places(depots, depot_nodes, place)
 
     n_done = 0
     n_capped = 0
@@ -289,8 +272,8 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report, exe
                     dropped.setdefault(student_id, reason)
             option = []
             for k, route in enumerate(solution.routes):
-                chain_trip = _chain_trip(group, route, place, f"{group.key.label()}#{cap_index}.{k}", scenario)
-                option.append(_Routed(group, route, chain_trip))
+                trip_id = f"{group.key.label()}#{cap_index}.{k}"
+                option.append(RoutedTrip(group, route, chain_trip_from_route(group, route, place, trip_id, scenario.policy)))
             alternatives[group.key].append(option)
     report("routing", n_done, n_done)
     if n_capped:
@@ -308,35 +291,28 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report, exe
     report("chaining", 0, 1)
     nodes = np.array(sorted(places, key=places.get), dtype=np.int64)
     deadhead = travel_matrices(network.drive, list(nodes), list(nodes))
-    deadhead_s = seconds_matrix(deadhead.time_s)
     by_id = {r.chain_trip.id: r for options in alternatives.values() for option in options for r in option}
-    if all(len(options) == 1 for options in alternatives.values()):
-        trips = [r.chain_trip for options in alternatives.values() for r in options[0]]
-        chains = chain_trips(trips, deadhead_s, deadhead.distance_m, depot_place=depot_place)
-        chosen = [by_id[t.id] for t in trips]
-    else:
-        choice = choose_route_sets(
-            {key: [[r.chain_trip for r in option] for option in options] for key, options in alternatives.items()},
-            deadhead_s,
-            deadhead.distance_m,
-            depot_place=depot_place,
-            params=params,
+    choice = choose_plan_trips(
+        {key: [[r.chain_trip for r in option] for option in options] for key, options in alternatives.items()},
+        seconds_matrix(deadhead.time_s),
+        deadhead.distance_m,
+        depot_places=tuple(depot_of_place),
+        params=params,
+    )
+    if choice.stopped_on_time:
+        logger.warning(
+            "choosing trips: the %g s guard cut the MILP short before its node budget (%s); the plan "
+            "may differ between runs (raise chain_time_limit_s)",
+            params.chain_time_limit_s,
+            choice.message,
         )
-        if choice.stopped_on_time:
-            logger.warning(
-                "choosing route sets: the %g s guard cut the MILP short (%s); the plan may differ between runs "
-                "(raise chain_time_limit_s)",
-                params.chain_time_limit_s,
-                choice.message,
-            )
-        chains = choice.chains
-        chosen = [by_id[t.id] for t in choice.trips]
+    chosen = [by_id[t.id] for t in choice.trips]
     report("chaining", 1, 1)
 
-    over = _over_fleet(scenario, chains, chosen)
+    over = over_fleet(scenario, choice.chains, chosen)
     if over:
         return None, over
-    return (chosen, chains), {}
+    return (chosen, choice.chains, depot_of_place), {}
 
 
 def _unrouted_reasons(group: GroupProblem, unrouted) -> dict[str, Reason]:
@@ -356,152 +332,6 @@ def _unrouted_reasons(group: GroupProblem, unrouted) -> dict[str, Reason]:
         for student_id in group.stops[u.stop - 1].student_ids:
             reasons[student_id] = reason
     return reasons
-
-
-def _chain_trip(group: GroupProblem, route: Route, place, trip_id: str, scenario: Scenario) -> ChainTrip:
-    """The chainer's view of a route: when and where its vehicle starts and is free."""
-    problem = group.problem
-    dwell = scenario.policy.school_dwell_s
-    school_place = place(group.nodes[0])
-    distance = route_distance_m(problem, route.stops)
-    if problem.direction is Direction.TO_SCHOOL:
-        return ChainTrip(
-            id=trip_id,
-            start_place=place(group.nodes[route.stops[0]]),
-            end_place=school_place,
-            start_s=route.arrive_s[0],
-            end_s=route.school_s + dwell,
-            vehicle_class=route.vehicle_class,
-            group=group.key,
-            distance_m=distance,
-        )
-    last = route.stops[-1]
-    return ChainTrip(
-        id=trip_id,
-        start_place=school_place,
-        end_place=place(group.nodes[last]),
-        start_s=route.school_s - dwell,
-        end_s=route.arrive_s[-1] + int(problem.service_s[last]),
-        vehicle_class=route.vehicle_class,
-        group=group.key,
-        distance_m=distance,
-    )
-
-
-def _over_fleet(scenario: Scenario, chains, chosen: list[_Routed]) -> dict[str, Reason]:
-    """Students on the vehicle-days beyond a vehicle type's count (fewest riders dropped first)."""
-    riders_of = {r.chain_trip.id: [i for k in r.route.stops for i in r.group.stops[k - 1].student_ids] for r in chosen}
-    where_of = {r.chain_trip.id: r.group.key for r in chosen}
-    dropped: dict[str, Reason] = {}
-    for vehicle_type in scenario.fleet.vehicle_types:
-        mine = [c for c in chains if c.vehicle_class == vehicle_type.id]
-        if vehicle_type.count is None or len(mine) <= vehicle_type.count:
-            continue
-        by_riders = sorted(mine, key=lambda c: (sum(len(riders_of[t]) for t in c.trip_ids), c.trip_ids))
-        for chain in by_riders[: len(mine) - vehicle_type.count]:
-            for trip_id in chain.trip_ids:
-                key: GroupKey = where_of[trip_id]
-                reason = Reason.make(
-                    ReasonCode.FLEET_TOO_SMALL,
-                    school_id=key.school_id,
-                    shift=key.shift,
-                    needed=len(mine),
-                    vehicle_type=vehicle_type.id,
-                    count=vehicle_type.count,
-                    short=len(mine) - vehicle_type.count,
-                )
-                for student_id in riders_of[trip_id]:
-                    dropped.setdefault(student_id, reason)
-    return dropped
-
-
-def _trips_and_vehicles(scenario, network, chosen: list[_Routed], chains, report):
-    """Number vehicles and trips in a stable order and build their model values."""
-    by_id = {r.chain_trip.id: r for r in chosen}
-    ordered = sorted(chains, key=lambda c: (by_id[c.trip_ids[0]].chain_trip.start_s, c.trip_ids))
-    students = {s.id: s for s in scenario.students}
-    depot_id = scenario.fleet.depots[0].id if scenario.fleet.depots else None
-    trips: list[Trip] = []
-    vehicles: list[VehicleDay] = []
-    n_trips = 0
-    for v_index, chain in enumerate(ordered, start=1):
-        vehicle_id = f"V{v_index:03d}"
-        vehicle_type = scenario.fleet.vehicle_type(chain.vehicle_class)
-        trip_ids = []
-        for chain_trip_id in chain.trip_ids:
-            routed = by_id[chain_trip_id]
-            n_trips += 1
-            report("building trips", n_trips, len(chosen))
-            trip = trip_from_route(
-                routed.group,
-                routed.route.stops,
-                routed.route.arrive_s,
-                routed.route.school_s,
-                chain.vehicle_class,
-                f"T{n_trips:03d}",
-                vehicle_id,
-                scenario,
-                network.loaded,
-            )
-            trips.append(trip)
-            trip_ids.append(trip.id)
-        mine = trips[-len(trip_ids) :]
-        riders = {i for t in mine for v in t.visits for i in v.board}
-        escort = vehicle_type.always_escort or any(
-            scenario.policy.needs_escort(students[i].grade) for i in riders
-        )
-        vehicles.append(
-            VehicleDay(
-                id=vehicle_id,
-                vehicle_type=vehicle_type.id,
-                seats=vehicle_type.seats,
-                wheelchair_places=vehicle_type.wheelchair_places,
-                escort=escort,
-                trip_ids=tuple(trip_ids),
-                depot_id=depot_id,
-                deadhead_m=round(float(chain.deadhead_m), 1),
-                distance_m=round(float(chain.deadhead_m) + sum(t.distance_m for t in mine), 1),
-                cost_per_day=0.0,
-            )
-        )
-    return trips, vehicles
-
-
-def _assignments(scenario, stops, walk_m, unserved, trips) -> tuple[Assignment, ...]:
-    """One assignment per student, in the scenario's order."""
-    stop_of = {i: stop for stop in stops for i in stop.student_ids}
-    times: dict[str, dict[str, int]] = defaultdict(dict)
-    for trip in trips:
-        school_visit = next(v for v in trip.visits if v.school_id is not None)
-        for visit in trip.visits:
-            if visit.stop_id is None:
-                continue
-            for i in visit.board:
-                times[i]["pickup_s"] = visit.arrive_s
-                times[i]["ride_to_school_s"] = school_visit.arrive_s - visit.depart_s
-            for i in visit.alight:
-                times[i]["dropoff_s"] = visit.arrive_s
-                times[i]["ride_home_s"] = visit.arrive_s - school_visit.depart_s
-    out = []
-    for student in scenario.students:
-        if student.id in unserved:
-            out.append(
-                Assignment(student.id, student.school_id, student.shift, Status.UNSERVED, reason=unserved[student.id])
-            )
-            continue
-        stop = stop_of[student.id]
-        out.append(
-            Assignment(
-                student.id,
-                student.school_id,
-                student.shift,
-                Status.ROUTED,
-                stop_id=stop.id,
-                walk_m=walk_m[student.id],
-                **times[student.id],
-            )
-        )
-    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -58,15 +58,16 @@ from schoolbus.model import (
     Stop,
     Student,
     Trip,
-    VehicleDay,
     Visit,
 )
 from schoolbus.network import RoadNetwork, snap_points
 from schoolbus.params import SolverParams
 from schoolbus.pins import locked_trips, locked_vehicles, merge_pins, pinned_stop_of
-from schoolbus.pipeline import _assignments, _snap_schools
+from schoolbus.pipeline import _snap_schools
 from schoolbus.routing.problem import to_solver_seconds
 from schoolbus.routing.solve import solve_routing
+from schoolbus.scheduling.vehicle_days import assignments as pupil_assignments
+from schoolbus.scheduling.vehicle_days import depot_for_day, needs_escort, vehicle_day
 from schoolbus.stops import select_stops
 from schoolbus.trips import build_group_problems, road_steps, stop_service_s
 
@@ -514,7 +515,7 @@ def _initial_state(base: Plan, scenario: Scenario, roads: RoadNetwork, params, t
         vehicles[vehicle.id] = list(vehicle.trip_ids)
     nodes = [s.node_id for s in base.stops] + list(school_nodes.values())
     depot_nodes = [
-        int(n) for n in snap_points(roads.drive, [d.location for d in scenario.fleet.depots[:1]]).node_ids
+        int(n) for n in snap_points(roads.drive, [d.location for d in scenario.fleet.depots]).node_ids
     ] if scenario.fleet.depots else []
     state = _State(
         base=base,
@@ -953,16 +954,16 @@ def _place_orphans(state: _State) -> None:
     state.orphans = []
 
 
-def _needs_escort(state: _State, route: _Route) -> bool:
-    policy = state.scenario.policy
-    return any(policy.needs_escort(state.students[i].grade) for s in route.stop_ids for i in state.stops[s].student_ids)
+def _grades(state: _State, route: _Route):
+    return (state.students[i].grade for s in route.stop_ids for i in state.stops[s].student_ids)
 
 
 def _adds_escort(state: _State, vehicle_id: str, route: _Route) -> bool:
     """Whether putting ``route`` on ``vehicle_id`` makes it pay for an escort it does not pay for now."""
-    if state.scenario.fleet.vehicle_type(state.vehicle_types[vehicle_id]).always_escort or not _needs_escort(state, route):
-        return False
-    return not any(_needs_escort(state, state.routes[t]) for t in state.vehicles[vehicle_id])
+    vehicle_type = state.scenario.fleet.vehicle_type(state.vehicle_types[vehicle_id])
+    policy = state.scenario.policy
+    now = needs_escort(policy, vehicle_type, (g for t in state.vehicles[vehicle_id] for g in _grades(state, state.routes[t])))
+    return not now and needs_escort(policy, vehicle_type, _grades(state, route))
 
 
 def _eliminate_vehicles(state: _State) -> None:
@@ -1080,40 +1081,34 @@ def _finish(state: _State) -> Plan:
         else:
             trip = replace(route.base, vehicle_id=route.vehicle_id, vehicle_type=route.vehicle_type)
         trips[route.trip_id] = trip
-    depot = scenario.fleet.depots[0] if scenario.fleet.depots else None
-    depot_node = int(snap_points(state.network.drive, [depot.location]).node_ids[0]) if depot else None
+    depots = scenario.fleet.depots
+    depot_nodes = dict(
+        zip(
+            (d.id for d in depots),
+            (int(n) for n in snap_points(state.network.drive, [d.location for d in depots]).node_ids),
+            strict=True,
+        )
+    ) if depots else {}
+    base_depot = {v.id: v.depot_id for v in state.base.vehicles}
     vehicles = []
     for vehicle_id in sorted(state.vehicles):
         mine = sorted((trips[t] for t in state.vehicles[vehicle_id]), key=lambda t: (t.start_s, t.id))
         if not mine:
             continue
-        vehicle_type = scenario.fleet.vehicle_type(state.vehicle_types[vehicle_id])
         ends = [_trip_ends(state, t) for t in mine]
         runs = [(ends[k][1], ends[k + 1][0]) for k in range(len(ends) - 1)]
-        if depot_node is not None:
-            runs = [(depot_node, ends[0][0]), *runs, (ends[-1][1], depot_node)]
-        deadhead = travel_matrices(state.network.drive, [u for u, _ in runs], [v for _, v in runs]).distance_m
-        deadhead_m = float(sum(deadhead[k, k] for k in range(len(runs))))
-        riders = {i for t in mine for v in t.visits for i in v.board}
-        escort = vehicle_type.always_escort or any(scenario.policy.needs_escort(state.students[i].grade) for i in riders)
+        between = travel_matrices(state.network.drive, [u for u, _ in runs], [v for _, v in runs]).distance_m
+        depot_id, depot_runs_m = depot_for_day(
+            state.network.drive, depot_nodes, ends[0][0], ends[-1][1], keep=base_depot.get(vehicle_id)
+        )
+        deadhead_m = depot_runs_m + float(sum(between[k, k] for k in range(len(runs))))
         vehicles.append(
-            VehicleDay(
-                id=vehicle_id,
-                vehicle_type=vehicle_type.id,
-                seats=vehicle_type.seats,
-                wheelchair_places=vehicle_type.wheelchair_places,
-                escort=escort,
-                trip_ids=tuple(t.id for t in mine),
-                depot_id=depot.id if depot else None,
-                deadhead_m=round(deadhead_m, 1),
-                distance_m=round(deadhead_m + sum(t.distance_m for t in mine), 1),
-                cost_per_day=0.0,
-            )
+            vehicle_day(scenario, vehicle_id, state.vehicle_types[vehicle_id], mine, depot_id, deadhead_m)
         )
     trip_list = sorted(trips.values(), key=lambda t: int(t.id[1:]) if t.id[1:].isdigit() else 0)
     stops = tuple(sorted(state.stops.values(), key=lambda s: (s.school_id, s.shift, s.id)))
     walk_m = {i: state.walk_m[i] for s in stops for i in s.student_ids}
-    assignments = _assignments(scenario, stops, walk_m, state.unserved, trip_list)
+    assignments = pupil_assignments(scenario, stops, walk_m, state.unserved, trip_list)
     costs = cost_plan(scenario, trip_list, vehicles, assignments)
     return replace(
         state.base,

@@ -18,8 +18,9 @@ from schoolbus.model import Direction, RoadStep, Scenario, School, Shift, Stop, 
 from schoolbus.routing.problem import SCHOOL_NODE, RoutingProblem, VehicleClass, seconds_matrix
 
 FIXED_COST_PER_VEHICLE = 1_000_000
-"""Solver cost of using one more vehicle: far above any route's distance cost (in metres), so the
-solver always prefers fewer vehicles; the vehicle's day rate is added on top to rank classes."""
+"""Solver cost of using one more vehicle, in money units like the day rate added on top of it (the
+backends scale both by ``routing.problem.COST_UNITS_PER_MONEY``): far above what any route's
+kilometres cost, so the solver always prefers fewer vehicles, and the day rate ranks classes."""
 
 UNLIMITED_RIDE_S = 24 * 3600
 

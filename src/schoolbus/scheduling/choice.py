@@ -1,36 +1,17 @@
-"""Chain trips onto vehicles: fewest vehicles first, then least empty driving.
+"""Choose which trips to drive among alternatives, so that chaining needs the fewest vehicles.
 
-Routing builds trips school by school; this module decides which vehicle drives which trips in a
-day. It knows nothing about roads or solvers beyond a deadhead matrix between *places* (integer
-indices into that matrix: schools, stops, depots, whatever the caller numbers), so the real
-pipeline and the Park benchmark runner use the same code.
+Routing may offer several alternative route sets per group (school, shift, direction) -- e.g.
+built under different caps on route duration, since fewest routes is not fewest vehicles: shorter
+routes start later and free their vehicle sooner, so they chain better.
 
-The chaining rule
------------------
-A vehicle may drive trip ``j`` after trip ``i`` exactly when it can reach ``j``'s first place in
-time::
-
-    end_s[i] + deadhead_s[end_place[i], start_place[j]] <= start_s[j]
-
-and both trips need the same vehicle class (the pipeline chooses a class per trip, e.g. a
-wheelchair-accessible minibus; a chain never mixes classes, because its vehicle is one vehicle).
-Every trip takes time (``end_s > start_s``) and deadheads are non-negative, so the "may follow"
-relation is a DAG and a chain is a path in it.
-
-Fewest vehicles is a minimum path cover of that DAG, i.e. ``n_trips`` minus a maximum matching
-in the bipartite graph (trip as predecessor, trip as successor) -- the classical result of Dantzig
-and Fulkerson (1954) used for vehicle scheduling ever since. Among all minimum covers
-:func:`chain_trips` returns one with least deadhead distance (a min-cost maximum matching), counting
-the pull-out from and pull-in to the depot when a depot is given.
-
-:func:`choose_route_sets` goes one step earlier: routing may offer several alternative route sets
-per group (school, shift, direction) -- e.g. built under different caps on route duration, since
-fewest routes is not fewest vehicles: shorter routes start later and free their vehicle sooner,
-so they chain better. It chooses one set per group with a MILP (HiGHS through
+:func:`choose_route_sets` chooses one set per group with a MILP (HiGHS through
 ``scipy.optimize.milp``) that minimises vehicles after chaining, as Bertsimas, Delarue and Martin
 (PNAS 2019, "BiRD") select routing scenarios, then breaks ties by trip plus deadhead distance.
 :func:`choose_trips` lifts the one-set-per-group restriction: any candidate trips whose
 ``covers`` partition the stops (set partitioning with the same chaining flow).
+:func:`choose_plan_trips` is the strategy plans and the Park benchmark use: the best "same
+alternative everywhere" choice (:func:`choose_uniform_route_sets`, no MILP) as an incumbent, then
+:func:`choose_trips`, keeping the incumbent when the MILP finds nothing better within its budget.
 
 Both MILPs are exact about chaining, because trips that end at the same place and time are
 interchangeable predecessors (a school at its bell) and trips with the same possible
@@ -43,17 +24,15 @@ Each MILP phase stops on a branch-and-bound node limit, a budget that does not d
 (HiGHS is deterministic), so the same inputs give the same choice. The limit is
 ``SolverParams.chain_effort_s`` estimated seconds at ``NODE_S_PER_VARIABLE`` per node and variable:
 a node costs about the same per variable whatever the model's size, so one effort fits small and
-large choices alike. ``chain_time_limit_s`` is a guard only: when it cuts a phase short the choice
-says so (``stopped_on_time``), because what HiGHS had found by then depends on the machine's speed.
-The flow variables are declared integer too (for a fixed choice they are integral anyway): the
-objective, vehicles, is then an integer, which HiGHS uses to prune every node whose bound does not
-promise a whole vehicle less -- on the Park benchmark's largest instances this proved optimality at
-the root where continuous flows left HiGHS searching for minutes.
+large choices alike. ``chain_time_limit_s`` is a guard only, far beyond the effort: when it cuts a
+phase short the choice says so (``stopped_on_time``), because what HiGHS had found by then depends
+on the machine's speed. The flow variables are declared integer too (for a fixed choice they are
+integral anyway): the objective, vehicles, is then an integer, which HiGHS uses to prune every node
+whose bound does not promise a whole vehicle less.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Hashable, Mapping, Sequence
@@ -62,9 +41,17 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from schoolbus.params import SolverParams
+from schoolbus.scheduling.chaining import (
+    Chain,
+    ChainTrip,
+    chain_trips,
+    count_vehicles,
+    may_follow,
+    pull_in_m,
+    pull_out_m,
+)
 
 MILP_OPTIMAL = 0
 """``scipy.optimize.milp`` status: solved to optimality."""
@@ -73,243 +60,15 @@ MIN_MILP_S = 0.1
 """Least time limit handed to HiGHS, seconds (it needs a moment to read the model)."""
 
 NODE_S_PER_VARIABLE = 2e-5
-"""Estimated seconds of one branch-and-bound node per MILP variable: the node limit's yardstick.
-Measured on this machine (2 cores) on the Park benchmark's choices: 1.2e-5 at 1,400 variables,
-1.3e-5 at 5,700 and 1.6e-5 to 2.4e-5 at 16,800 (aside from the root node, which no node limit
-bounds)."""
+"""Estimated seconds of one branch-and-bound node per MILP variable: the node limit's yardstick
+(the root node, which no node limit bounds, aside). ``benchmarks/park2012.py`` measures it."""
 
 EFFORT_SHARE = 0.5
-"""The share of ``chain_time_limit_s`` that nodes may take when ``chain_effort_s`` is not given; the
+"""The share of ``chain_time_limit_s`` that nodes may take when ``chain_effort_s`` is ``None``; the
 rest is room for the root node and a slower machine."""
 
 TIME_LIMIT_WORDS = "Time limit"
 """How ``scipy.optimize.milp``'s message starts when HiGHS stopped on its time limit."""
-
-
-@dataclass(frozen=True)
-class ChainTrip:
-    """A trip as the chainer sees it: where and when it starts and ends, nothing in between.
-
-    Attributes
-    ----------
-    id : str
-        Unique among the trips chained together.
-    start_place, end_place : int
-        Indices into the deadhead matrices of the trip's first and last place.
-    start_s : float
-        Seconds after midnight when the vehicle must be at ``start_place`` (e.g. the first
-        pickup of a morning trip).
-    end_s : float
-        Seconds after midnight when the vehicle is free at ``end_place`` (e.g. after drop-off at
-        the school); ``end_s > start_s``.
-    vehicle_class : str
-        Only trips of the same class share a vehicle.
-    group : Hashable
-        What the trip belongs to, e.g. ``(school_id, shift, direction)``; informational for
-        chaining, the key of the alternatives in :func:`choose_route_sets`.
-    distance_m : float
-        Distance the trip itself drives, metres (a tie-break in :func:`choose_route_sets`).
-    covers : frozenset
-        The items the trip serves (e.g. stop ids); only :func:`choose_trips` reads it.
-    """
-
-    id: str
-    start_place: int
-    end_place: int
-    start_s: float
-    end_s: float
-    vehicle_class: str
-    group: Hashable = None
-    distance_m: float = 0.0
-    covers: frozenset = frozenset()
-
-    def __post_init__(self) -> None:
-        # Positive duration makes "may follow" acyclic; a zero-length trip is a caller's bug.
-        if not self.end_s > self.start_s:
-            raise ValueError(
-                f"trip {self.id}: end_s {self.end_s} must exceed start_s {self.start_s}"
-            )
-
-
-@dataclass(frozen=True)
-class Chain:
-    """One vehicle's trips in driving order.
-
-    ``deadhead_m`` is the empty driving between its trips, plus the pull-out from and the pull-in
-    to the depot when chaining was given one (metres; 0 without a distance matrix).
-    """
-
-    vehicle_class: str
-    trip_ids: tuple[str, ...]
-    deadhead_m: float
-
-
-# --------------------------------------------------------------------------------------------------
-# Chaining
-# --------------------------------------------------------------------------------------------------
-
-
-def _may_follow(
-    ends: Sequence[ChainTrip], starts: Sequence[ChainTrip], deadhead_s: np.ndarray
-) -> np.ndarray:
-    """Boolean matrix ``[i, j]``: trip ``starts[j]`` may follow ``ends[i]`` on one vehicle."""
-    end_s = np.array([t.end_s for t in ends], dtype=float)
-    end_place = np.array([t.end_place for t in ends], dtype=np.int64)
-    start_s = np.array([t.start_s for t in starts], dtype=float)
-    start_place = np.array([t.start_place for t in starts], dtype=np.int64)
-    reach_s = end_s[:, None] + deadhead_s[end_place[:, None], start_place[None, :]]
-    same_class = (
-        np.array([t.vehicle_class for t in ends], dtype=object)[:, None]
-        == np.array([t.vehicle_class for t in starts], dtype=object)[None, :]
-    )
-    return (reach_s <= start_s[None, :]) & same_class
-
-
-def _edge_costs_m(
-    trips: Sequence[ChainTrip],
-    rows: np.ndarray,
-    cols: np.ndarray,
-    deadhead_m: np.ndarray | None,
-    depot_place: int | None,
-) -> np.ndarray:
-    """Distance change when ``trips[cols]`` follows ``trips[rows]`` instead of the depot run.
-
-    Joining two trips replaces a pull-in and a pull-out by one deadhead, so with a depot the cost
-    of an edge is ``deadhead - pull_in(i) - pull_out(j)`` (possibly negative).
-    """
-    if deadhead_m is None:
-        return np.zeros(len(rows))
-    end_place = np.array([t.end_place for t in trips], dtype=np.int64)
-    start_place = np.array([t.start_place for t in trips], dtype=np.int64)
-    cost = deadhead_m[end_place[rows], start_place[cols]].astype(float)
-    if depot_place is not None:
-        cost = (
-            cost
-            - deadhead_m[end_place[rows], depot_place]
-            - deadhead_m[depot_place, start_place[cols]]
-        )
-    return cost
-
-
-def _chain_one_class(
-    trips: list[ChainTrip],
-    deadhead_s: np.ndarray,
-    deadhead_m: np.ndarray | None,
-    depot_place: int | None,
-) -> list[Chain]:
-    """Minimum path cover of one vehicle class's trips, least deadhead among minimum covers."""
-    n = len(trips)
-    rows, cols = np.nonzero(_may_follow(trips, trips, deadhead_s))
-    successor = np.full(n, -1, dtype=np.int64)
-    if len(rows):
-        cost = _edge_costs_m(trips, rows, cols, deadhead_m, depot_place)
-        # Shift edge weights to >= 1 (LAPJVsp needs non-zero weights) and price "no successor"
-        # above any total of edge weights, so every extra matched edge (one vehicle fewer) beats
-        # any saving in distance: a lexicographic objective in one assignment problem.
-        weight = cost - cost.min() + 1.0
-        unmatched = float(n) * float(weight.max()) + 1.0
-        dummy = np.arange(n)
-        biadjacency = sparse.csr_array(
-            (
-                np.concatenate([weight, np.full(n, unmatched)]),
-                (np.concatenate([rows, dummy]), np.concatenate([cols, n + dummy])),
-            ),
-            shape=(n, 2 * n),
-        )
-        row_ind, col_ind = min_weight_full_bipartite_matching(biadjacency)
-        real = col_ind < n
-        successor[row_ind[real]] = col_ind[real]
-    has_predecessor = np.zeros(n, dtype=bool)
-    has_predecessor[successor[successor >= 0]] = True
-    chains = []
-    for head in np.flatnonzero(~has_predecessor):
-        members = [int(head)]
-        while successor[members[-1]] >= 0:
-            members.append(int(successor[members[-1]]))
-        chains.append(
-            Chain(
-                vehicle_class=trips[head].vehicle_class,
-                trip_ids=tuple(trips[k].id for k in members),
-                deadhead_m=_chain_deadhead_m([trips[k] for k in members], deadhead_m, depot_place),
-            )
-        )
-    return chains
-
-
-def _chain_deadhead_m(
-    members: list[ChainTrip], deadhead_m: np.ndarray | None, depot_place: int | None
-) -> float:
-    """Empty driving of one chain in metres, depot runs included when there is a depot."""
-    if deadhead_m is None:
-        return 0.0
-    total = sum(
-        float(deadhead_m[a.end_place, b.start_place]) for a, b in itertools.pairwise(members)
-    )
-    if depot_place is not None:
-        total += float(deadhead_m[depot_place, members[0].start_place])
-        total += float(deadhead_m[members[-1].end_place, depot_place])
-    return total
-
-
-def chain_trips(
-    trips: Sequence[ChainTrip],
-    deadhead_s: np.ndarray,
-    deadhead_m: np.ndarray | None = None,
-    depot_place: int | None = None,
-) -> tuple[Chain, ...]:
-    """Chain trips onto the fewest vehicles, then with the least deadhead distance.
-
-    Parameters
-    ----------
-    trips : sequence of ChainTrip
-        Trips with unique ids; any vehicle classes (a chain only joins trips of one class).
-    deadhead_s : ndarray of float, shape (n_places, n_places)
-        Empty-vehicle drive time between places, seconds (``inf``: unreachable).
-    deadhead_m : ndarray of float, shape (n_places, n_places), optional
-        Empty-vehicle drive distance between places, metres; without it ties between minimum
-        covers are broken arbitrarily (but deterministically).
-    depot_place : int, optional
-        Place index of the depot; its pull-out and pull-in distances count towards the
-        deadhead (they never constrain time: a vehicle may leave the depot at any hour).
-
-    Returns
-    -------
-    tuple of Chain
-        Every trip in exactly one chain; the number of chains is the minimum number of vehicles
-        (exact: minimum path cover by bipartite matching). Chains are ordered by their first
-        trip's ``start_s``; trips within a chain in driving order.
-
-    Raises
-    ------
-    ValueError
-        If two trips share an id.
-    """
-    ids = [t.id for t in trips]
-    if len(set(ids)) != len(ids):
-        raise ValueError("trip ids must be unique")
-    deadhead_s = np.asarray(deadhead_s, dtype=float)
-    if deadhead_m is not None:
-        deadhead_m = np.asarray(deadhead_m, dtype=float)
-    # A fixed order (time, then id) makes the matching, hence the result, independent of the
-    # order the caller happened to list the trips in.
-    ordered = sorted(trips, key=lambda t: (t.vehicle_class, t.start_s, t.end_s, t.id))
-    chains: list[Chain] = []
-    for vehicle_class in sorted({t.vehicle_class for t in ordered}):
-        members = [t for t in ordered if t.vehicle_class == vehicle_class]
-        chains.extend(_chain_one_class(members, deadhead_s, deadhead_m, depot_place))
-    by_id = {t.id: t for t in trips}
-    chains.sort(key=lambda c: (by_id[c.trip_ids[0]].start_s, c.trip_ids[0]))
-    return tuple(chains)
-
-
-def count_vehicles(trips: Sequence[ChainTrip], deadhead_s: np.ndarray) -> int:
-    """The minimum number of vehicles for ``trips``: :func:`chain_trips` without distances.
-
-    It uses the same sparse assignment (LAPJVsp) rather than scipy's Hopcroft-Karp
-    ``maximum_bipartite_matching``, which took 3 to 60 s on 800 school routes whose "may follow"
-    graph LAPJVsp matches in 0.02 s.
-    """
-    return len(chain_trips(trips, deadhead_s))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -369,7 +128,7 @@ def _selection(
         ChainTrip("end", place, place, end_s - 1.0, end_s, vc) for place, end_s, vc in end_keys
     ]
     follow = (
-        _may_follow(representatives, trips, deadhead_s) if trips else np.zeros((0, 0), dtype=bool)
+        may_follow(representatives, trips, deadhead_s) if trips else np.zeros((0, 0), dtype=bool)
     )
     return _Selection(
         trips, np.asarray(trip_option, dtype=np.int64), n_options, rows, end_keys, trip_end, follow
@@ -490,7 +249,7 @@ def _least_distance_options(
     sel: _Selection,
     vehicles: int,
     deadhead_m: np.ndarray | None,
-    depot_place: int | None,
+    depot_places: tuple[int, ...],
     limits: _Limits,
 ):
     """Phase 2: least trip + deadhead distance among choices with at most ``vehicles`` vehicles.
@@ -504,15 +263,17 @@ def _least_distance_options(
         end_place = np.array([sel.end_keys[o][0] for o in edge_end], dtype=np.int64)
         start_place = np.array([sel.trips[j].start_place for j in edge_trip], dtype=np.int64)
         edge_m = deadhead_m[end_place, start_place]
-        if depot_place is not None:
-            # Every chosen trip pays a pull-out and a pull-in; each link saves one of each.
-            edge_m = (
-                edge_m - deadhead_m[end_place, depot_place] - deadhead_m[depot_place, start_place]
+        if depot_places:
+            # Every chosen trip pays a pull-out and a pull-in (to its nearest depots); each link
+            # saves one of each.
+            edge_m = edge_m - pull_in_m(deadhead_m, depot_places, end_place) - pull_out_m(
+                deadhead_m, depot_places, start_place
             )
-            trip_m += [
-                deadhead_m[depot_place, t.start_place] + deadhead_m[t.end_place, depot_place]
-                for t in sel.trips
-            ]
+            trip_starts = np.array([t.start_place for t in sel.trips], dtype=np.int64)
+            trip_ends = np.array([t.end_place for t in sel.trips], dtype=np.int64)
+            trip_m += pull_out_m(deadhead_m, depot_places, trip_starts) + pull_in_m(
+                deadhead_m, depot_places, trip_ends
+            )
     option_m = np.bincount(sel.trip_option, weights=trip_m, minlength=sel.n_options)
     return _solve_selection(
         sel,
@@ -535,7 +296,7 @@ class _Outcome:
 
 
 def _optimise(
-    sel: _Selection, deadhead_m: np.ndarray | None, depot_place: int | None, params: SolverParams
+    sel: _Selection, deadhead_m: np.ndarray | None, depot_places: tuple[int, ...], params: SolverParams
 ) -> _Outcome:
     """Phase 1 (vehicles), then phase 2 (distance) if there are distances.
 
@@ -576,7 +337,7 @@ def _optimise(
             sel,
             int(round(phase1.fun)),
             deadhead_m,
-            depot_place,
+            depot_places,
             _Limits(effort_s, deadline - time.monotonic()),
         )
         stopped_on_time = stopped_on_time or _stopped_on_time(phase2)
@@ -635,11 +396,11 @@ def _choice_of(
     trips: Sequence[ChainTrip],
     deadhead_s: np.ndarray,
     deadhead_m: np.ndarray | None,
-    depot_place: int | None,
+    depot_places: tuple[int, ...],
     method: str,
     outcome: _Outcome,
 ) -> TripChoice:
-    chains = chain_trips(trips, deadhead_s, deadhead_m, depot_place)
+    chains = chain_trips(trips, deadhead_s, deadhead_m, depot_places)
     # Reaching the proven lower bound proves optimality too (HiGHS may stop on its node limit
     # with the bound a hair below the vehicles it found).
     proven = outcome.lower_bound is not None and len(chains) <= outcome.lower_bound
@@ -708,7 +469,7 @@ def choose_uniform_route_sets(
     chosen = _choose_uniform(alt_trips, deadhead_s)
     picked = [t for g, k in enumerate(chosen) for t in alt_trips[g][k]]
     outcome = _Outcome(None, False, None, "alternative k in every group, the best k")
-    base = _choice_of(picked, deadhead_s, None, None, "uniform", outcome)
+    base = _choice_of(picked, deadhead_s, None, (), "uniform", outcome)
     return _route_set_choice(base, groups, chosen)
 
 
@@ -736,7 +497,7 @@ def choose_route_sets(
     deadhead_s: np.ndarray,
     deadhead_m: np.ndarray | None = None,
     *,
-    depot_place: int | None = None,
+    depot_places: Sequence[int] = (),
     params: SolverParams | None = None,
 ) -> RouteSetChoice:
     """Choose one route set per group so that the chained trips need the fewest vehicles.
@@ -754,8 +515,8 @@ def choose_route_sets(
         Group key -> non-empty sequence of alternative route sets, each a sequence of
         :class:`ChainTrip` (an empty set is allowed: a group with nothing to drive). Trip ids
         must be unique among trips that can be chosen together.
-    deadhead_s, deadhead_m, depot_place
-        As for :func:`chain_trips`.
+    deadhead_s, deadhead_m, depot_places
+        As for :func:`schoolbus.scheduling.chaining.chain_trips`.
     params : SolverParams, optional
         ``chain_effort_s`` bounds each MILP phase, ``chain_time_limit_s`` guards both.
 
@@ -786,7 +547,7 @@ def choose_route_sets(
     ]
     rows = [list(range(offsets[g], offsets[g + 1])) for g in range(len(groups))]
     sel = _selection(trips, trip_option, int(offsets[-1]), rows, deadhead_s)
-    outcome = _optimise(sel, deadhead_m, depot_place, params)
+    outcome = _optimise(sel, deadhead_m, tuple(depot_places), params)
     if outcome.picked is None:
         chosen = _choose_greedy(alt_trips, deadhead_s)
         method = "greedy"
@@ -799,7 +560,7 @@ def choose_route_sets(
         ]
         method = "milp"
     picked_trips = [t for g, k in enumerate(chosen) for t in alt_trips[g][k]]
-    base = _choice_of(picked_trips, deadhead_s, deadhead_m, depot_place, method, outcome)
+    base = _choice_of(picked_trips, deadhead_s, deadhead_m, tuple(depot_places), method, outcome)
     return _route_set_choice(base, groups, chosen)
 
 
@@ -808,7 +569,7 @@ def choose_trips(
     deadhead_s: np.ndarray,
     deadhead_m: np.ndarray | None = None,
     *,
-    depot_place: int | None = None,
+    depot_places: Sequence[int] = (),
     params: SolverParams | None = None,
     incumbent: Sequence[ChainTrip] | None = None,
 ) -> TripChoice:
@@ -823,7 +584,7 @@ def choose_trips(
     ----------
     candidates : sequence of ChainTrip
         Each with a non-empty ``covers``; trips equal in everything but ``id`` are considered once.
-    deadhead_s, deadhead_m, depot_place, params
+    deadhead_s, deadhead_m, depot_places, params
         As for :func:`choose_route_sets`.
     incumbent : sequence of ChainTrip, optional
         A known admissible choice (e.g. from :func:`choose_route_sets`), returned when the MILP
@@ -860,17 +621,79 @@ def choose_trips(
         for item in sorted(t.covers, key=repr):
             covering.setdefault(item, []).append(j)
     sel = _selection(trips, np.arange(len(trips)), len(trips), list(covering.values()), deadhead_s)
-    outcome = _optimise(sel, deadhead_m, depot_place, params)
+    outcome = _optimise(sel, deadhead_m, tuple(depot_places), params)
     choice = None
     if outcome.picked is not None:
         choice = _choice_of(
-            [trips[j] for j in outcome.picked], deadhead_s, deadhead_m, depot_place, "milp", outcome
+            [trips[j] for j in outcome.picked], deadhead_s, deadhead_m, tuple(depot_places), "milp", outcome
         )
     if incumbent is not None and (
         choice is None or count_vehicles(incumbent, deadhead_s) < choice.n_vehicles
     ):
         kept = replace(outcome, message=outcome.message + "; kept the incumbent")
-        return _choice_of(list(incumbent), deadhead_s, deadhead_m, depot_place, "incumbent", kept)
+        return _choice_of(list(incumbent), deadhead_s, deadhead_m, tuple(depot_places), "incumbent", kept)
     if choice is None:
         raise ValueError(outcome.message)
     return choice
+
+
+def choose_plan_trips(
+    alternatives: Mapping[Hashable, Sequence[Sequence[ChainTrip]]],
+    deadhead_s: np.ndarray,
+    deadhead_m: np.ndarray | None = None,
+    *,
+    depot_places: Sequence[int] = (),
+    params: SolverParams | None = None,
+) -> TripChoice:
+    """The choice plans and the Park benchmark make: trips mixed freely across alternatives.
+
+    With one alternative per group there is nothing to choose: its trips are chained
+    (``method`` ``"only"``). Otherwise the best "alternative ``k`` in every group"
+    (:func:`choose_uniform_route_sets`, among the alternatives that serve all of their group) is
+    the incumbent of :func:`choose_trips` over every candidate, which keeps it when its MILP
+    finds nothing with fewer vehicles within the node limit ``params.chain_effort_s`` pays for.
+
+    Parameters
+    ----------
+    alternatives : mapping
+        Group key -> non-empty sequence of alternative route sets of :class:`ChainTrip`; every trip
+        needs ``covers`` (the items it serves, unique across groups) and a unique id.
+    deadhead_s, deadhead_m, depot_places, params
+        As for :func:`choose_trips`.
+
+    Raises
+    ------
+    ValueError
+        If a group has no alternative or a trip covers nothing.
+    """
+    deadhead_s = np.asarray(deadhead_s, dtype=float)
+    groups = list(alternatives)
+    alt_trips = _alternative_trips(alternatives, groups)
+    if all(len(options) == 1 for options in alt_trips):
+        trips = [t for options in alt_trips for t in options[0]]
+        outcome = _Outcome(None, True, None, "one alternative per group")
+        return _choice_of(trips, deadhead_s, deadhead_m, tuple(depot_places), "only", outcome)
+    # Only sets that serve every item of their group can be the incumbent: a set routed under a
+    # tight cap may leave a stop out (its trips still count as candidates for mixing).
+    complete = {g: _complete_options(options) for g, options in zip(groups, alt_trips, strict=True)}
+    incumbent = None
+    if all(complete.values()):
+        incumbent = choose_uniform_route_sets(complete, deadhead_s).trips
+    return choose_trips(
+        [t for options in alt_trips for option in options for t in option],
+        deadhead_s,
+        deadhead_m,
+        depot_places=depot_places,
+        params=params,
+        incumbent=incumbent,
+    )
+
+
+def _complete_options(options: list[list[ChainTrip]]) -> list[list[ChainTrip]]:
+    """The options that cover every item any option of their group covers, each exactly once."""
+    items = frozenset().union(*(t.covers for option in options for t in option))
+    return [
+        option
+        for option in options
+        if sum(len(t.covers) for t in option) == len(items) and frozenset().union(*(t.covers for t in option)) == items
+    ]
