@@ -34,7 +34,7 @@ from schoolbus.ingest import (
     read_document,
 )
 from schoolbus.model import Location, Plan, Scenario, Student
-from schoolbus.network import RoadNetwork, _largest_scc, snap_points
+from schoolbus.network import RoadNetwork, largest_scc, snap_points
 
 ADD_PUPIL = "add_pupil"
 REMOVE_PUPIL = "remove_pupil"
@@ -420,7 +420,7 @@ def close_roads(network: RoadNetwork, closed: ClosedRoads) -> RoadNetwork:
     def without(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
         copy = graph.copy()
         copy.remove_edges_from([(u, v, k) for u, v, k in graph.edges(keys=True) if (u, v) in cut])
-        return _largest_scc(copy)
+        return largest_scc(copy)
 
     return replace(network, drive=without(network.drive), loaded=without(network.loaded))
 
