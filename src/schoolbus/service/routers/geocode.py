@@ -310,7 +310,7 @@ async def review_manual(
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    from schoolbus.ingest import _number
+    from schoolbus.ingest import number_from_cell as _number
 
     check_csrf(signed, csrf_token)
     lon_value, lat_value = _number(lon), _number(lat)

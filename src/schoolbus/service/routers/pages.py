@@ -434,7 +434,7 @@ def set_fleet(
 def budget_from_form(text: str) -> float | None:
     """The scenario form's annual budget (empty: none); a clear problem when it is not a number."""
     from schoolbus.budget import budget_problem
-    from schoolbus.ingest import _number
+    from schoolbus.ingest import number_from_cell as _number
 
     if not text.strip():
         return None
