@@ -459,6 +459,7 @@ class ViolationCode(StrEnum):
     COST_LINE_MISSING = "cost_line_missing"
     COST_LINE_EXTRA = "cost_line_extra"
     COST_LINE_MISMATCH = "cost_line_mismatch"
+    PIN_BROKEN = "pin_broken"
 
 
 ReasonParam = str | int | float

@@ -148,11 +148,12 @@ def imprecise_location_reason(student: Student, policy: Policy) -> Reason | None
     A geocoded home coarser than ``policy.min_location_precision`` (a mahalle or ilçe centre) is
     never planned as if it were the home: the pupil is unserved until a person places it.
     """
-    if policy.is_location_precise_enough(student.location_precision):
+    precision = student.location_precision
+    if precision is None or policy.is_location_precise_enough(precision):
         return None
     return Reason.make(
         ReasonCode.LOCATION_IMPRECISE,
-        precision=student.location_precision,
+        precision=precision,
         needed=policy.min_location_precision,
     )
 
@@ -507,7 +508,7 @@ def _walk_rows(
 
 
 def _walk_to(candidates: _Candidates, node_index: int) -> float:
-    return candidates.walk_m[np.searchsorted(candidates.node_index, node_index)]
+    return float(candidates.walk_m[np.searchsorted(candidates.node_index, node_index)])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -535,7 +536,9 @@ class _Pairs:
 
     def cost(self, plan: _Plan) -> float:
         """The objective: ``STOP_PENALTY_M`` per stop plus every rider's walk, metres."""
-        walk_of = dict(zip(zip(self.pupil.tolist(), self.cand.tolist()), self.walk_m.tolist()))
+        walk_of: dict[tuple[int, int], float] = dict(
+            zip(zip(self.pupil.tolist(), self.cand.tolist()), self.walk_m.tolist())
+        )
         walked_m = sum(walk_of[(i, j)] for j, riders in plan for i in riders)
         return STOP_PENALTY_M * len(plan) + walked_m
 

@@ -382,7 +382,7 @@ def read_policy(path: str | Path) -> Policy:
 class _SchoolRows:
     """What the rows of one school id have said so far (first value wins; later must agree)."""
 
-    values: dict[str, tuple[int, object]]
+    values: dict[str, tuple[int, str | float]]
     shifts: list[Shift]
     shift_rows: dict[str, int]
 
@@ -433,23 +433,25 @@ def _schools_from_table(
             else:
                 group.shift_rows[shift] = row_number
         window = _bell_window(row, cells)
-        if row.ok:
+        # ``row.ok`` means every required cell parsed; the other tests say so to the type checker.
+        if row.ok and shift is not None and bell_s is not None and dismissal_s is not None:
             group.shifts.append(Shift(name=shift, bell_s=bell_s, dismissal_s=dismissal_s))
             if window is not None and windows is not None:
                 windows.append(BellWindow(school_id, shift, *window))
     schools = tuple(
-        School(
-            id=school_id,
-            name=group.values["name"][1],
-            location=(group.values["lon"][1], group.values["lat"][1]),
-            shifts=tuple(group.shifts),
-        )
-        for school_id, group in groups.items()
-        if group.shifts and {"name", "lon", "lat"} <= group.values.keys()
+        school for school_id, group in groups.items() if (school := _school(school_id, group)) is not None
     )
     usable = {"id", "shift"} <= set(table.columns)
     known = {school_id: set(g.shift_rows) for school_id, g in groups.items()} if usable else None
     return schools, known
+
+
+def _school(school_id: str, group: _SchoolRows) -> School | None:
+    """The school its rows describe; ``None`` when no row of it was valid."""
+    name, lon, lat = (group.values.get(column, (0, None))[1] for column in ("name", "lon", "lat"))
+    if not group.shifts or not isinstance(name, str) or not isinstance(lon, float) or not isinstance(lat, float):
+        return None
+    return School(id=school_id, name=name, location=(lon, lat), shifts=tuple(group.shifts))
 
 
 def _bell_window(row: Row, cells: Mapping[str, object]) -> tuple[int, int] | None:
@@ -560,7 +562,16 @@ def _students_from_table(
             "priority", 0.0, MAX_PRIORITY, f"a priority weight from 0 to {MAX_PRIORITY:g}, or empty for 1", required=False
         )
         is_vulnerable = row.boolean("vulnerable")
-        if row.ok:
+        # ``row.ok`` means every required cell parsed; the other tests say so to the type checker.
+        if (
+            row.ok
+            and student_id is not None
+            and lon is not None
+            and lat is not None
+            and school_id is not None
+            and shift is not None
+            and grade is not None
+        ):
             students.append(
                 Student(
                     id=student_id,
@@ -668,7 +679,7 @@ _VEHICLE_KEYS = (
 _DEPOT_KEYS = ("id", "name", "lon", "lat")
 
 
-def policy_from_mapping(file: str, mapping: Mapping, problems: list[Problem]) -> Policy:
+def policy_from_mapping(file: str, mapping: Mapping[object, object], problems: list[Problem]) -> Policy:
     """Validate the keys of a policy document, appending problems named by key path.
 
     Absent keys take the :class:`~schoolbus.model.Policy` defaults; minutes become whole seconds.
@@ -677,7 +688,7 @@ def policy_from_mapping(file: str, mapping: Mapping, problems: list[Problem]) ->
 
 
 def fleet_from_mapping(
-    file: str, mapping: Mapping, problems: list[Problem], *, require_vehicle_types: bool = True
+    file: str, mapping: Mapping[object, object], problems: list[Problem], *, require_vehicle_types: bool = True
 ) -> tuple[Fleet, Prices]:
     """Validate the keys of a fleet document (``prices``, ``vehicle_types``, ``depots``).
 
@@ -690,13 +701,13 @@ def fleet_from_mapping(
 
 
 def _fleet_from_document(
-    file: str, document: Mapping, problems: list[Problem], *, require_vehicle_types: bool = True
+    file: str, document: Mapping[object, object], problems: list[Problem], *, require_vehicle_types: bool = True
 ) -> tuple[Fleet, Prices]:
     top = Keys(file, document, "", ("prices", "vehicle_types", "depots"), problems)
     prices = Keys(file, top.section("prices"), "prices", _PRICE_KEYS, problems)
     defaults = Prices()
     currency = prices.text("currency", defaults.currency)
-    if currency is not None and not _CURRENCY_RE.fullmatch(currency):
+    if not _CURRENCY_RE.fullmatch(currency):
         prices.fail("currency", currency, "a three-letter ISO 4217 code such as TRY or EUR")
     found_prices = Prices(
         escort_day_rate=prices.number("escort_day_rate", defaults.escort_day_rate, low=0.0),
@@ -714,18 +725,26 @@ def _fleet_from_document(
     for where, item in top.items("vehicle_types", required=require_vehicle_types):
         keys = Keys(file, item, where, _VEHICLE_KEYS, problems)
         type_id = keys.text("id", None, required=True)
-        vehicle = VehicleType(
-            id=type_id,
-            seats=keys.integer("seats", None, low=1, required=True),
-            day_rate=keys.number("day_rate", None, low=0.0, required=True),
-            km_rate=keys.number("km_rate", 0.0, low=0.0),
-            wheelchair_places=keys.integer("wheelchair_places", 0, low=0),
-            count=keys.integer("count", None, low=1, nullable=True),
-            always_escort=keys.boolean("always_escort", False),
-        )
+        seats = keys.integer("seats", None, low=1, required=True)
+        day_rate = keys.number("day_rate", None, low=0.0, required=True)
+        km_rate = keys.number("km_rate", 0.0, low=0.0)
+        wheelchair_places = keys.integer("wheelchair_places", 0, low=0)
+        count = keys.integer("count", None, low=1, nullable=True)
+        always_escort = keys.boolean("always_escort", False)
         if type_id is not None and seen.setdefault(type_id, where) != where:
             keys.fail("id", type_id, f"a unique vehicle type id ({seen[type_id]} has it too)")
-        vehicle_types.append(vehicle)
+        if type_id is not None and seats is not None and day_rate is not None:
+            vehicle_types.append(
+                VehicleType(
+                    id=type_id,
+                    seats=seats,
+                    day_rate=day_rate,
+                    km_rate=km_rate,
+                    wheelchair_places=wheelchair_places,
+                    count=count,
+                    always_escort=always_escort,
+                )
+            )
     depots: list[Depot] = []
     seen = {}
     for where, item in top.items("depots"):
@@ -733,9 +752,11 @@ def _fleet_from_document(
         depot_id = keys.text("id", None, required=True)
         lon = keys.number("lon", None, low=-180.0, high=180.0, required=True)
         lat = keys.number("lat", None, low=-90.0, high=90.0, required=True)
-        depots.append(Depot(id=depot_id, name=keys.text("name", depot_id), location=(lon, lat)))
+        name = keys.text("name", depot_id)
         if depot_id is not None and seen.setdefault(depot_id, where) != where:
             keys.fail("id", depot_id, f"a unique depot id ({seen[depot_id]} has it too)")
+        if depot_id is not None and name is not None and lon is not None and lat is not None:
+            depots.append(Depot(id=depot_id, name=name, location=(lon, lat)))
     return Fleet(vehicle_types=tuple(vehicle_types), depots=tuple(depots)), found_prices
 
 
@@ -759,11 +780,11 @@ _POLICY_KEYS = (
 )
 
 
-def _seconds_from_min(minutes: float | None) -> int | None:
-    return None if minutes is None else round(minutes * SECONDS_PER_MINUTE)
+def _seconds_from_min(minutes: float) -> int:
+    return round(minutes * SECONDS_PER_MINUTE)
 
 
-def _policy_from_document(file: str, document: Mapping, problems: list[Problem]) -> Policy:
+def _policy_from_document(file: str, document: Mapping[object, object], problems: list[Problem]) -> Policy:
     keys = Keys(file, document, "", _POLICY_KEYS, problems)
     d = Policy()
     grade_limits: list[GradeWalkLimit] = []
@@ -774,9 +795,10 @@ def _policy_from_document(file: str, document: Mapping, problems: list[Problem])
             "max_grade", None, low=PRESCHOOL_GRADE, high=MAX_GRADE, required=True
         )
         walk_m = limit.number("walk_limit_m", None, low=0.0, low_open=True, required=True)
-        grade_limits.append(GradeWalkLimit(max_grade=max_grade, walk_limit_m=walk_m))
         if max_grade is not None and seen.setdefault(max_grade, where) != where:
             limit.fail("max_grade", max_grade, f"a grade not limited before ({seen[max_grade]})")
+        if max_grade is not None and walk_m is not None:
+            grade_limits.append(GradeWalkLimit(max_grade=max_grade, walk_limit_m=walk_m))
     road_classes = keys.mapping.get("forbidden_road_classes", list(d.forbidden_road_classes))
     if not isinstance(road_classes, list) or not all(
         isinstance(c, str) and _ROAD_CLASS_RE.fullmatch(c) for c in road_classes

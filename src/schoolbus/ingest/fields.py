@@ -13,6 +13,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import Literal, overload
 
 from schoolbus.errors import InputError, Problem
 
@@ -210,12 +211,12 @@ class Row:
         return seconds
 
 
-
 class Keys:
     """One mapping of a document being validated; reports unknown keys when created.
 
-    Getters return the key's value (or its default when absent) and ``None`` after reporting a
-    problem.
+    Getters return the key's value, or its default when the key is absent. After reporting a
+    problem they return the default too (``None`` for a required key): the document is refused
+    then, so the value only keeps the mapping's types whole.
     """
 
     def __init__(
@@ -247,6 +248,31 @@ class Keys:
             return None
         return self.mapping[key]
 
+    @overload
+    def number(
+        self,
+        key: str,
+        default: float,
+        *,
+        low: float,
+        high: float = ...,
+        low_open: bool = ...,
+        nullable: Literal[False] = ...,
+    ) -> float: ...
+
+    @overload
+    def number(
+        self,
+        key: str,
+        default: float | None,
+        *,
+        low: float,
+        high: float = ...,
+        low_open: bool = ...,
+        required: bool = ...,
+        nullable: bool = ...,
+    ) -> float | None: ...
+
     def number(
         self,
         key: str,
@@ -271,11 +297,34 @@ class Keys:
         if isinstance(value, bool) or not isinstance(value, int | float):
             if key in self.mapping or not required:
                 self.fail(key, value, expected + _quote_hint(value))
-            return None
+            return default
         if not math.isfinite(value) or value < low or (low_open and value == low) or value > high:
             self.fail(key, value, expected)
-            return None
+            return default
         return float(value)
+
+    @overload
+    def integer(
+        self,
+        key: str,
+        default: int,
+        *,
+        low: int,
+        high: int | None = ...,
+        nullable: Literal[False] = ...,
+    ) -> int: ...
+
+    @overload
+    def integer(
+        self,
+        key: str,
+        default: int | None,
+        *,
+        low: int,
+        high: int | None = ...,
+        required: bool = ...,
+        nullable: bool = ...,
+    ) -> int | None: ...
 
     def integer(
         self,
@@ -295,14 +344,15 @@ class Keys:
             return None
         bound = f"at least {low}" + (f" and at most {high}" if high is not None else "")
         expected = f"a whole number {bound}" + (" or null" if nullable else "")
-        is_whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        if isinstance(value, bool) or not is_whole:
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        ):
             if key in self.mapping:
                 self.fail(key, value, expected + _quote_hint(value))
-            return None
+            return default
         if value < low or (high is not None and value > high):
             self.fail(key, value, expected)
-            return None
+            return default
         return int(value)
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -311,6 +361,12 @@ class Keys:
             self.fail(key, value, "true or false")
             return default
         return value
+
+    @overload
+    def text(self, key: str, default: str) -> str: ...
+
+    @overload
+    def text(self, key: str, default: str | None, *, required: bool = ...) -> str | None: ...
 
     def text(self, key: str, default: str | None, *, required: bool = False) -> str | None:
         """Text (an integer is taken as text too, so ``id: 16`` works); never empty."""
@@ -322,10 +378,10 @@ class Keys:
         if not isinstance(value, str) or not value.strip():
             if key in self.mapping:
                 self.fail(key, value, "non-empty text")
-            return None
+            return default
         return value.strip()
 
-    def items(self, key: str, *, required: bool = False) -> list[tuple[str, Mapping]]:
+    def items(self, key: str, *, required: bool = False) -> list[tuple[str, Mapping[object, object]]]:
         """The mappings of a list, each with its path (items count from 1)."""
         if key not in self.mapping:
             if required:
@@ -337,7 +393,7 @@ class Keys:
         if not isinstance(value, list) or (required and not value):
             self.fail(key, value, "a non-empty list" if required else "a list")
             return []
-        found = []
+        found: list[tuple[str, Mapping[object, object]]] = []
         for number, item in enumerate(value, start=1):
             where = f"{self.path(key)}[{number}]"
             if isinstance(item, dict):
@@ -346,7 +402,7 @@ class Keys:
                 self.problems.append(Problem(self.file, None, where, short_value(item), "a mapping"))
         return found
 
-    def section(self, key: str) -> Mapping:
+    def section(self, key: str) -> Mapping[object, object]:
         """A nested mapping (empty when absent)."""
         value = self.mapping.get(key, {})
         if not isinstance(value, dict):

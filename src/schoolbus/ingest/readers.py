@@ -24,9 +24,10 @@ import re
 import tomllib
 import unicodedata
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import yaml
@@ -380,7 +381,7 @@ class _StrictLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.duplicates: list[tuple[object, int]] = []
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         self.flatten_mapping(node)
         seen: set[object] = set()
         for key_node, _ in node.value:
@@ -393,7 +394,7 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def read_document(path: str | Path, problems: list[Problem]) -> dict | None:
+def read_document(path: str | Path, problems: list[Problem]) -> dict[object, object] | None:
     """Read a YAML or TOML document whose top level is a mapping; ``None`` with problems if not."""
     file = str(path)
     suffix = Path(path).suffix.lower()

@@ -49,7 +49,7 @@ _PLAIN_TYPES = (bool, int, float, str, type(None))
 
 
 def _attrs_to_json(attrs: dict[str, Any]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in attrs.items():
         if isinstance(value, LineString):
             out[key] = {_LINESTRING: [list(c) for c in value.coords]}
@@ -102,7 +102,7 @@ def _graph_from_json(document: dict[str, Any]) -> nx.MultiGraph | nx.MultiDiGrap
     # networkx shares one key dict between both ends of an edge; rebuilding the adjacency dicts in
     # the recorded order is the only way to get the same iteration order back.
     adjacency = graph._succ if directed else graph._adj
-    keyed: dict[tuple, dict] = {}
+    keyed: dict[tuple[Any, Any] | frozenset[Any], dict[Any, Any]] = {}
     for u, row in zip(nodes, document["succ"]):
         for v, k, index in row:
             pair = (u, v) if directed else frozenset((u, v))

@@ -317,7 +317,7 @@ def _network_from_cache(path: Path) -> RoadNetwork | None:
     if document is None:
         return None
     try:
-        report = {k: tuple(v) if isinstance(v, list) else v for k, v in document["report"].items()}
+        report: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in document["report"].items()}
         return RoadNetwork(
             name=document["name"],
             drive=document["drive"],
@@ -402,7 +402,8 @@ def _haversine_m(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     lon_r, lat_r = np.radians(lon), np.radians(lat)
     dlat, dlon = np.diff(lat_r), np.diff(lon_r)
     a = np.sin(dlat / 2) ** 2 + np.cos(lat_r[:-1]) * np.cos(lat_r[1:]) * np.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    lengths_m: np.ndarray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return lengths_m
 
 
 def _polyline_length_m(coords: Sequence[tuple[float, float]]) -> float:
@@ -489,7 +490,7 @@ def largest_scc(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
 
 def _centreline_km(graph: nx.MultiDiGraph) -> float:
     """Road length counting a two-way street once (both its directions are in the graph)."""
-    total = sum(d["length"] * (1.0 if d["oneway"] else 0.5) for _, _, d in graph.edges(data=True))
+    total: float = sum(d["length"] * (1.0 if d["oneway"] else 0.5) for _, _, d in graph.edges(data=True))
     return total / 1000.0
 
 
@@ -579,8 +580,8 @@ def _pieces_from_graph(graph: nx.MultiDiGraph) -> list[_Piece]:
             for key in ("highway", "name", "ref", "access", "area", "foot", "service")
         }
         tags = {k: t for k, t in tags.items() if t}
-        speeds = [s for s in as_list(data.get("maxspeed")) if parse_maxspeed_kph(s) is not None]
-        maxspeed = min(speeds, key=parse_maxspeed_kph) if speeds else ""
+        speeds = [(kph, s) for s in as_list(data.get("maxspeed")) if (kph := parse_maxspeed_kph(s)) is not None]
+        maxspeed = min(speeds, key=lambda speed: speed[0])[1] if speeds else ""
         is_two_way = any((a, b) == (v, u) for a, b, _ in edges)
         drivable = is_drivable(tags)
         for a, b, d in edges if drivable and not is_two_way else edges[:1]:

@@ -97,6 +97,8 @@ def ways_from_osm_file(path: Path) -> Ways:
     )
     try:
         for way in processor:
+            if not isinstance(way, osmium.osm.Way):
+                continue  # the filter passes ways only; this tells the type checker
             refs = []
             for node in way.nodes:
                 refs.append(node.ref)
@@ -128,11 +130,11 @@ def landmarks_from_osm_file(path: Path) -> tuple[tuple[str, tuple[float, float]]
             tags = item.tags
             if not any(key in tags for key in LANDMARK_KEYS):
                 continue
-            name = tags.get("name", "").strip()
-            if item.is_node():
+            name = (tags.get("name") or "").strip()
+            if isinstance(item, osmium.osm.Node):
                 if item.location.valid():
                     found.add((name, (round(item.location.lon, 7), round(item.location.lat, 7))))
-            else:
+            elif isinstance(item, osmium.osm.Way):
                 points = [(n.location.lon, n.location.lat) for n in item.nodes if n.location.valid()]
                 if points:
                     lon = sum(p[0] for p in points) / len(points)
@@ -273,6 +275,8 @@ def _online_polygon(place: str | None, bbox: Sequence[float] | None, cache_dir: 
                 f"south < north; got {tuple(bbox)}"
             )
         return ox.utils_geo.bbox_to_poly((west, south, east, north))
+    if place is None:
+        raise RoadNetworkError("give a place name or a bbox whose roads to download")
     from osmnx._errors import InsufficientResponseError
 
     try:
