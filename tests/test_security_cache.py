@@ -46,6 +46,9 @@ def test_cache_file_is_gzipped_json(cached):
 
 def test_cache_reads_back_the_same_graphs_in_the_same_order(cached):
     built, again = cached
+    # the whole network, not only its graphs: landmarks name stops, cut-off roads give reasons
+    assert len(built.places) > 100 and again.places == built.places
+    assert len(built.cut_drive_points) > 10 and again.cut_drive_points == built.cut_drive_points
     assert built.report == again.report.__class__(**{**again.report.__dict__, "is_from_cache": False})
     for name in ("drive", "loaded", "walk"):
         a, b = getattr(built, name), getattr(again, name)

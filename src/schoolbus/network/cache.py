@@ -21,9 +21,10 @@ from shapely.geometry import LineString
 
 __all__ = ["CACHE_FORMAT", "cache_key", "default_cache_dir", "read_cache", "write_cache"]
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 """Bump when the cached network changes shape, so old cache files are not read back
-(2: gzipped JSON instead of a pickle; 3 and 4: cut-off drive points and named places)."""
+(2: gzipped JSON instead of a pickle; 3 and 4: cut-off drive points and named places in the
+network; 5: those two written to the cache too, so a network read back equals the one built)."""
 
 CACHE_GZIP_LEVEL = 1
 """Fast compression: the cache is written once per network and read on every plan."""
@@ -122,8 +123,8 @@ def read_cache(path: Path) -> dict[str, Any] | None:
     """The document a cache file holds, its graphs rebuilt; ``None`` if missing, of another
     format or damaged.
 
-    The document has ``name``, ``report`` (a mapping of :class:`~schoolbus.network.NetworkReport`
-    fields; tuples come back as lists) and one graph per name of ``GRAPH_NAMES``.
+    The document holds the plain values it was written with (tuples come back as lists) and one
+    graph per name of ``GRAPH_NAMES``.
     """
     try:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
@@ -137,18 +138,14 @@ def read_cache(path: Path) -> dict[str, Any] | None:
 
 
 def write_cache(
-    path: Path,
-    name: str,
-    report: Mapping[str, Any],
-    graphs: Mapping[str, nx.MultiGraph | nx.MultiDiGraph],
+    path: Path, values: Mapping[str, Any], graphs: Mapping[str, nx.MultiGraph | nx.MultiDiGraph]
 ) -> bool:
-    """Write atomically (a crash leaves no half file); False if the folder is not writable or an
-    attribute has no JSON form."""
+    """Write ``values`` (JSON-able) and ``graphs`` atomically (a crash leaves no half file); False
+    if the folder is not writable or an edge attribute has no JSON form."""
     try:
         document = {
             "format": CACHE_FORMAT,
-            "name": name,
-            "report": dict(report),
+            **values,
             **{key: _graph_to_json(graphs[key]) for key in GRAPH_NAMES},
         }
     except TypeError:

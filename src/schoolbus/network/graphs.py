@@ -304,8 +304,13 @@ def load_network(
         cut_drive_points=_cut_points(drive_all, drive),
         places=landmarks_from_osm_file(source.path) if source.kind == "osm" else (),
     )
-    graphs = {"drive": drive, "loaded": loaded, "walk": walk}
-    if write_cache(cache_path, network.name, dataclasses.asdict(report), graphs):
+    values = {
+        "name": network.name,
+        "report": dataclasses.asdict(report),
+        "cut_drive_points": network.cut_drive_points,
+        "places": network.places,
+    }
+    if write_cache(cache_path, values, {"drive": drive, "loaded": loaded, "walk": walk}):
         report = dataclasses.replace(report, cache_path=str(cache_path))
         network = dataclasses.replace(network, report=report)
     return network
@@ -324,6 +329,8 @@ def _network_from_cache(path: Path) -> RoadNetwork | None:
             loaded=document["loaded"],
             walk=document["walk"],
             report=NetworkReport(**report),
+            cut_drive_points=tuple((float(x), float(y)) for x, y in document["cut_drive_points"]),
+            places=tuple((str(name), (float(x), float(y))) for name, (x, y) in document["places"]),
         )
     except (KeyError, TypeError, ValueError):
         return None
