@@ -489,6 +489,8 @@ def _edge_attrs(piece: _Piece, coords: list[tuple[float, float]]) -> dict[str, A
 
 
 def largest_scc(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """A copy of the largest strongly connected component (of equal ones, the one holding the
+    smallest node id), where a bus can reach every node from every other."""
     if graph.number_of_nodes() == 0:
         return graph.copy()
     largest = max(nx.strongly_connected_components(graph), key=lambda c: (len(c), -min(c)))
