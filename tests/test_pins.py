@@ -11,7 +11,7 @@ import pytest
 from schoolbus.changes import ChangeSet, read_changes
 from schoolbus.check import check_pins, check_plan
 from schoolbus.errors import InputError
-from schoolbus.model import Pin, Status
+from schoolbus.model import Pin, Status, ViolationCode
 from schoolbus.network import load_network
 from schoolbus.pins import read_pins
 from schoolbus.pipeline import plan
@@ -70,6 +70,9 @@ def test_checker_reports_a_broken_pin_and_a_broken_lock(district):
     assert any(v.startswith(f"pin: student {a.student_id}") for v in violations)
     assert any(v.startswith(f"lock: trip {trip.id}") for v in violations)
     assert any(v.startswith(f"lock: vehicle {base.vehicles[0].id}") for v in violations)
+    # like every violation, a broken pin carries a code (the CLI groups violations by it)
+    assert {v.code for v in violations if v.startswith("pin:")} == {ViolationCode.PIN_BROKEN}
+    assert {v.code for v in violations if v.startswith("lock:")} == {ViolationCode.LOCK_BROKEN}
 
 
 def test_locks_need_a_plan_and_name_real_trips(district, tmp_path):

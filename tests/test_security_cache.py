@@ -13,8 +13,8 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from schoolbus import network as network_module
 from schoolbus.network import load_network
+from schoolbus.network.cache import CACHE_FORMAT
 
 
 class _Marker:
@@ -41,11 +41,14 @@ def test_cache_file_is_gzipped_json(cached):
     assert path.name.endswith(".json.gz") and again.report.is_from_cache
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         document = json.load(handle)
-    assert document["format"] == network_module.CACHE_FORMAT
+    assert document["format"] == CACHE_FORMAT
 
 
 def test_cache_reads_back_the_same_graphs_in_the_same_order(cached):
     built, again = cached
+    # the whole network, not only its graphs: landmarks name stops, cut-off roads give reasons
+    assert len(built.places) > 100 and again.places == built.places
+    assert len(built.cut_drive_points) > 10 and again.cut_drive_points == built.cut_drive_points
     assert built.report == again.report.__class__(**{**again.report.__dict__, "is_from_cache": False})
     for name in ("drive", "loaded", "walk"):
         a, b = getattr(built, name), getattr(again, name)
@@ -70,4 +73,4 @@ def test_a_pickle_in_the_cache_is_never_loaded(helsinki_pbf, tmp_path):
     assert not marker.exists()
     assert not again.report.is_from_cache  # rebuilt, and the cache file rewritten as JSON
     with gzip.open(path, "rt", encoding="utf-8") as handle:
-        assert json.load(handle)["format"] == network_module.CACHE_FORMAT
+        assert json.load(handle)["format"] == CACHE_FORMAT

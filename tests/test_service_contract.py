@@ -25,29 +25,7 @@ from schoolbus.service.schemas import GeoJsonFeatureCollection, ScenarioDocument
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-PRIVATE_IMPORTS_PENDING = {
-    # ingest.py's table toolkit: ingest/ is being split into readers.py and fields.py (issue 15,
-    # part 2), which names these publicly; then these lines import the public names.
-    ("schoolbus/changes.py", "schoolbus.ingest._check_columns"),
-    ("schoolbus/changes.py", "schoolbus.ingest._raise_if"),
-    ("schoolbus/changes.py", "schoolbus.ingest._read_table"),
-    ("schoolbus/changes.py", "schoolbus.ingest._Row"),
-    ("schoolbus/changes.py", "schoolbus.ingest._Table"),
-    ("schoolbus/geocode/table.py", "schoolbus.ingest._raise_if"),
-    ("schoolbus/geocode/table.py", "schoolbus.ingest._read_table"),
-    ("schoolbus/pins.py", "schoolbus.ingest._check_columns"),
-    ("schoolbus/pins.py", "schoolbus.ingest._raise_if"),
-    ("schoolbus/pins.py", "schoolbus.ingest._read_table"),
-    ("schoolbus/pins.py", "schoolbus.ingest._Row"),
-    ("schoolbus/pins.py", "schoolbus.ingest._Table"),
-    # network.py is being split into network/ (issue 15, part 2).
-    ("schoolbus/changes.py", "schoolbus.network._largest_scc"),
-    # replan.py's own copy of the vehicle-day rules goes to scheduling/vehicle_days.py (issue 15, part 1).
-    ("schoolbus/replan.py", "schoolbus.pipeline._snap_schools"),
-    # The hazards page still borrows two of the pages module's helpers.
-    ("schoolbus/service/routers/hazards.py", "schoolbus.service.routers.pages._back"),
-    ("schoolbus/service/routers/hazards.py", "schoolbus.service.routers.pages._invalid"),
-}
+PRIVATE_IMPORTS_PENDING: set[tuple[str, str]] = set()
 """Private imports across modules that other work in progress removes: this list only shrinks."""
 
 

@@ -26,15 +26,15 @@ import networkx as nx
 
 from schoolbus.errors import InputError, Problem
 from schoolbus.ingest import (
-    _check_columns,
-    _raise_if,
-    _read_table,
-    _Row,
-    _Table,
+    Row,
+    Table,
+    check_columns,
+    raise_if_problems,
     read_document,
+    read_table,
 )
 from schoolbus.model import Location, Plan, Scenario, Student
-from schoolbus.network import RoadNetwork, _largest_scc, snap_points
+from schoolbus.network import RoadNetwork, largest_scc, snap_points
 
 ADD_PUPIL = "add_pupil"
 REMOVE_PUPIL = "remove_pupil"
@@ -128,24 +128,24 @@ def read_changes(path: str | Path, plan: Plan) -> ChangeSet:
     problems: list[Problem] = []
     table = _read_changes_table(path, problems)
     if table is None:
-        _raise_if(problems)
+        raise_if_problems(problems)
         raise InputError([Problem(str(path), None, None, None, "a change file")])
-    _check_columns(table, ("change",), COLUMNS, problems)
+    check_columns(table, ("change",), COLUMNS, problems)
     context = _Context(plan)
     changes = []
     for row_number, cells in table.rows:
-        row = _Row(table.file, row_number, cells, problems)
+        row = Row(table.file, row_number, cells, problems)
         change = _change_from_row(row, context)
         if change is not None and row.ok:
             changes.append(change)
-    _raise_if(problems)
+    raise_if_problems(problems)
     return ChangeSet(str(path), tuple(changes))
 
 
-def _read_changes_table(path: str | Path, problems: list[Problem]) -> _Table | None:
+def _read_changes_table(path: str | Path, problems: list[Problem]) -> Table | None:
     """A change file as a table; YAML items become rows numbered from 1."""
     if Path(path).suffix.lower() not in YAML_SUFFIXES:
-        return _read_table(path, problems)
+        return read_table(path, problems)
     document = read_document(path, problems)
     if document is None:
         return None
@@ -168,7 +168,7 @@ def _read_changes_table(path: str | Path, problems: list[Problem]) -> _Table | N
     for key in document:
         if key != "changes":
             problems.append(Problem(file, None, str(key), str(key), "only the key 'changes'"))
-    return _Table(file, None, tuple(columns), tuple(rows))
+    return Table(file, None, tuple(columns), tuple(rows))
 
 
 def _kind_word(value: object) -> str:
@@ -190,7 +190,7 @@ class _Context:
         self.withdrawn: set[str] = set()
 
 
-def _change_from_row(row: _Row, context: _Context) -> Change | None:
+def _change_from_row(row: Row, context: _Context) -> Change | None:
     kind = row.text("change")
     if kind is None:
         return None
@@ -228,7 +228,7 @@ def _change_from_row(row: _Row, context: _Context) -> Change | None:
     return Change(kind, row.row, vehicle_id=vehicle_id, note=note)
 
 
-def _known_pupil(row: _Row, context: _Context) -> str | None:
+def _known_pupil(row: Row, context: _Context) -> str | None:
     student_id = row.text("student_id")
     if student_id is None:
         return None
@@ -240,7 +240,7 @@ def _known_pupil(row: _Row, context: _Context) -> str | None:
     return student_id
 
 
-def _school_and_shift(row: _Row, context: _Context) -> tuple[str | None, str | None]:
+def _school_and_shift(row: Row, context: _Context) -> tuple[str | None, str | None]:
     school_id = row.text("school_id")
     shift = row.text("shift")
     if school_id is not None and school_id not in context.school_ids:
@@ -251,7 +251,7 @@ def _school_and_shift(row: _Row, context: _Context) -> tuple[str | None, str | N
     return school_id, shift
 
 
-def _point(row: _Row, lon_column: str, lat_column: str) -> Location | None:
+def _point(row: Row, lon_column: str, lat_column: str) -> Location | None:
     lon = row.number(lon_column, -180.0, 180.0, "a longitude in degrees, -180 to 180")
     lat = row.number(lat_column, -90.0, 90.0, "a latitude in degrees, -90 to 90")
     if lon is None or lat is None:
@@ -259,7 +259,7 @@ def _point(row: _Row, lon_column: str, lat_column: str) -> Location | None:
     return (lon, lat)
 
 
-def _added(row: _Row, context: _Context, note: str) -> Change | None:
+def _added(row: Row, context: _Context, note: str) -> Change | None:
     student_id = row.text("student_id")
     if student_id is not None:
         if student_id in context.students:
@@ -292,7 +292,7 @@ def _added(row: _Row, context: _Context, note: str) -> Change | None:
     return Change(ADD_PUPIL, row.row, student=student, student_id=student_id, note=note)
 
 
-def _closed_road(row: _Row, note: str) -> Change | None:
+def _closed_road(row: Row, note: str) -> Change | None:
     has_way = "way_id" in row.cells and row.cells.get("way_id") not in (None, "")
     if has_way:
         way = row.integer("way_id", 1, 2**63 - 1, "an OSM way id (a whole number)")
@@ -393,7 +393,7 @@ def closed_edges(network: RoadNetwork, changes: ChangeSet) -> ClosedRoads:
         except nx.NetworkXNoPath:
             path = nx.shortest_path(graph, b, a, weight="travel_time")
         edges |= set(zip(path, path[1:]))
-    _raise_if(problems)
+    raise_if_problems(problems)
     both = edges | {(v, u) for u, v in edges}
     return ClosedRoads(tuple(sorted(both)))
 
@@ -420,7 +420,7 @@ def close_roads(network: RoadNetwork, closed: ClosedRoads) -> RoadNetwork:
     def without(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
         copy = graph.copy()
         copy.remove_edges_from([(u, v, k) for u, v, k in graph.edges(keys=True) if (u, v) in cut])
-        return _largest_scc(copy)
+        return largest_scc(copy)
 
     return replace(network, drive=without(network.drive), loaded=without(network.loaded))
 

@@ -43,16 +43,20 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import Protocol, TypeVar
 
+import networkx as nx
 import numpy as np
 
 from schoolbus.matrix import travel_matrices, walk_distances
 from schoolbus.model import (
     Assignment,
+    Depot,
     Direction,
     Plan,
+    School,
     Status,
     Stop,
     Student,
@@ -111,6 +115,14 @@ _Leg = tuple[float, float]
 _EmptyRun = tuple[Hashable, Hashable, "Trip | None", "Trip | None"]
 """An empty run of a vehicle: from node, to node, the trip before and the trip after (``None``
 for a run from or to the depot)."""
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_WithId = TypeVar("_WithId", bound=_HasId)
 
 
 @dataclass(frozen=True)
@@ -179,8 +191,8 @@ class _Checker:
         """Report a violation: ``message`` is an ``N_`` sentence with ``%(name)s`` for ``params``."""
         self.violations.append(Violation.make(code, message, **params))
 
-    def _unique(self, noun: str, items: Sequence) -> dict:
-        by_id = {}
+    def _unique(self, noun: str, items: Sequence[_WithId]) -> dict[str, _WithId]:
+        by_id: dict[str, _WithId] = {}
         for item_id, n in Counter(item.id for item in items).items():
             if n > 1:
                 self.add(ViolationCode.DUPLICATE_ID, DUPLICATE_SENTENCES[noun], id=item_id, n=n)
@@ -188,7 +200,7 @@ class _Checker:
             by_id.setdefault(item.id, item)
         return by_id
 
-    def _snapped(self, graph, places: Sequence) -> dict[str, Hashable]:
+    def _snapped(self, graph: nx.Graph, places: Sequence[School | Depot]) -> dict[str, Hashable]:
         """Each place's (school's, depot's) nearest node of ``graph``, by id."""
         if not places:
             return {}
@@ -397,7 +409,7 @@ class _Checker:
     def _visit_node(self, visit: Visit) -> Hashable | None:
         if visit.school_id is not None:
             return self.school_nodes.get(visit.school_id)
-        stop = self.stops.get(visit.stop_id)
+        stop = self.stops.get(visit.stop_id) if visit.stop_id is not None else None
         if stop is None or stop.node_id not in self.network.loaded:
             return None
         return stop.node_id
@@ -705,7 +717,9 @@ class _Checker:
                     type=type_id, n=n, count=vehicle_type.count,
                 )
 
-    def _check_chain(self, vehicle: VehicleDay, runs: list[_EmptyRun], deadheads) -> None:
+    def _check_chain(
+        self, vehicle: VehicleDay, runs: list[_EmptyRun], deadheads: Mapping[tuple[Hashable, Hashable], _Leg]
+    ) -> None:
         """Time order, time to reach the next trip, and the deadhead distance of one vehicle."""
         deadhead_m = 0.0
         for u, v, before, after in runs:
@@ -736,10 +750,12 @@ class _Checker:
 
     def _empty_runs(self, vehicle: VehicleDay, trips: list[Trip]) -> list[_EmptyRun] | None:
         """A vehicle's empty runs in order, depot runs included; ``None`` if a place is unknown."""
-        ends = [self._trip_end_nodes(t) for t in trips]
-        if any(e is None for e in ends):
+        ends = [e for t in trips if (e := self._trip_end_nodes(t)) is not None]
+        if len(ends) < len(trips):
             return None
-        runs = [(ends[k][1], ends[k + 1][0], trips[k], trips[k + 1]) for k in range(len(trips) - 1)]
+        runs: list[_EmptyRun] = [
+            (ends[k][1], ends[k + 1][0], trips[k], trips[k + 1]) for k in range(len(trips) - 1)
+        ]
         if vehicle.depot_id is not None:
             depot_node = self.depot_nodes.get(vehicle.depot_id)
             if depot_node is None:
@@ -896,12 +912,12 @@ class _Checker:
         for key in sorted(set(given_lines) | set(per_key) | set(n_routed)):
             given = given_lines.get(key)
             cost, n_students = per_key.get(key, 0.0), n_routed.get(key, 0)
-            line = {"group": key[0], "key": key[1]}
+            cost_key = {"group": key[0], "key": key[1]}
             if given is None:
                 self.add(ViolationCode.COST_LINE_MISSING,
-                         N_("costs: %(group)s %(key)s: missing from the plan (recomputed %(cost)s a day)"), **line, cost=f"{cost:.2f}")
+                         N_("costs: %(group)s %(key)s: missing from the plan (recomputed %(cost)s a day)"), **cost_key, cost=f"{cost:.2f}")
             elif key not in per_key and key not in n_routed:
-                self.add(ViolationCode.COST_LINE_EXTRA, N_("costs: %(group)s %(key)s: in the plan but nothing costs there"), **line)
+                self.add(ViolationCode.COST_LINE_EXTRA, N_("costs: %(group)s %(key)s: in the plan but nothing costs there"), **cost_key)
             elif not (
                 given.n_students == n_students
                 and _money_equal(given.cost_per_day, cost)
@@ -910,7 +926,7 @@ class _Checker:
                 self.add(ViolationCode.COST_LINE_MISMATCH,
                     N_("costs: %(group)s %(key)s: plan says %(given_n)s students, %(given_day)s a day, %(given_year)s a year; "
                        "recomputed %(n)s, %(day)s, %(year)s"),
-                    **line, given_n=given.n_students, given_day=f"{given.cost_per_day:.2f}",
+                    **cost_key, given_n=given.n_students, given_day=f"{given.cost_per_day:.2f}",
                     given_year=f"{given.cost_per_year:.2f}", n=n_students, day=f"{cost:.2f}", year=f"{cost * days:.2f}",
                 )
 
@@ -931,7 +947,7 @@ def _single_assignments(assignments: Sequence[Assignment], students: dict[str, S
 
 def _node(value: object) -> Hashable:
     """A node id from a numpy scalar as networkx stores it (plain ``int`` for integer ids)."""
-    return value.item() if isinstance(value, np.generic) else value  # type: ignore[return-value]
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _place(visit: Visit) -> str:
@@ -969,7 +985,7 @@ def _money_equal(a: float, b: float) -> bool:
     return abs(a - b) <= MONEY_TOLERANCE + 1e-9
 
 
-def _figure_equal(given: object, recomputed: object, is_money: bool) -> bool:
+def _figure_equal(given: float | None, recomputed: float | None, is_money: bool) -> bool:
     if given is None or recomputed is None:
         return given is None and recomputed is None
     if isinstance(recomputed, int) and not isinstance(recomputed, bool) and isinstance(given, int):
@@ -990,10 +1006,11 @@ def check_pins(plan: Plan, network: RoadNetwork) -> list[Violation]:
     if not pins:
         return []
     messages: list[Violation] = []
-    assignments = {a.student_id: a for a in plan.assignments}
-    stops = {s.id: s for s in plan.stops}
-    trips = {t.id: t for t in plan.trips}
-    vehicles = {v.id: v for v in plan.vehicles}
+    # looked up by a pin's ids, which are ``None`` where its kind does not use them
+    assignments: dict[str | None, Assignment] = {a.student_id: a for a in plan.assignments}
+    stops: dict[str | None, Stop] = {s.id: s for s in plan.stops}
+    trips: dict[str | None, Trip] = {t.id: t for t in plan.trips}
+    vehicles: dict[str | None, VehicleDay] = {v.id: v for v in plan.vehicles}
     for pin in pins:
         if pin.kind == "pupil_stop":
             a = assignments.get(pin.student_id)
@@ -1008,7 +1025,7 @@ def check_pins(plan: Plan, network: RoadNetwork) -> list[Violation]:
                         student=pin.student_id, stop=pin.stop_id, other=a.stop_id))
         elif pin.kind == "stop_location":
             stop = stops.get(pin.stop_id)
-            if stop is None:
+            if stop is None or pin.location is None:
                 continue  # a pinned place no pupil uses in this plan
             node = int(snap_points(network.loaded, [pin.location]).node_ids[0])
             if stop.node_id != node:

@@ -32,6 +32,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -251,7 +252,17 @@ def _duration_shares(trips: Sequence[Trip]) -> list[float]:
     return [trip.duration_s / total_s for trip in trips]
 
 
-def _ride_and_walk_figures(routed: Iterable[Assignment]) -> dict[str, float | int | None]:
+class _RideAndWalkFigures(TypedDict):
+    """The ride and walk fields of :class:`~schoolbus.model.Summary`."""
+
+    max_ride_s: int | None
+    mean_ride_s: float | None
+    p95_ride_s: float | None
+    mean_walk_m: float | None
+    max_walk_m: float | None
+
+
+def _ride_and_walk_figures(routed: Iterable[Assignment]) -> _RideAndWalkFigures:
     """Ride (both directions) and walk statistics over routed students."""
     routed = list(routed)
     rides = [

@@ -440,7 +440,7 @@ def _indices(
     return rows, cols
 
 
-def _as_list(node_ids: Sequence[Hashable]) -> list[Hashable]:
+def _as_list(node_ids: Sequence[Hashable] | np.ndarray) -> list[Hashable]:
     # tolist() turns numpy integers into the Python ints that graphs use as node ids.
     return node_ids.tolist() if isinstance(node_ids, np.ndarray) else list(node_ids)
 
@@ -500,7 +500,7 @@ def _edge_arrays(
         for a, name in enumerate(attributes):
             raw = data.get(name)
             try:
-                value = float(raw)  # type: ignore[arg-type]
+                value = float(raw)
             except (TypeError, ValueError):
                 value = np.nan
             if not value >= 0 or value == np.inf:

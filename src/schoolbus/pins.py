@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from schoolbus.errors import InputError, Problem
-from schoolbus.ingest import _check_columns, _raise_if, _read_table, _Row, _Table, read_document
+from schoolbus.ingest import Row, Table, check_columns, raise_if_problems, read_document, read_table
 from schoolbus.matrix import walk_distances
 from schoolbus.model import Pin, Plan, Scenario
 from schoolbus.network import RoadNetwork, snap_points
@@ -50,9 +50,9 @@ def read_pins(path: str | Path, scenario: Scenario, plan: Plan | None = None) ->
     problems: list[Problem] = []
     table = _read_pins_table(path, problems)
     if table is None:
-        _raise_if(problems)
+        raise_if_problems(problems)
         raise InputError([Problem(str(path), None, None, None, "a pins file")])
-    _check_columns(table, ("pin",), COLUMNS, problems)
+    check_columns(table, ("pin",), COLUMNS, problems)
     students = {s.id for s in scenario.students}
     stop_ids = {s.id for s in plan.stops} if plan is not None else set()
     trips = {t.id: t for t in plan.trips} if plan is not None else {}
@@ -61,7 +61,7 @@ def read_pins(path: str | Path, scenario: Scenario, plan: Plan | None = None) ->
     pinned_pupils: dict[str, int] = {}
     located: set[str] = set()
     for number, cells in table.rows:
-        row = _Row(table.file, number, cells, problems)
+        row = Row(table.file, number, cells, problems)
         kind = row.text("pin")
         if kind is None:
             continue
@@ -112,7 +112,7 @@ def read_pins(path: str | Path, scenario: Scenario, plan: Plan | None = None) ->
                 Problem(table.file, row_number, "stop_id", pin.stop_id,
                         "a stop of the plan, or a stop this file pins to a place")
             )
-    _raise_if(problems)
+    raise_if_problems(problems)
     return _deduplicated(pins)
 
 
@@ -136,9 +136,9 @@ def merge_pins(old: Sequence[Pin], new: Sequence[Pin]) -> tuple[Pin, ...]:
     return _deduplicated([*old, *new])
 
 
-def _read_pins_table(path: str | Path, problems: list[Problem]) -> _Table | None:
+def _read_pins_table(path: str | Path, problems: list[Problem]) -> Table | None:
     if Path(path).suffix.lower() not in YAML_SUFFIXES:
-        return _read_table(path, problems)
+        return read_table(path, problems)
     document = read_document(path, problems)
     if document is None:
         return None
@@ -154,7 +154,7 @@ def _read_pins_table(path: str | Path, problems: list[Problem]) -> _Table | None
         cells = {str(k).strip().lower(): v for k, v in item.items()}
         columns += [k for k in cells if k not in columns]
         rows.append((number, cells))
-    return _Table(str(path), None, tuple(columns), tuple(rows))
+    return Table(str(path), None, tuple(columns), tuple(rows))
 
 
 def apply_stop_pins(selection: StopSelection, scenario: Scenario, network: RoadNetwork) -> StopSelection:
@@ -220,7 +220,7 @@ def apply_stop_pins(selection: StopSelection, scenario: Scenario, network: RoadN
                                         f"(stop {stop_id} is {walk:,.0f} m away)"))
             walk_m[pupil.id] = walk
         stops[stop_id] = stop
-    _raise_if(problems)
+    raise_if_problems(problems)
     kept_stops = tuple(sorted((s for s in stops.values() if s.student_ids), key=lambda s: (s.school_id, s.shift, s.id)))
     return StopSelection(kept_stops, walk_m, dict(selection.unserved))
 

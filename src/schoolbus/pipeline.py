@@ -122,7 +122,7 @@ def plan(
         from schoolbus.pins import apply_stop_pins
 
         selection = apply_stop_pins(selection, scenario, network)
-    school_nodes = _snap_schools(scenario, network)
+    school_nodes = snap_schools(scenario, network)
     unserved = dict(selection.unserved)
     stops = selection.stops
 
@@ -211,7 +211,7 @@ def roads_for_scenario(scenario: Scenario, network: RoadNetwork) -> RoadNetwork:
     return roads
 
 
-def _snap_schools(scenario: Scenario, network: RoadNetwork) -> dict[str, int]:
+def snap_schools(scenario: Scenario, network: RoadNetwork) -> dict[str, int]:
     snapped = snap_points(network.loaded, [s.location for s in scenario.schools])
     return {s.id: int(node) for s, node in zip(scenario.schools, snapped.node_ids)}
 

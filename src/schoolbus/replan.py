@@ -63,7 +63,7 @@ from schoolbus.model import (
 from schoolbus.network import RoadNetwork, snap_points
 from schoolbus.params import SolverParams
 from schoolbus.pins import locked_trips, locked_vehicles, merge_pins, pinned_stop_of
-from schoolbus.pipeline import _snap_schools
+from schoolbus.pipeline import snap_schools
 from schoolbus.routing.problem import to_solver_seconds
 from schoolbus.routing.solve import solve_routing
 from schoolbus.scheduling.vehicle_days import assignments as pupil_assignments
@@ -479,7 +479,7 @@ def replan(
 
 def _initial_state(base: Plan, scenario: Scenario, roads: RoadNetwork, params, tolerance_s: int) -> _State:
     stops = {s.id: s for s in base.stops}
-    school_nodes = _snap_schools(scenario, roads)
+    school_nodes = snap_schools(scenario, roads)
     routes: dict[str, _Route] = {}
     vehicles: dict[str, list[str]] = {}
     policy = scenario.policy

@@ -148,11 +148,12 @@ def imprecise_location_reason(student: Student, policy: Policy) -> Reason | None
     A geocoded home coarser than ``policy.min_location_precision`` (a mahalle or ilçe centre) is
     never planned as if it were the home: the pupil is unserved until a person places it.
     """
-    if policy.is_location_precise_enough(student.location_precision):
+    precision = student.location_precision
+    if precision is None or policy.is_location_precise_enough(precision):
         return None
     return Reason.make(
         ReasonCode.LOCATION_IMPRECISE,
-        precision=student.location_precision,
+        precision=precision,
         needed=policy.min_location_precision,
     )
 
@@ -264,7 +265,7 @@ def homes_outside_network(scenario: Scenario, network: RoadNetwork) -> list[tupl
     return homes_outside_area(scenario.students, network, scenario.policy.snap_limit_m)
 
 
-def homes_outside_area(students, network: RoadNetwork, margin_m: float) -> list[tuple[str, float]]:
+def homes_outside_area(students: Sequence[Student], network: RoadNetwork, margin_m: float) -> list[tuple[str, float]]:
     """:func:`homes_outside_network` for ``students`` alone, with the margin ``margin_m`` (metres).
 
     The one implementation behind ``check-inputs`` and the service's student uploads.
@@ -514,7 +515,7 @@ def _walk_rows(
 
 
 def _walk_to(candidates: _Candidates, node_index: int) -> float:
-    return candidates.walk_m[np.searchsorted(candidates.node_index, node_index)]
+    return float(candidates.walk_m[np.searchsorted(candidates.node_index, node_index)])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -542,7 +543,9 @@ class _Pairs:
 
     def cost(self, plan: _Plan) -> float:
         """The objective: ``STOP_PENALTY_M`` per stop plus every rider's walk, metres."""
-        walk_of = dict(zip(zip(self.pupil.tolist(), self.cand.tolist()), self.walk_m.tolist()))
+        walk_of: dict[tuple[int, int], float] = dict(
+            zip(zip(self.pupil.tolist(), self.cand.tolist()), self.walk_m.tolist())
+        )
         walked_m = sum(walk_of[(i, j)] for j, riders in plan for i in riders)
         return STOP_PENALTY_M * len(plan) + walked_m
 

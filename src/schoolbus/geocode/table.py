@@ -114,11 +114,11 @@ def address_key(address: str) -> str:
 
 def read_address_table(path: str | Path):
     """Read a students table with the students readers; the table, or ``InputError``."""
-    from schoolbus.ingest import _raise_if, _read_table
+    from schoolbus.ingest import raise_if_problems, read_table
 
     problems: list[Problem] = []
-    table = _read_table(path, problems)
-    _raise_if(problems)
+    table = read_table(path, problems)
+    raise_if_problems(problems)
     parts = [c for c in table.columns if c in ADDRESS_COLUMNS]
     if not parts and not {"lon", "lat"} <= set(table.columns):
         names = ", ".join(sorted(set(ADDRESS_COLUMNS)))
@@ -175,7 +175,7 @@ def _text(value: object) -> str:
 
 
 def _number(value: object) -> float | None:
-    from schoolbus.ingest import number_of
+    from schoolbus.ingest import number_from_cell as number_of
 
     return number_of(value)
 

@@ -70,5 +70,5 @@ def routing_backend(name: str) -> RoutingBackend:
     module = BACKEND_MODULES.get(name)
     if module is None:
         raise SolverError(f"unknown routing backend {name!r}; expected one of {', '.join(BACKEND_MODULES)}")
-    backend: RoutingBackend = importlib.import_module(module)  # type: ignore[assignment]
+    backend: RoutingBackend = importlib.import_module(module)
     return backend

@@ -265,7 +265,8 @@ def _problem_data(
         for c, vc in ((c, problem.vehicle_classes[c]) for c in class_ids)
     ]
     locations = [Location(0.0, 0.0) for _ in range(n_locations)]
-    data = ProblemData(locations, clients, depots, vehicle_types, [distance_m], [time_s])
+    # pyvrp's stubs type a matrix's shape parameter as ``int``; numpy's are shape tuples.
+    data = ProblemData(locations, clients, depots, vehicle_types, [distance_m], [time_s])  # type: ignore[list-item]
     return data, class_ids
 
 

@@ -318,10 +318,7 @@ def _serve_dropped_alone(
             c
             for c in _usable_classes(problem)
             if _fits(problem.vehicle_classes[c], problem, k)
-            and (
-                problem.vehicle_classes[c].max_routes is None
-                or used[c] < problem.vehicle_classes[c].max_routes
-            )
+            and ((max_routes := problem.vehicle_classes[c].max_routes) is None or used[c] < max_routes)
         ]
         if options:
             best = min(options, key=lambda c: (problem.vehicle_classes[c].fixed_cost, c))

@@ -279,7 +279,7 @@ async def review_manual(
     signed: SignedIn = Depends(active_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    from schoolbus.ingest import number_of
+    from schoolbus.ingest import number_from_cell as number_of
 
     check_csrf(signed, csrf_token)
     lon_value, lat_value = number_of(lon), number_of(lat)

@@ -22,7 +22,7 @@ from schoolbus.hazards import MAX_HAZARD_BYTES, hazards_from_geojson, hazards_to
 from schoolbus.service import store
 from schoolbus.service.auth import EDIT, SignedIn
 from schoolbus.service.deps import db_session
-from schoolbus.service.routers.pages import _back, _invalid, active_user, check_csrf
+from schoolbus.service.routers.pages import active_user, check_csrf, invalid_page, redirect_back
 from schoolbus.service.schemas import Id
 
 router = APIRouter(include_in_schema=False)
@@ -96,8 +96,8 @@ def add_drawn_hazards(
         content = _merged(store.input_files(session, project.id), geojson)
         store.save_input(session, signed.user, project_id, "hazards", HAZARDS_FILENAME, content)
     except InputError as error:
-        return _invalid(request, session, signed, project_id, error, "hazards")
-    return _back(f"/projects/{project_id}", "hazard-added")
+        return invalid_page(request, session, signed, project_id, error, "hazards")
+    return redirect_back(f"/projects/{project_id}", "hazard-added")
 
 
 @router.post("/projects/{project_id}/hazards/clear")
@@ -113,7 +113,7 @@ def clear_hazards(
     row = store.input_files(session, project.id).get("hazards")
     if row is not None:
         session.delete(row)
-    return _back(f"/projects/{project_id}", "hazards-cleared")
+    return redirect_back(f"/projects/{project_id}", "hazards-cleared")
 
 
 @router.get("/hazard-static/hazard_draw.js")

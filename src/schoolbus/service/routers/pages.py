@@ -166,7 +166,7 @@ def render(request: Request, name: str, signed: SignedIn | None, status_code: in
     return response
 
 
-def _back(url: str, flash: str | None = None) -> RedirectResponse:
+def redirect_back(url: str, flash: str | None = None) -> RedirectResponse:
     """A see-other redirect to ``url``; ``flash`` (a :data:`FLASHES` code) is said once there."""
     response = RedirectResponse(url, status_code=303)
     if flash is not None:
@@ -207,7 +207,7 @@ def login(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     if not auth.csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
-        return _back("/login?error=csrf")
+        return redirect_back("/login?error=csrf")
     try:
         user = sign_in(request, session, username, password, code.strip() or None, "page")
     except TooManyAttempts as error:
@@ -216,12 +216,12 @@ def login(
         response.headers["Retry-After"] = str(retry)
         return response
     except auth.SecondFactorNeeded:
-        return _back("/login?error=totp")
+        return redirect_back("/login?error=totp")
     except AuthError:
-        return _back("/login?error=credentials")
+        return redirect_back("/login?error=credentials")
     language = page_language(request.cookies.get("schoolbus_lang"))
     cookie = auth.open_session(session, user, language)
-    response = _back("/account/password" if user.must_change_password else "/")
+    response = redirect_back("/account/password" if user.must_change_password else "/")
     response.set_cookie(
         SESSION_COOKIE,
         cookie,
@@ -238,7 +238,7 @@ def login(
 def logout(request: Request, csrf_token: str = Form(""), signed: SignedIn = Depends(page_user), session: Session = Depends(db_session, scope="function")) -> Response:
     check_csrf(signed, csrf_token)
     auth.close_session(session, request.cookies.get(SESSION_COOKIE, ""))
-    response = _back("/login")
+    response = redirect_back("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -259,7 +259,7 @@ def set_language(
     row.language = page_language(language)
     # Only a path on this site: never an open redirect.
     target = next if next.startswith("/") and not next.startswith("//") else "/"
-    response = _back(target)
+    response = redirect_back(target)
     response.set_cookie("schoolbus_lang", row.language, samesite="lax", secure=request.app.state.config.cookie_secure)
     return response
 
@@ -288,7 +288,7 @@ def password_change(
     except (AuthError, ValueError) as error:
         return render(request, "password.html", signed, status_code=422, error=_password_error(error, signed.language))
     store.audit(session, user, "change_password", user.username)
-    return _back("/", "password-changed")
+    return redirect_back("/", "password-changed")
 
 
 def _password_error(error: Exception, language: str) -> str:
@@ -309,7 +309,7 @@ def logout_everywhere(csrf_token: str = Form(""), signed: SignedIn = Depends(pag
     user = session.get(User, signed.user.id)
     n = auth.revoke_all(session, user)
     store.audit(session, user, "logout_everywhere", f"{n} sessions and tokens")
-    response = _back("/login")
+    response = redirect_back("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -341,7 +341,7 @@ def totp_confirm(
                       otpauth_uri=totp.provisioning_uri(secret, user.username) if secret else None, error=str(error),
                       required=auth.needs_totp_enrolment(session, user))
     store.audit(session, user, "totp_enrolled", user.username)
-    return _back("/", "totp-enrolled")
+    return redirect_back("/", "totp-enrolled")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -401,7 +401,7 @@ def create_project(
             projects=[_project_line(session, signed.user, p) for p in store.list_projects(session, signed.user)],
             sheets=[], may_create=True, problems=error.problems,
         )
-    return _back(f"/projects/{project.public_id}")
+    return redirect_back(f"/projects/{project.public_id}")
 
 
 def _project_page(request: Request, session: Session, signed: SignedIn, project_id: Id, status_code: int = 200, **extra) -> HTMLResponse:
@@ -576,7 +576,7 @@ def project_page(project_id: Id, request: Request, signed: SignedIn = Depends(ac
     return _project_page(request, session, signed, project_id)
 
 
-def _invalid(request, session, signed, project_id, error: InputError, title: str, **extra) -> HTMLResponse:
+def invalid_page(request, session, signed, project_id, error: InputError, title: str, **extra) -> HTMLResponse:
     session.rollback()
     problems = page_forms.translated_problems(error.problems, signed.language)
     return _project_page(request, session, signed, project_id, status_code=422, problems=problems,
@@ -617,8 +617,8 @@ def upload(
                 language=signed.language, cache_dir=request.app.state.config.data_dir / "cache",
             )
     except InputError as error:
-        return _invalid(request, session, signed, project_id, error, kind)
-    return _back(f"/projects/{project_id}", f"uploaded-{kind}" if f"uploaded-{kind}" in FLASHES else None)
+        return invalid_page(request, session, signed, project_id, error, kind)
+    return redirect_back(f"/projects/{project_id}", f"uploaded-{kind}" if f"uploaded-{kind}" in FLASHES else None)
 
 
 def _apply_target(session: Session, signed: SignedIn, project_id: str, apply_to: str):
@@ -669,8 +669,8 @@ async def set_policy(project_id: Id, request: Request, signed: SignedIn = Depend
         await run_in_threadpool(store.save_document, session, signed.user, project_id, "policy", merged)
         flash = _apply(session, signed, project_id, apply_to, new_name, lambda s: page_forms.with_policy(s, policy, document))
     except InputError as error:
-        return _invalid(request, session, signed, project_id, error, "policy", policy_values=dict(form))
-    return _back(f"/projects/{project_id}", flash or "policy-saved")
+        return invalid_page(request, session, signed, project_id, error, "policy", policy_values=dict(form))
+    return redirect_back(f"/projects/{project_id}", flash or "policy-saved")
 
 
 @router.post("/projects/{project_id}/fleet")
@@ -691,14 +691,14 @@ async def set_fleet(project_id: Id, request: Request, signed: SignedIn = Depends
         flash = _apply(session, signed, project_id, apply_to, new_name, lambda s: dataclasses.replace(s, fleet=fleet, prices=prices))
     except InputError as error:
         extra = {"fleet_text": str(text)} if text is not None else {"fleet_form": page_forms.fleet_form_echo(form)}
-        return _invalid(request, session, signed, project_id, error, "fleet", **extra)
-    return _back(f"/projects/{project_id}", flash or "fleet-saved")
+        return invalid_page(request, session, signed, project_id, error, "fleet", **extra)
+    return redirect_back(f"/projects/{project_id}", flash or "fleet-saved")
 
 
 def budget_from_form(text: str) -> float | None:
     """The scenario form's annual budget (empty: none); a clear problem when it is not a number."""
     from schoolbus.budget import budget_problem
-    from schoolbus.ingest import number_of
+    from schoolbus.ingest import number_from_cell as number_of
 
     if not text.strip():
         return None
@@ -735,8 +735,8 @@ def create_scenario(
                 language=signed.language, cache_dir=request.app.state.config.data_dir / "cache",
             )
     except InputError as error:
-        return _invalid(request, session, signed, project_id, error, "scenario")
-    return _back(f"/projects/{project_id}", "scenario-created")
+        return invalid_page(request, session, signed, project_id, error, "scenario")
+    return redirect_back(f"/projects/{project_id}", "scenario-created")
 
 
 @router.post("/scenarios/{scenario_id}/jobs")
@@ -756,10 +756,10 @@ def run(
         limit_s, seed_value = page_forms.run_settings(time_limit_s, seed)
         store.submit_job(session, signed.user, scenario_id, min(max(limit_s, 0.1), store.MAX_TIME_LIMIT_S), seed_value)
     except InputError as error:
-        return _invalid(request, session, signed, project_public_id, error, "job")
+        return invalid_page(request, session, signed, project_public_id, error, "job")
     session.commit()
     request.app.state.runner.wake()
-    return _back(f"/projects/{project_public_id}", "job-submitted")
+    return redirect_back(f"/projects/{project_public_id}", "job-submitted")
 
 
 @router.post("/jobs/{job_id}/cancel")
@@ -768,7 +768,7 @@ def cancel(job_id: Id, request: Request, csrf_token: str = Form(""), signed: Sig
     job: Job = store.get_job(session, signed.user, job_id, EDIT)
     cancel_job(request.app.state.sessions, job.id)
     request.app.state.runner.wake()
-    return _back(f"/projects/{store.public_id_of(session, Project, job.project_id)}", "job-cancelled")
+    return redirect_back(f"/projects/{store.public_id_of(session, Project, job.project_id)}", "job-cancelled")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -924,7 +924,7 @@ async def set_contractors(plan_id: Id, request: Request, signed: SignedIn = Depe
         if key.startswith("vehicle_")
     }
     await run_in_threadpool(store.assign_contractors, session, signed.user, plan_id, assignments)
-    return _back(f"/plans/{plan_id}", "contractors-saved")
+    return redirect_back(f"/plans/{plan_id}", "contractors-saved")
 
 
 def _bars(values: list[float | None]) -> list[float]:
@@ -1063,7 +1063,7 @@ def user_action(
     except (ValueError, store.NotFound) as error:
         session.rollback()
         return _users_page(request, session, signed, status_code=422, error=str(error))
-    return _back("/admin/users")
+    return redirect_back("/admin/users")
 
 
 @router.post("/admin/settings")
@@ -1077,7 +1077,7 @@ def settings(
     check_csrf(signed, csrf_token)
     _admin(signed)
     store.change_settings(session, signed.user, require_totp == "on")
-    return _back("/admin/users")
+    return redirect_back("/admin/users")
 
 
 AUDIT_PAGE_ROWS = 500
@@ -1131,5 +1131,5 @@ def add_member(
         store.add_member(session, signed.user, project_id, username.strip())
     except (InputError, store.NotFound) as error:
         problems = error.problems if isinstance(error, InputError) else [Problem("member", None, "username", username, "an existing account")]
-        return _invalid(request, session, signed, project_id, InputError(problems), "member")
-    return _back(f"/projects/{project_id}", "member-added")
+        return invalid_page(request, session, signed, project_id, InputError(problems), "member")
+    return redirect_back(f"/projects/{project_id}", "member-added")
