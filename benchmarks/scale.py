@@ -292,7 +292,11 @@ def table(runs: list[Run]) -> str:
 
 
 def curve(runs: list[Run], path: Path) -> None:
-    """Wall time and peak memory against pupils, planning and outputs apart, one line per network."""
+    """CPU time and peak memory against pupils, planning and outputs apart, one line per network.
+
+    CPU time, not wall time: runs measured on a shared machine wait for the cores, and their wall
+    times say more about the load than about the work.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -303,9 +307,9 @@ def curve(runs: list[Run], path: Path) -> None:
         mine = sorted((r for r in runs if r.network == network), key=lambda r: r.n_students)
         n = [r.n_students for r in mine]
         for names, style, label in ((PLANNING_STAGES, "-o", "planning"), (OUTPUT_STAGES, "--s", "outputs")):
-            left.plot(n, [r.total(names)[0] / 60 for r in mine], style, label=f"{network}, {label}")
+            left.plot(n, [r.total(names)[1] / 60 for r in mine], style, label=f"{network}, {label}")
             right.plot(n, [r.total(names)[2] / 1024 for r in mine], style, label=f"{network}, {label}")
-    left.set(xlabel="pupils", ylabel="wall time (min)", title="Time")
+    left.set(xlabel="pupils", ylabel="CPU time of the process tree (min)", title="Work")
     right.set(xlabel="pupils", ylabel="peak RSS of the process tree (GiB)", title="Memory")
     for axis in (left, right):
         axis.grid(alpha=0.3)
@@ -313,6 +317,17 @@ def curve(runs: list[Run], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def read_runs(paths: list[Path]) -> list[Run]:
+    """The runs of several ``runs.json`` files, by network then pupils (the last of a repeated size wins)."""
+    found: dict[tuple[str, int], Run] = {}
+    for path in paths:
+        for item in json.loads(path.read_text(encoding="utf-8"))["runs"]:
+            stages = [Stage(**s) for s in item.pop("stages")]
+            run = Run(**item, stages=stages)
+            found[(run.network, run.n_students)] = run
+    return [found[key] for key in sorted(found)]
 
 
 def machine() -> dict[str, object]:
@@ -335,8 +350,18 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=HERE / "results" / "scale")
     parser.add_argument("--work-dir", type=Path, default=None, help="where plans are written (default: a temporary folder)")
+    parser.add_argument(
+        "--combine", type=Path, nargs="+", default=None, metavar="RUNS_JSON",
+        help="plan nothing: write the table and the curve of runs measured separately (their runs.json files)",
+    )
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
+    if args.combine:
+        runs = read_runs(args.combine)
+        (args.out_dir / "scale.md").write_text(table(runs), encoding="utf-8")
+        curve(runs, args.out_dir / "scale.png")
+        print(f"written: {args.out_dir}/scale.md, scale.png", file=sys.stderr)
+        return 0
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or Path(tmp)
