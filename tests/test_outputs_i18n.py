@@ -106,6 +106,13 @@ def test_money_in_turkish():
     assert format_money(136572.727, "TRY", "tr") == "₺136.572,73"
 
 
+def test_a_currency_code_keeps_apart_from_its_digits():
+    # English has no symbol for the lira: the code is spaced from the number, a symbol is not.
+    assert format_money(8800, "TRY", "en") == "TRY\u00a08,800.00"
+    assert format_money(8800, "USD", "en") == "$8,800.00"
+    assert format_money(8800, "TRY", "ar") == "\u200f8,800.00\u00a0TRY"
+
+
 def test_direction_and_unknown_language():
     assert text_direction("ar") == "rtl" and text_direction("tr") == "ltr"
     with pytest.raises(InputError) as error:

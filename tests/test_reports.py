@@ -163,7 +163,7 @@ def test_the_table_holds_exactly_the_plans_summaries(two_plans, tmp_path):
     assert texts["n_vehicles"] == [str(minis.summary.n_vehicles), str(big.summary.n_vehicles)]
     assert texts["by_class"] == [f"{minis.summary.n_vehicles} × mini-25", "1 × bus-45"]
     # One 45-seat bus at 5000 a day, no escort (grade 6 pupils): a known answer, shown the English way.
-    assert big.summary.cost_per_day == 5000.0 and texts["cost_per_day"][1] == "TRY5,000.00"
+    assert big.summary.cost_per_day == 5000.0 and texts["cost_per_day"][1] == "TRY\u00a05,000.00"
     assert texts["mean_ride_s"][0] == f"{minis.summary.mean_ride_s / 60:.1f} min"
 
 

@@ -12,6 +12,7 @@ import functools
 import gettext
 import io
 import math
+import re
 from pathlib import Path
 
 import jinja2
@@ -233,7 +234,13 @@ def format_money(amount: float | None, currency: str, language: str) -> str:
     """``amount`` in ``currency`` written the language's way; empty for ``None``."""
     if amount is None:
         return ""
-    return format_currency(amount, currency, locale=language, numbering_system="latn")
+    text = format_currency(amount, currency, locale=language, numbering_system="latn")
+    # CLDR's currency spacing, which Babel leaves out: a code written as letters ("TRY" in English)
+    # is kept apart from the digits by a no-break space ("TRY 8,800.00", not "TRY8,800.00").
+    return _CODE_THEN_DIGIT.sub("\\1\u00a0\\2", text, count=1)
+
+
+_CODE_THEN_DIGIT = re.compile(r"^([A-Za-z]{2,})([0-9])")
 
 
 def isolate(text: str) -> Markup:

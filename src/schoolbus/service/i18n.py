@@ -112,11 +112,7 @@ class Formats:
             return "–"
         if not currency:
             return self.number(amount, 2)
-        text = format_money(amount, currency, self.language)
-        # Babel glues a code without a symbol to the number in English ("TRY27,800.00").
-        if text.startswith(currency) and text[len(currency):][:1].isdigit():
-            text = f"{currency}\u00a0{text[len(currency):]}"
-        return text
+        return format_money(amount, currency, self.language)
 
     def km(self, metres: float | None) -> str:
         return "–" if metres is None else f"{self.number(metres / M_PER_KM, 1)} km"
