@@ -337,7 +337,7 @@ def _route_and_chain(scenario, network, located: Located, stops, params, report,
     chosen = [by_id[t.id] for t in choice.trips]
     report("chaining", 1, 1)
 
-    over = over_fleet(scenario, choice.chains, chosen)
+    over = over_fleet(scenario.fleet, choice.chains, chosen)
     if over:
         return None, over
     return (chosen, choice.chains, depot_of_place), {}

@@ -289,7 +289,7 @@ class _State:
         return None
 
     def service_s(self, stop_id: str) -> int:
-        return stop_service_s(self.scenario, len(self.stops[stop_id].student_ids))
+        return stop_service_s(self.scenario.policy, len(self.stops[stop_id].student_ids))
 
     def ride_limit_s(self, stop_id: str) -> int:
         policy = self.scenario.policy
