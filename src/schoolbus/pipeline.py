@@ -523,8 +523,12 @@ def _coverage_curve(scenarios, networks, params, executor):
     budgeted = next((s for s in scenarios if s.budget_per_year is not None), None)
     if budgeted is None:
         return None
-    roads = networks[tuple(budgeted.policy.forbidden_road_classes)]
-    return budgeted.name, coverage_curve(budgeted, lambda s: plan(s, roads, params, executor=executor))
+    roads = roads_for_scenario(budgeted, networks[tuple(budgeted.policy.forbidden_road_classes)])
+    located = locate(budgeted, roads)  # once for every plan of the curve
+    params = params or SolverParams()
+    return budgeted.name, coverage_curve(
+        budgeted, lambda s: _plan_located(s, roads, located, params, _no_progress, executor)
+    )
 
 
 def _plan_scenario(shared: tuple[dict[tuple[str, ...], RoadNetwork], SolverParams | None], scenario: Scenario) -> Plan:
