@@ -21,9 +21,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from schoolbus.costing import GROUP_SCHOOL
+from schoolbus.locations import locate
 from schoolbus.matrix import travel_matrices
-from schoolbus.model import Direction, Plan, Scenario, School, Shift
-from schoolbus.network import RoadNetwork, snap_points
+from schoolbus.model import Direction, Located, Plan, Scenario, School, Shift
+from schoolbus.network import RoadNetwork
 from schoolbus.routing.problem import seconds_matrix
 from schoolbus.scheduling import ChainTrip, chain_trips
 
@@ -73,7 +74,9 @@ def moved(school: School, offset_s: int) -> School:
     )
 
 
-def choose_bells(scenario: Scenario, network: RoadNetwork, plan_fn: PlanFn) -> BellChoice:
+def choose_bells(
+    scenario: Scenario, network: RoadNetwork, plan_fn: PlanFn, *, located: Located | None = None
+) -> BellChoice:
     """Bells within the windows that need the fewest vehicles (then the least empty driving).
 
     Parameters
@@ -84,13 +87,16 @@ def choose_bells(scenario: Scenario, network: RoadNetwork, plan_fn: PlanFn) -> B
         The roads ``plan_fn`` plans on (its ``drive`` graph gives the empty runs between trips).
     plan_fn : callable
         ``plan_fn(scenario) -> Plan``: a checked plan of a scenario that chooses nothing.
+    located : Located, optional
+        The scenario's schools and depots on ``network`` (:func:`schoolbus.locations.locate`);
+        located here when not given.
     """
     fixed = replace(scenario, choose_bells=False)
     current = plan_fn(fixed)
     options = {s.id: allowed_offsets_s(s, scenario.bell_windows) for s in scenario.schools}
     if all(o == (0,) for o in options.values()) or not current.trips:
         return BellChoice(replace(current, scenario=scenario), current, dict.fromkeys(options, 0))
-    evaluate = _chainer(current, network)
+    evaluate = _chainer(current, network, located if located is not None else locate(scenario, network))
     offsets, best = search_offsets(options, evaluate)
     if not any(offsets.values()):
         return BellChoice(replace(current, scenario=scenario), current, offsets)
@@ -105,25 +111,20 @@ def _key(result: Plan) -> tuple[int, float]:
     return result.summary.n_vehicles, result.summary.cost_per_year
 
 
-def _chainer(current: Plan, network: RoadNetwork) -> Callable[[dict[str, int]], tuple[int, float]]:
+def _chainer(
+    current: Plan, network: RoadNetwork, located: Located
+) -> Callable[[dict[str, int]], tuple[int, float]]:
     """``evaluate(offsets) -> (vehicles, empty metres)`` of the current trips moved by school offsets."""
     scenario = current.scenario
     stop_nodes = {s.id: s.node_id for s in current.stops}
-    school_nodes = dict(
-        zip(
-            (s.id for s in scenario.schools),
-            (int(n) for n in snap_points(network.loaded, [s.location for s in scenario.schools]).node_ids),
-        )
-    )
+    school_nodes = located.school_nodes()
     places: dict[int, int] = {}
 
     def place(node: int) -> int:
         return places.setdefault(int(node), len(places))
 
-    depots = scenario.fleet.depots
-    depot_places = (
-        tuple(place(int(n)) for n in snap_points(network.drive, [d.location for d in depots]).node_ids) if depots else ()
-    )
+    depot_nodes = located.depot_nodes()
+    depot_places = tuple(place(depot_nodes[d.id]) for d in scenario.fleet.depots)
     base = []
     for trip in current.trips:
         ends = []

@@ -12,6 +12,7 @@ Conventions
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -342,6 +343,57 @@ class Scenario:
             if s.id == school_id:
                 return s
         raise KeyError(f"no school {school_id!r}")
+
+
+@dataclass(frozen=True)
+class RoadPoint:
+    """Where a location meets one road graph: its nearest node and how far that node is.
+
+    ``snap_m`` is the great-circle distance from the location to the node, metres.
+    """
+
+    node_id: int
+    snap_m: float
+
+
+@dataclass(frozen=True)
+class Located:
+    """A scenario's locations on the road graphs, each snapped once (see :mod:`schoolbus.locations`).
+
+    Built right after the road network, so no later stage snaps a point again. Keyed by id, so a
+    part of the scenario (some of its pupils) reads the same nodes.
+
+    Attributes
+    ----------
+    homes_walk : mapping of str to RoadPoint
+        Per student id: the ``walk``-graph node where the walk to a stop (or to school) starts.
+    homes_loaded : mapping of str to RoadPoint
+        Per student id: the nearest ``loaded``-graph node (a door-to-door pupil's stop, and how
+        far the nearest usable road is when no stop can be reached).
+    schools_walk : mapping of str to RoadPoint
+        Per school id: the ``walk``-graph node, for walking distances between home and school.
+    schools_loaded : mapping of str to RoadPoint
+        Per school id: the ``loaded``-graph node where trips start and end.
+    depots_drive : mapping of str to RoadPoint
+        Per depot id: the ``drive``-graph node vehicles leave from and return to.
+    pinned_places_loaded : mapping of str to RoadPoint
+        Per stop id of a ``stop_location`` pin: the ``loaded``-graph node the stop stands at.
+    """
+
+    homes_walk: Mapping[str, RoadPoint]
+    homes_loaded: Mapping[str, RoadPoint]
+    schools_walk: Mapping[str, RoadPoint]
+    schools_loaded: Mapping[str, RoadPoint]
+    depots_drive: Mapping[str, RoadPoint]
+    pinned_places_loaded: Mapping[str, RoadPoint] = field(default_factory=dict)
+
+    def school_nodes(self) -> dict[str, int]:
+        """``school_id -> loaded node`` of every school."""
+        return {school_id: point.node_id for school_id, point in self.schools_loaded.items()}
+
+    def depot_nodes(self) -> dict[str, int]:
+        """``depot_id -> drive node`` of every depot, in the fleet's order."""
+        return {depot_id: point.node_id for depot_id, point in self.depots_drive.items()}
 
 
 # --------------------------------------------------------------------------------------------------

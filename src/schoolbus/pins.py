@@ -24,9 +24,10 @@ from pathlib import Path
 
 from schoolbus.errors import InputError, Problem
 from schoolbus.ingest import Row, Table, check_columns, raise_if_problems, read_document, read_table
+from schoolbus.locations import locate
 from schoolbus.matrix import walk_distances
-from schoolbus.model import Pin, Plan, Scenario
-from schoolbus.network import RoadNetwork, snap_points
+from schoolbus.model import Located, Pin, Plan, Scenario
+from schoolbus.network import RoadNetwork
 from schoolbus.stops import StopSelection, make_stop
 
 PUPIL_STOP = "pupil_stop"
@@ -157,11 +158,14 @@ def _read_pins_table(path: str | Path, problems: list[Problem]) -> Table | None:
     return Table(str(path), None, tuple(columns), tuple(rows))
 
 
-def apply_stop_pins(selection: StopSelection, scenario: Scenario, network: RoadNetwork) -> StopSelection:
+def apply_stop_pins(
+    selection: StopSelection, scenario: Scenario, network: RoadNetwork, located: Located | None = None
+) -> StopSelection:
     """A fresh plan's stops with every stop and pupil pin applied.
 
     A stop pinned to a place stands at the ``loaded`` node nearest it and carries the pupils
     pinned to it; a pupil pinned to a selected stop moves there. Stops left empty disappear.
+    Nodes come from ``located`` (:func:`schoolbus.locations.locate`; located here when not given).
 
     Raises
     ------
@@ -173,6 +177,8 @@ def apply_stop_pins(selection: StopSelection, scenario: Scenario, network: RoadN
     place_pins = {p.stop_id: p for p in scenario.pins if p.kind == STOP_LOCATION}
     if not pupil_pins and not place_pins:
         return selection
+    if located is None:
+        located = locate(scenario, network)
     students = {s.id: s for s in scenario.students}
     problems: list[Problem] = []
     where = "pins"
@@ -190,7 +196,7 @@ def apply_stop_pins(selection: StopSelection, scenario: Scenario, network: RoadN
         pupils = [students[i] for i in riders.get(stop_id, [])]
         walkers = list(pupils)
         if stop_id in place_pins:
-            node = int(snap_points(network.loaded, [place_pins[stop_id].location]).node_ids[0])
+            node = located.pinned_places_loaded[stop_id].node_id
             base = stops.get(stop_id)
             if not pupils and base is None:
                 continue  # a pinned place nobody uses: nothing to stand there
@@ -211,8 +217,8 @@ def apply_stop_pins(selection: StopSelection, scenario: Scenario, network: RoadN
             problems.append(Problem(where, None, "stop_id", stop_id, "pupils of one school and shift per stop"))
             continue
         for pupil in walkers:
-            home = snap_points(network.walk, [pupil.location])
-            walk = float(walk_distances(network.walk, [int(home.node_ids[0])], [stop.node_id])[0, 0]) + float(home.snap_m[0])
+            home = located.homes_walk[pupil.id]
+            walk = float(walk_distances(network.walk, [home.node_id], [stop.node_id])[0, 0]) + home.snap_m
             limit = scenario.policy.walk_limit_for_grade_m(pupil.grade)
             if walk > limit:
                 problems.append(Problem(where, None, "student_id", pupil.id,

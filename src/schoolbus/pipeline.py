@@ -1,7 +1,8 @@
 """Orchestration only: inputs and a road network in, a checked plan out.
 
-``plan()`` runs stops → routing per school, shift and direction → chaining into vehicle-days →
-costing → the independent checker. It decides nothing itself beyond what each stage returns, with
+``plan()`` runs locating (every home, school, depot and pinned place snapped to the roads once) →
+stops → routing per school, shift and direction → chaining into vehicle-days → costing → the
+independent checker. It decides nothing itself beyond what each stage returns, with
 one rule of its own: a student is carried both ways or not at all, so a student one direction
 cannot serve is taken out and the rest is planned again (a few rounds at most).
 """
@@ -20,9 +21,10 @@ from schoolbus.check import check_plan
 from schoolbus.costing import cost_plan
 from schoolbus.errors import PlanCheckError, SolverError
 from schoolbus.executor import Executor, SerialExecutor
+from schoolbus.locations import locate
 from schoolbus.matrix import travel_matrices
-from schoolbus.model import Plan, Reason, ReasonCode, Scenario, Stop
-from schoolbus.network import RoadNetwork, snap_points
+from schoolbus.model import Located, Plan, Reason, ReasonCode, Scenario, Stop
+from schoolbus.network import RoadNetwork
 from schoolbus.params import SolverParams
 from schoolbus.routing.problem import RoutingProblem, RoutingSolution, seconds_matrix
 from schoolbus.routing.solve import FLEET_CODES, solve_routing
@@ -109,25 +111,44 @@ def plan(
     params = params or SolverParams()
     report = progress or _no_progress
     executor = executor or SerialExecutor()
+    roads = roads_for_scenario(scenario, network)
+    return _plan_located(scenario, roads, locate(scenario, roads), params, report, executor)
+
+
+def _plan_located(
+    scenario: Scenario,
+    network: RoadNetwork,
+    located: Located,
+    params: SolverParams,
+    report: ProgressFn,
+    executor: Executor,
+) -> Plan:
+    """:func:`plan` on roads with the scenario's hazards honoured and its locations snapped.
+
+    ``located`` may hold more pupils than ``scenario`` (the budgeted plans carry some of them).
+    """
     if scenario.budget_per_year is not None:
-        return _plan_within_budget(scenario, network, params, report, executor)
+        return _plan_within_budget(scenario, network, located, params, report, executor)
     if scenario.choose_bells:
-        return _plan_with_chosen_bells(scenario, network, params, report, executor)
-    network = roads_for_scenario(scenario, network)
+        return _plan_with_chosen_bells(scenario, network, located, params, report, executor)
     report("stops", 0, 1)
     selection = select_stops(
-        scenario, network, params, executor=executor, progress=lambda done, total: report("stops", done, total)
+        scenario,
+        network,
+        params,
+        located=located,
+        executor=executor,
+        progress=lambda done, total: report("stops", done, total),
     )
     if scenario.pins:
         from schoolbus.pins import apply_stop_pins
 
-        selection = apply_stop_pins(selection, scenario, network)
-    school_nodes = snap_schools(scenario, network)
+        selection = apply_stop_pins(selection, scenario, network, located)
     unserved = dict(selection.unserved)
     stops = selection.stops
 
     for _ in range(MAX_ROUNDS):
-        routed, newly_unserved = _route_and_chain(scenario, network, stops, school_nodes, params, report, executor)
+        routed, newly_unserved = _route_and_chain(scenario, network, located, stops, params, report, executor)
         if not newly_unserved:
             break
         unserved.update(newly_unserved)
@@ -162,20 +183,23 @@ def plan(
     return result
 
 
-def _plan_within_budget(scenario, network, params, report, executor) -> Plan:
-    """The budgeted plan (:mod:`schoolbus.budget` chooses whom to carry), checked like any plan."""
+def _plan_within_budget(scenario, roads, located, params, report, executor) -> Plan:
+    """The budgeted plan (:mod:`schoolbus.budget` chooses whom to carry), checked like any plan.
+
+    Every candidate plan is made on the same roads and located pupils (budgets carry a part of them).
+    """
     from schoolbus.budget import plan_within_budget
 
-    result = plan_within_budget(scenario, lambda s: plan(s, network, params, progress=report, executor=executor))
-    violations = check_plan(result, roads_for_scenario(scenario, network))
+    result = plan_within_budget(scenario, lambda s: _plan_located(s, roads, located, params, report, executor))
+    violations = check_plan(result, roads)
     if violations:
         raise PlanCheckError(violations)
     return result
 
 
-def _plan_with_chosen_bells(scenario, network, params, report, executor) -> Plan:
+def _plan_with_chosen_bells(scenario, roads, located, params, report, executor) -> Plan:
     """The plan with bells chosen within the schools' windows (:mod:`schoolbus.bells`)."""
-    return plan_bells(scenario, network, params, progress=report, executor=executor).plan
+    return _choose_bells(scenario, roads, located, params, report, executor).plan
 
 
 def plan_bells(
@@ -191,12 +215,20 @@ def plan_bells(
     Returns a :class:`schoolbus.bells.BellChoice`: the chosen plan (the current bells' when moving
     saves nothing), the current plan and each school's offset. Both plans are checked.
     """
+    roads = roads_for_scenario(scenario, network)
+    report = progress or _no_progress
+    return _choose_bells(scenario, roads, locate(scenario, roads), params or SolverParams(), report,
+                         executor or SerialExecutor())
+
+
+def _choose_bells(scenario, roads, located, params, report, executor):
+    """:func:`plan_bells` on located roads: every plan it makes reads the same snapped locations."""
     from schoolbus.bells import choose_bells
 
     def plan_fixed(s: Scenario) -> Plan:
-        return plan(replace(s, choose_bells=False), network, params, progress=progress, executor=executor)
+        return _plan_located(replace(s, choose_bells=False), roads, located, params, report, executor)
 
-    return choose_bells(scenario, roads_for_scenario(scenario, network), plan_fixed)
+    return choose_bells(scenario, roads, plan_fixed, located=located)
 
 
 def roads_for_scenario(scenario: Scenario, network: RoadNetwork) -> RoadNetwork:
@@ -209,11 +241,6 @@ def roads_for_scenario(scenario: Scenario, network: RoadNetwork) -> RoadNetwork:
             "hazards: %d walk, %d drive and %d loaded edges cut", cut.n_walk_edges, cut.n_drive_edges, cut.n_loaded_edges
         )
     return roads
-
-
-def snap_schools(scenario: Scenario, network: RoadNetwork) -> dict[str, int]:
-    snapped = snap_points(network.loaded, [s.location for s in scenario.schools])
-    return {s.id: int(node) for s, node in zip(scenario.schools, snapped.node_ids)}
 
 
 def _without_students(stops, student_ids: set[str]) -> tuple[Stop, ...]:
@@ -231,7 +258,7 @@ def _solve_group(params: SolverParams, problem: RoutingProblem) -> RoutingSoluti
     return solve_routing(problem, params)
 
 
-def _route_and_chain(scenario, network, stops, school_nodes, params, report, executor: Executor):
+def _route_and_chain(scenario, network, located: Located, stops, params, report, executor: Executor):
     """Route every group (under each duration cap), choose trips, chain; or name who dropped out.
 
     Returns ``((chosen routes, chains, depot of each place), {})`` when every student on a stop was
@@ -246,8 +273,9 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report, exe
         return places.setdefault(node, len(places))
 
     depots = scenario.fleet.depots
-    depot_nodes = snap_points(network.drive, [d.location for d in depots]).node_ids if depots else []
-    depot_of_place = depot_places(depots, depot_nodes, place)
+    depot_nodes = located.depot_nodes()
+    depot_of_place = depot_places(depots, [depot_nodes[d.id] for d in depots], place)
+    school_nodes = located.school_nodes()
 
     n_done = 0
     n_capped = 0
@@ -309,7 +337,7 @@ def _route_and_chain(scenario, network, stops, school_nodes, params, report, exe
     chosen = [by_id[t.id] for t in choice.trips]
     report("chaining", 1, 1)
 
-    over = over_fleet(scenario, choice.chains, chosen)
+    over = over_fleet(scenario.fleet, choice.chains, chosen)
     if over:
         return None, over
     return (chosen, choice.chains, depot_of_place), {}
@@ -495,8 +523,12 @@ def _coverage_curve(scenarios, networks, params, executor):
     budgeted = next((s for s in scenarios if s.budget_per_year is not None), None)
     if budgeted is None:
         return None
-    roads = networks[tuple(budgeted.policy.forbidden_road_classes)]
-    return budgeted.name, coverage_curve(budgeted, lambda s: plan(s, roads, params, executor=executor))
+    roads = roads_for_scenario(budgeted, networks[tuple(budgeted.policy.forbidden_road_classes)])
+    located = locate(budgeted, roads)  # once for every plan of the curve
+    params = params or SolverParams()
+    return budgeted.name, coverage_curve(
+        budgeted, lambda s: _plan_located(s, roads, located, params, _no_progress, executor)
+    )
 
 
 def _plan_scenario(shared: tuple[dict[tuple[str, ...], RoadNetwork], SolverParams | None], scenario: Scenario) -> Plan:

@@ -46,9 +46,11 @@ from schoolbus.changes import (
 from schoolbus.check import check_plan
 from schoolbus.costing import cost_plan
 from schoolbus.errors import InputError, PlanCheckError, Problem
+from schoolbus.locations import locate
 from schoolbus.matrix import travel_matrices, walk_distances
 from schoolbus.model import (
     Direction,
+    Located,
     Pin,
     Plan,
     Reason,
@@ -60,10 +62,9 @@ from schoolbus.model import (
     Trip,
     Visit,
 )
-from schoolbus.network import RoadNetwork, snap_points
+from schoolbus.network import RoadNetwork
 from schoolbus.params import SolverParams
 from schoolbus.pins import locked_trips, locked_vehicles, merge_pins, pinned_stop_of
-from schoolbus.pipeline import snap_schools
 from schoolbus.routing.problem import to_solver_seconds
 from schoolbus.routing.solve import solve_routing
 from schoolbus.scheduling.vehicle_days import assignments as pupil_assignments
@@ -266,6 +267,7 @@ class _State:
     routes: dict[str, _Route]
     vehicles: dict[str, list[str]]
     vehicle_types: dict[str, str]
+    located: Located
     school_nodes: dict[str, int]
     legs: _Legs
     deadheads: _Legs
@@ -287,7 +289,7 @@ class _State:
         return None
 
     def service_s(self, stop_id: str) -> int:
-        return stop_service_s(self.scenario, len(self.stops[stop_id].student_ids))
+        return stop_service_s(self.scenario.policy, len(self.stops[stop_id].student_ids))
 
     def ride_limit_s(self, stop_id: str) -> int:
         policy = self.scenario.policy
@@ -479,7 +481,8 @@ def replan(
 
 def _initial_state(base: Plan, scenario: Scenario, roads: RoadNetwork, params, tolerance_s: int) -> _State:
     stops = {s.id: s for s in base.stops}
-    school_nodes = snap_schools(scenario, roads)
+    located = locate(scenario, roads)
+    school_nodes = located.school_nodes()
     routes: dict[str, _Route] = {}
     vehicles: dict[str, list[str]] = {}
     policy = scenario.policy
@@ -514,9 +517,7 @@ def _initial_state(base: Plan, scenario: Scenario, roads: RoadNetwork, params, t
     for vehicle in base.vehicles:
         vehicles[vehicle.id] = list(vehicle.trip_ids)
     nodes = [s.node_id for s in base.stops] + list(school_nodes.values())
-    depot_nodes = [
-        int(n) for n in snap_points(roads.drive, [d.location for d in scenario.fleet.depots]).node_ids
-    ] if scenario.fleet.depots else []
+    depot_nodes = list(located.depot_nodes().values())
     state = _State(
         base=base,
         scenario=scenario,
@@ -528,6 +529,7 @@ def _initial_state(base: Plan, scenario: Scenario, roads: RoadNetwork, params, t
         routes=routes,
         vehicles=vehicles,
         vehicle_types={v.id: v.vehicle_type for v in base.vehicles},
+        located=located,
         school_nodes=school_nodes,
         legs=_Legs(roads.loaded, [n for n in nodes if n in roads.loaded]),
         deadheads=_Legs(roads.drive, [n for n in nodes + depot_nodes if n in roads.drive]),
@@ -568,7 +570,7 @@ def _check_pins_against_changes(state: _State, changes: ChangeSet) -> None:
     closed_stops = {c.stop_id: c for c in changes.of_kind(CLOSE_STOP)}
     for pin in state.scenario.pins:
         if pin.kind == "stop_location" and pin.stop_id in state.stops:
-            node = int(snap_points(state.network.loaded, [pin.location]).node_ids[0])
+            node = state.located.pinned_places_loaded[pin.stop_id].node_id
             if node != state.stops[pin.stop_id].node_id:
                 problems.append(Problem("pins", None, "stop_id", pin.stop_id,
                                         "a stop pinned where it stands: a re-plan does not move stops (plan afresh)"))
@@ -734,7 +736,7 @@ def _place_pupils(state: _State) -> None:
     if not to_place:
         return
     mini = replace(state.scenario, students=tuple(to_place))
-    selection = select_stops(mini, state.network, state.params)
+    selection = select_stops(mini, state.network, state.params, located=state.located)
     state.unserved.update(selection.unserved)
     new_stops = {s.id: s for s in selection.stops}
     walk_m = dict(selection.walk_m)
@@ -788,8 +790,7 @@ def _join_existing_stop(state: _State, student: Student) -> tuple[str, float] | 
     if not candidates:
         return None
     limit = state.scenario.policy.walk_limit_for_grade_m(student.grade)
-    snapped = snap_points(state.network.walk, [student.location])
-    home_node, snap_m = int(snapped.node_ids[0]), float(snapped.snap_m[0])
+    home_node, snap_m = state.located.homes_walk[student.id].node_id, state.located.homes_walk[student.id].snap_m
     walks = walk_distances(state.network.walk, [home_node], [s.node_id for s in candidates], limit_m=limit)[0] + snap_m
     order = sorted((float(w), s.id) for w, s in zip(walks, candidates) if w <= limit)
     if pinned is not None and not order:
@@ -1081,14 +1082,7 @@ def _finish(state: _State) -> Plan:
         else:
             trip = replace(route.base, vehicle_id=route.vehicle_id, vehicle_type=route.vehicle_type)
         trips[route.trip_id] = trip
-    depots = scenario.fleet.depots
-    depot_nodes = dict(
-        zip(
-            (d.id for d in depots),
-            (int(n) for n in snap_points(state.network.drive, [d.location for d in depots]).node_ids),
-            strict=True,
-        )
-    ) if depots else {}
+    depot_nodes = state.located.depot_nodes()
     base_depot = {v.id: v.depot_id for v in state.base.vehicles}
     vehicles = []
     for vehicle_id in sorted(state.vehicles):

@@ -2,7 +2,8 @@
 
 The method, in the order :func:`select_stops` applies it:
 
-1. **Screening.** Every home is snapped to the nearest node of the walk graph. A pupil is unserved,
+1. **Screening.** Every home's nearest walk-graph node (snapped once, before this stage, by
+   :func:`schoolbus.locations.locate`) is where its walks start. A pupil is unserved,
    with the first reason that applies, when the home is farther than ``policy.snap_limit_m`` from
    that node; when the home-school distance is outside ``[policy.min_home_school_m,
    policy.max_home_school_m]``; or when the pupil uses a wheelchair and no vehicle type has a
@@ -65,8 +66,9 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import connected_components
 
 from schoolbus.executor import Executor, SerialExecutor
+from schoolbus.locations import locate
 from schoolbus.matrix import walk_distances
-from schoolbus.model import Fleet, Policy, Reason, ReasonCode, Scenario, Stop, Student
+from schoolbus.model import Fleet, Located, Policy, Reason, ReasonCode, Scenario, Stop, Student
 from schoolbus.network import RoadNetwork, nearest_cut_road_m, snap_points
 from schoolbus.params import SolverParams
 from schoolbus.stopnames import name_stops
@@ -163,6 +165,7 @@ def select_stops(
     network: RoadNetwork,
     params: SolverParams,
     *,
+    located: Located | None = None,
     executor: Executor | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> StopSelection:
@@ -176,6 +179,9 @@ def select_stops(
         ``walk`` carries pupils to stops; stops are nodes of ``loaded``.
     params : SolverParams
         ``stop_time_limit_s`` caps each stop MILP, seconds.
+    located : Located, optional
+        The scenario's homes and schools on ``network`` (:func:`schoolbus.locations.locate`, which
+        the pipeline calls once per plan); located here when not given.
     executor : Executor, optional
         Where the stop MILPs (one per school and shift) run; by default in this process. Any
         executor gives the same stops.
@@ -195,9 +201,12 @@ def select_stops(
     if not students:
         return StopSelection((), {}, {})
 
+    if located is None:
+        located = locate(scenario, network)
     unserved: dict[str, Reason] = {}
-    home = snap_points(network.walk, [s.location for s in students])
-    for s, snap_m in zip(students, home.snap_m):
+    home_nodes = np.array([located.homes_walk[s.id].node_id for s in students], dtype=np.int64)
+    home_snap_m = np.array([located.homes_walk[s.id].snap_m for s in students], dtype=float)
+    for s, snap_m in zip(students, home_snap_m):
         if snap_m > policy.snap_limit_m:
             unserved[s.id] = Reason.make(
                 ReasonCode.FAR_FROM_ROAD, snap_m=round(float(snap_m), 1), limit_m=policy.snap_limit_m
@@ -206,7 +215,7 @@ def select_stops(
         reason = imprecise_location_reason(s, policy)
         if reason is not None:
             unserved[s.id] = reason
-    _screen_home_school_distance(scenario, network, home.node_ids, home.snap_m, unserved)
+    _screen_home_school_distance(scenario, network, located, home_nodes, home_snap_m, unserved)
     if not any(f.wheelchair_places for f in fits):
         for s in students:
             if s.needs_wheelchair and s.id not in unserved:
@@ -217,10 +226,10 @@ def select_stops(
     waiting = [i for i, s in enumerate(students) if s.id not in unserved]
     door = [i for i in waiting if _is_door_to_door(students[i], policy)]
     shared = [i for i in waiting if not _is_door_to_door(students[i], policy)]
-    stops += _door_to_door_stops(scenario, network, door, fits, walk_m, unserved)
+    stops += _door_to_door_stops(scenario, network, located, door, fits, walk_m, unserved)
     loaded_nodes = np.array(sorted(network.loaded.nodes), dtype=np.int64)
     candidates = _candidate_stops(
-        students, shared, home.node_ids, home.snap_m, policy, network, loaded_nodes, unserved
+        students, shared, home_nodes, home_snap_m, policy, network, loaded_nodes, unserved
     )
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i in shared:
@@ -243,7 +252,7 @@ def select_stops(
             for i in riders:
                 walk_m[students[i].id] = float(_walk_to(candidates[i], node_index))
 
-    _explain_cut_roads(scenario, network, unserved)
+    _explain_cut_roads(scenario, network, located, unserved)
     stops.sort(key=lambda st: (st.school_id, st.shift, st.id))
     places = [(school.name, school.location) for school in scenario.schools] + list(network.places)
     return StopSelection(name_stops(stops, network, places), walk_m, unserved)
@@ -301,7 +310,9 @@ NO_ROAD_CODES = {
 """Reasons that say no usable road is near, with the parameter holding how far the nearest one is."""
 
 
-def _explain_cut_roads(scenario: Scenario, network: RoadNetwork, unserved: dict[str, Reason]) -> None:
+def _explain_cut_roads(
+    scenario: Scenario, network: RoadNetwork, located: Located, unserved: dict[str, Reason]
+) -> None:
     """Say so when a home without a usable road is next to a drivable road the network cut off.
 
     A road cut with the largest strongly connected component (at the edge of an extract, or
@@ -315,7 +326,7 @@ def _explain_cut_roads(scenario: Scenario, network: RoadNetwork, unserved: dict[
         return
     locations = [s.location for s in pupils]
     cut_m = nearest_cut_road_m(network, locations)
-    connected = snap_points(network.loaded, locations).snap_m
+    connected = [located.homes_loaded[s.id].snap_m for s in pupils]
     for s, road_m, snap_m in zip(pupils, cut_m, connected):
         reason = unserved[s.id]
         name = NO_ROAD_CODES[reason.code]
@@ -356,6 +367,7 @@ def _fits_one_vehicle(fits: Sequence[_Fit], n_pupils: int, n_wheelchairs: int) -
 def _screen_home_school_distance(
     scenario: Scenario,
     network: RoadNetwork,
+    located: Located,
     home_nodes: np.ndarray,
     home_snap_m: np.ndarray,
     unserved: dict[str, Reason],
@@ -372,10 +384,8 @@ def _screen_home_school_distance(
     schools = [sc for sc in scenario.schools if sc.id in by_school]
     if not schools:
         return
-    school_snap = snap_points(network.walk, [sc.location for sc in schools])
-    for school, school_node, school_snap_m in zip(
-        schools, school_snap.node_ids, school_snap.snap_m
-    ):
+    for school in schools:
+        school_node, school_snap_m = located.schools_walk[school.id].node_id, located.schools_walk[school.id].snap_m
         members = np.array(by_school[school.id])
         targets, target_of = np.unique(home_nodes[members], return_inverse=True)
         path_m = walk_distances(network.walk, [int(school_node)], targets.tolist())[0]
@@ -408,6 +418,7 @@ def _screen_home_school_distance(
 def _door_to_door_stops(
     scenario: Scenario,
     network: RoadNetwork,
+    located: Located,
     door: list[int],
     fits: list[_Fit],
     walk_m: dict[str, float],
@@ -418,10 +429,10 @@ def _door_to_door_stops(
         return []
     policy = scenario.policy
     students = scenario.students
-    snapped = snap_points(network.loaded, [students[i].location for i in door])
     at_node: dict[tuple[str, str, int], list[int]] = defaultdict(list)
-    for i, node, snap_m in zip(door, snapped.node_ids, snapped.snap_m):
+    for i in door:
         s = students[i]
+        node, snap_m = located.homes_loaded[s.id].node_id, located.homes_loaded[s.id].snap_m
         if snap_m > policy.snap_limit_m:
             unserved[s.id] = Reason.make(
                 ReasonCode.DOOR_FAR_FROM_ROAD, snap_m=round(float(snap_m), 1), limit_m=policy.snap_limit_m

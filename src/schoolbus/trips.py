@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from schoolbus.matrix import fastest_path, travel_matrices
-from schoolbus.model import Direction, RoadStep, Scenario, School, Shift, Stop, Trip, Visit
+from schoolbus.model import Direction, Fleet, Policy, RoadStep, Scenario, School, Shift, Stop, Trip, Visit
 from schoolbus.routing.problem import SCHOOL_NODE, RoutingProblem, VehicleClass, seconds_matrix
 
 FIXED_COST_PER_VEHICLE = 1_000_000
@@ -54,7 +54,7 @@ class GroupProblem:
     shift: Shift
 
 
-def vehicle_classes(scenario: Scenario) -> tuple[VehicleClass, ...]:
+def vehicle_classes(fleet: Fleet) -> tuple[VehicleClass, ...]:
     """The fleet as the solver sees it: fewer vehicles first, then cheaper classes and kilometres."""
     return tuple(
         VehicleClass(
@@ -65,13 +65,12 @@ def vehicle_classes(scenario: Scenario) -> tuple[VehicleClass, ...]:
             cost_per_km=int(round(v.km_rate)),
             max_routes=v.count,
         )
-        for v in scenario.fleet.vehicle_types
+        for v in fleet.vehicle_types
     )
 
 
-def stop_service_s(scenario: Scenario, n_students: int) -> int:
+def stop_service_s(policy: Policy, n_students: int) -> int:
     """Time a bus stands at a stop for ``n_students`` pupils, seconds."""
-    policy = scenario.policy
     return int(policy.stop_service_s + policy.stop_service_per_student_s * n_students)
 
 
@@ -96,7 +95,7 @@ def build_group_problems(
     """
     students = {s.id: s for s in scenario.students}
     policy = scenario.policy
-    classes = vehicle_classes(scenario)
+    classes = vehicle_classes(scenario.fleet)
     by_group: dict[tuple[str, str], list[Stop]] = {}
     for stop in stops:
         by_group.setdefault((stop.school_id, stop.shift), []).append(stop)
@@ -115,7 +114,7 @@ def build_group_problems(
         wheelchair = np.array(
             [0] + [sum(students[i].needs_wheelchair for i in s.student_ids) for s in group_stops], dtype=np.int64
         )
-        service = np.array([0] + [stop_service_s(scenario, len(s.student_ids)) for s in group_stops], dtype=np.int64)
+        service = np.array([0] + [stop_service_s(policy, len(s.student_ids)) for s in group_stops], dtype=np.int64)
         max_ride = np.array(
             [UNLIMITED_RIDE_S]
             + [
@@ -207,12 +206,15 @@ def trip_from_route(
     vehicle_type: str,
     trip_id: str,
     vehicle_id: str,
-    scenario: Scenario,
+    policy: Policy,
     loaded_graph,
 ) -> Trip:
-    """A timed ``Trip`` from a solver route (problem node indices, arrival times, school time)."""
+    """A timed ``Trip`` from a solver route (problem node indices, arrival times, school time).
+
+    ``policy.school_dwell_s`` is how long the bus stands at school.
+    """
     problem = group.problem
-    dwell = scenario.policy.school_dwell_s
+    dwell = policy.school_dwell_s
     stop_visits = []
     for k, arrive in zip(route_stops, route_arrive_s):
         stop = group.stops[k - 1]

@@ -24,6 +24,7 @@ from schoolbus.model import (
     Assignment,
     Depot,
     Direction,
+    Fleet,
     Policy,
     Reason,
     ReasonCode,
@@ -91,12 +92,12 @@ def chain_trip_from_route(
     )
 
 
-def over_fleet(scenario: Scenario, chains: Sequence[Chain], chosen: Sequence[RoutedTrip]) -> dict[str, Reason]:
+def over_fleet(fleet: Fleet, chains: Sequence[Chain], chosen: Sequence[RoutedTrip]) -> dict[str, Reason]:
     """Pupils on the vehicle-days beyond a vehicle type's count (fewest riders dropped first)."""
     riders_of = {r.chain_trip.id: r.rider_ids() for r in chosen}
     where_of = {r.chain_trip.id: r.group.key for r in chosen}
     dropped: dict[str, Reason] = {}
-    for vehicle_type in scenario.fleet.vehicle_types:
+    for vehicle_type in fleet.vehicle_types:
         mine = [c for c in chains if c.vehicle_class == vehicle_type.id]
         if vehicle_type.count is None or len(mine) <= vehicle_type.count:
             continue
@@ -183,7 +184,7 @@ def build_vehicle_days(
                 chain.vehicle_class,
                 f"T{len(trips) + 1:03d}",
                 vehicle_id,
-                scenario,
+                scenario.policy,
                 loaded_graph,
             )
             trips.append(trip)
