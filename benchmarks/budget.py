@@ -7,8 +7,9 @@ and 75 % of its annual cost, two choices of whom to carry are each planned by th
 
 * **planner**: :func:`schoolbus.budget.plan_within_budget`: the full plan's trips to school as
   units (neighbours, whose trips the engine chains onto few vehicles), the most weight per TRY of
-  the vehicles they add first, cut where the budget plans, then the money left over filled with the
-  heaviest pupils left, a bounded number of plans; and the simple rule below, keeping the better;
+  the vehicles they add first, cut at the longest prefix the budget plans (the engine's costs
+  interpolated between a prefix that fits and one that does not, a bounded number of plans); and
+  the simple rule below, keeping the better;
 * **baseline**: pupils in priority order, the nearest to school first among equals, until the
   budget is spent: the longest such prefix the budget plans (a bisection on its length).
 

@@ -8,8 +8,9 @@ budget (most weighted pupils, then least cost) is kept:
 
 * **trips' worth of neighbours** (:func:`_by_clusters`): the full plan's trips to school as units
   (their riders live close together, so the engine chains their trips onto few vehicles), taken
-  greedily by weight per TRY of the vehicles they add; the prefix the budget buys found a trip at
-  a time and then seat by seat, in a fixed number of plans;
+  greedily by weight per TRY of the vehicles they add; the longest prefix the budget plans found
+  by interpolating the engine's costs between a prefix that fits and one that does not, a trip
+  at a time and then a few seats at a time, in at most :data:`MAX_SEARCH_PLANS` plans;
 * **the simple rule** (also the baseline of ``benchmarks/budget.py``,
   :data:`ORDER_PRIORITY_NEAREST`): pupils in priority order, nearest to school first among equals.
 
@@ -45,11 +46,11 @@ from schoolbus.model import (
 PREFIX_TOLERANCE = 0.02
 """The baseline's bisection stops when its bounds are this share of the pupils apart."""
 
-MAX_SEARCH_PLANS = 4
+MAX_SEARCH_PLANS = 7
 """The planner's work budget: how many prefixes of its order of trips the engine plans, at most."""
 
-MAX_FILL_PLANS = 2
-"""... and how many plans it spends filling the money left over with the heaviest pupils left."""
+MIN_PUPIL_STEP = 4
+"""The planner stops bisecting on pupils inside a trip's worth when its bounds are this close."""
 
 MINUTE_S = 60
 """The planner's estimate of vehicles needed counts trips running at once, minute by minute."""
@@ -152,22 +153,16 @@ def _by_clusters(scenario: Scenario, full: Plan, plan_fn: PlanFn) -> Plan:
     more vehicles per pupil than carrying whole neighbourhoods. So the units are the full plan's
     trips to school (their riders live close together and fill a vehicle), taken greedily by the
     weight of their riders per TRY of the vehicles they add (:func:`_cluster_order`, which counts
-    the trips running at once). The engine then plans prefixes of that order, starting at the
-    trips the budget buys (:func:`_search_order`), within :data:`MAX_SEARCH_PLANS` plans. The
+    the trips running at once). The engine then plans prefixes of that order until it finds the
+    longest the budget plans (:func:`_search_order`), within :data:`MAX_SEARCH_PLANS` plans. The
     simple rule's plan is also made and the better one kept, so the planner is never worse than
     the baseline.
     """
     budget = scenario.budget_per_year or 0.0
     order, boundaries = _cluster_order(full, budget)
     lengths, estimates = [n for n, _ in boundaries], [cost for _, cost in boundaries]
-    clusters = _search_order(scenario, full, plan_fn, order, lengths, MAX_SEARCH_PLANS, estimates)
-    # Money left over: the heaviest pupils not yet carried, a few at a time, while the plan fits.
-    carried = [a.student_id for a in clusters.assignments if a.status is Status.ROUTED]
-    taken = set(carried)
-    fill = carried + [i for i in _ranked(full) if i not in taken]
-    step = max(1, round(PREFIX_TOLERANCE * len(order)))
-    filled = _search_order(scenario, full, plan_fn, fill, range(len(carried), len(fill) + step, step), MAX_FILL_PLANS)
-    candidates = (clusters, filled, _by_prefix(scenario, full, plan_fn))
+    clusters = _search_order(scenario, full, plan_fn, order, lengths, estimates)
+    candidates = (clusters, _by_prefix(scenario, full, plan_fn))
     return max(candidates, key=lambda result: (weighted_served(result), -result.summary.cost_per_year))
 
 
@@ -240,68 +235,61 @@ def _search_order(
     plan_fn: PlanFn,
     order: Sequence[str],
     boundaries: Sequence[int],
-    max_plans: int,
-    estimates: Sequence[float] | None = None,
+    estimates: Sequence[float],
 ) -> Plan:
     """The best plan within the budget of a prefix of ``order``, found with a few plans.
 
-    ``boundaries`` are the prefix lengths worth trying (whole units), in increasing order. With
-    ``estimates`` (the estimated annual cost of each), the first length tried is the longest the
-    budget buys by the estimate; each plan then rescales the estimates by what the engine really
-    charged for the length nearest (the estimate is a bound the engine rarely reaches) and tries
-    the longest length the rescaled estimate affords, until a length that fits and the next one
-    that does not are found. Without estimates it climbs 1, 2, 4, … lengths from the first. Then
-    it bisects on lengths between them, and on pupils down to :data:`PREFIX_TOLERANCE` of them
-    (the last vehicles' spare seats). At most ``max_plans`` plans are made (a length tried before
-    is not planned again).
+    ``boundaries`` are the prefix lengths worth trying (whole units), in increasing order, the last
+    one all of ``order``; ``estimates`` the estimated annual cost of each. The first length tried
+    is the longest the budget buys by the estimate. The lengths known to fit and not to fit then
+    bracket the answer (nobody fits; all of ``order`` costs the full plan's cost, more than the
+    budget): each next length is where the engine's annual cost, interpolated over pupils between
+    the two, meets the budget (the unit boundary nearest to it inside the bracket; the middle one
+    when the engine charged the longer length no more), so every plan narrows the bracket by at
+    least a unit. Once the bracket is one unit wide, the remaining plans bisect on pupils inside
+    that unit (its heaviest riders first) down to :data:`MIN_PUPIL_STEP`. At most
+    :data:`MAX_SEARCH_PLANS` plans are made; the best plan that fits (most weight, then least cost)
+    is kept, whichever length it came from (the engine's cost does not always grow with pupils).
     """
     budget = scenario.budget_per_year or 0.0
     best = _nobody(scenario, full)
-    fits_at, fails_at = 0, len(order) + 1
-    cost_at: dict[int, float] = {0: 0.0}
+    cost_at: dict[int, float] = {0: 0.0, len(order): full.summary.cost_per_year}
     n_plans = 0
 
     def tries(length: int) -> bool:
-        nonlocal best, n_plans, fits_at, fails_at
-        if length not in cost_at:
-            n_plans += 1
-            result = _plan_chosen(scenario, full, list(order[:length]), plan_fn)
-            cost_at[length] = result.summary.cost_per_year
-            if result.summary.cost_per_year <= budget and _better(result, best):
-                best = result
-        fits = cost_at[length] <= budget
-        if fits:
-            fits_at = max(fits_at, length)
-        else:
-            fails_at = min(fails_at, length)
+        nonlocal best, n_plans
+        n_plans += 1
+        result = _plan_chosen(scenario, full, list(order[:length]), plan_fn)
+        cost_at[length] = result.summary.cost_per_year
+        fits = result.summary.cost_per_year <= budget
+        if fits and _better(result, best):
+            best = result
         return fits
 
-    fits_k, fails_k = 0, len(boundaries)
-    if estimates is None:
-        k, step = min(1, len(boundaries) - 1), 1
-    else:
-        k = max((j for j, cost in enumerate(estimates) if cost <= budget), default=0)
-    while n_plans < max_plans and fits_k < k < fails_k:
+    def towards_budget(low: int, high: int) -> float:
+        """Pupils where the engine's cost, linear between ``low`` and ``high`` pupils, meets the budget."""
+        rise = cost_at[high] - cost_at[low]
+        if rise <= 0:
+            return (low + high) / 2
+        return low + (budget - cost_at[low]) / rise * (high - low)
+
+    fits_k, fails_k = 0, len(boundaries) - 1
+    k = max((j for j, cost in enumerate(estimates) if cost <= budget), default=0)
+    while n_plans < MAX_SEARCH_PLANS and fails_k - fits_k > 1:
+        k = min(max(k, fits_k + 1), fails_k - 1)
         if tries(boundaries[k]):
             fits_k = k
         else:
             fails_k = k
-        if estimates is None:
-            k = min(k + step, fails_k - 1) if k == fits_k else max(k - step, fits_k + 1)
-            step *= 2
-            continue
-        scale = cost_at[boundaries[k]] / estimates[k] if estimates[k] > 0 else 1.0
-        affordable = [j for j in range(fits_k + 1, fails_k) if estimates[j] * scale <= budget]
-        k = max(affordable) if affordable else fits_k + 1
-    while n_plans < max_plans and fails_k - fits_k > 1:
-        k = (fits_k + fails_k) // 2
-        if tries(boundaries[k]):
-            fits_k = k
+        target = towards_budget(boundaries[fits_k], boundaries[fails_k])
+        k = min(range(fits_k + 1, max(fits_k + 2, fails_k)), key=lambda j: (abs(boundaries[j] - target), j))
+    low, high = boundaries[fits_k], boundaries[fails_k]
+    while n_plans < MAX_SEARCH_PLANS and high - low > MIN_PUPIL_STEP:
+        middle = (low + high) // 2
+        if tries(middle):
+            low = middle
         else:
-            fails_k = k
-    tolerance = max(1, round(PREFIX_TOLERANCE * len(order)))
-    while n_plans < max_plans and fits_at < fails_at <= len(order) and fails_at - fits_at > tolerance:
-        tries((fits_at + fails_at) // 2)
+            high = middle
     return best
 
 
