@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from schoolbus.errors import Problem
 from schoolbus.geocode.columns import ADDRESS_COLUMNS, GEOCODE_COLUMNS
@@ -346,13 +347,7 @@ def read_fleet(path: str | Path) -> tuple[Fleet, Prices]:
     InputError
         Listing every problem found.
     """
-    problems: list[Problem] = []
-    document = read_document(path, problems)
-    result = (DEFAULT_FLEET, DEFAULT_PRICES)
-    if document is not None:
-        result = _fleet_from_document(str(path), document, problems)
-    raise_if_problems(problems)
-    return result
+    return _read_one_document(path, (DEFAULT_FLEET, DEFAULT_PRICES), _fleet_from_document)
 
 
 def read_policy(path: str | Path) -> Policy:
@@ -374,14 +369,7 @@ def read_policy(path: str | Path) -> Policy:
     InputError
         Listing every problem found.
     """
-    problems: list[Problem] = []
-    document = read_document(path, problems)
-    policy = Policy()
-    if document is not None:
-        policy = _policy_from_document(str(path), document, problems)
-        _priority_rules_from_document(str(path), document, problems)
-    raise_if_problems(problems)
-    return policy
+    return _read_one_document(path, Policy(), _policy_and_priority_from_document)
 
 
 def read_priority_rules(path: str | Path) -> PriorityRules:
@@ -397,13 +385,29 @@ def read_priority_rules(path: str | Path) -> PriorityRules:
     InputError
         Listing every problem of the section.
     """
+    return _read_one_document(path, PriorityRules(), _priority_rules_from_document)
+
+
+_Parsed = TypeVar("_Parsed")
+
+
+def _read_one_document(
+    path: str | Path, default: _Parsed, parse: Callable[[str, Mapping[object, object], list[Problem]], _Parsed]
+) -> _Parsed:
+    """``parse`` of the YAML or TOML document at ``path`` (``default`` when it cannot be read);
+    raises one :class:`InputError` listing every problem."""
     problems: list[Problem] = []
     document = read_document(path, problems)
-    rules = PriorityRules()
-    if document is not None:
-        rules = _priority_rules_from_document(str(path), document, problems)
+    result = default if document is None else parse(str(path), document, problems)
     raise_if_problems(problems)
-    return rules
+    return result
+
+
+def _policy_and_priority_from_document(file: str, document: Mapping[object, object], problems: list[Problem]) -> Policy:
+    """The policy, with its ``priority`` section validated too (a budget reads it apart)."""
+    policy = _policy_from_document(file, document, problems)
+    _priority_rules_from_document(file, document, problems)
+    return policy
 
 
 # --------------------------------------------------------------------------------------------------
