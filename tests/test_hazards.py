@@ -252,6 +252,7 @@ def replace_hazards(scenario, hazards):
     return replace(scenario, hazards=hazards)
 
 
+@pytest.mark.slow
 def test_cli_plan_and_check_inputs_take_a_hazards_file(helsinki, helsinki_pbf, tmp_path, monkeypatch):
     example, roads, way_ids = helsinki
     monkeypatch.setenv("SCHOOLBUS_CACHE_DIR", str(tmp_path / "cache"))

@@ -166,6 +166,7 @@ def test_bounded_load_on_loopback(live):
     assert set(statuses) == {200}
 
 
+@pytest.mark.slow
 def test_api_conforms_to_its_openapi_schema(live):
     """Every operation, with requests generated from the schema, answers as the schema says.
 
