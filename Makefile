@@ -48,7 +48,7 @@ demo: system-deps install
 # ruff (bug-finding rules and import order, see [tool.ruff] in pyproject.toml), import-linter
 # (the layers of docs/architecture.md, [tool.importlinter]) and mypy (strict on the core stages,
 # [tool.mypy]; about 10 s with its cache in .mypy_cache, 1-2 min cold) run first.
-# `make test-fast` leaves out the tests marked slow (each over ~10 s).
+# `make test-fast` leaves out the tests marked slow (over a few seconds each; about 3 minutes in all).
 LINT_PATHS := src tests benchmarks
 lint: install
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -52,12 +52,14 @@ def test_import_schoolbus_loads_no_stage_and_no_solver():
     assert out.stdout.strip() == ""
 
 
+@pytest.mark.slow
 def test_submodule_imported_first_still_leaves_the_function_public():
     code = "import schoolbus.replan\nimport schoolbus\nprint(type(schoolbus.replan).__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "function"
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_on_the_helsinki_extract(helsinki_pbf, tmp_path, monkeypatch, capsys):
     shutil.copytree(ROOT / "data" / "examples", tmp_path / "data" / "examples")
     (tmp_path / "Helsinki.osm.pbf").symlink_to(helsinki_pbf)

@@ -127,6 +127,7 @@ INPUTS = ["--students", str(EXAMPLES / "students.csv"), "--schools", str(EXAMPLE
           "--fleet", str(EXAMPLES / "fleet.yaml"), "--policy", str(EXAMPLES / "policy.yaml")]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_cli_plan_with_a_budget_keeps_it_and_names_who_is_left_out(helsinki_pbf, tmp_path, monkeypatch):
     monkeypatch.setenv("SCHOOLBUS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "plan"

@@ -535,6 +535,7 @@ def _helsinki_plan(network: RoadNetwork) -> Plan:
     return priced(plan)
 
 
+@pytest.mark.slow
 def test_validate_command_on_a_real_network(helsinki_pbf, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

@@ -141,6 +141,7 @@ def test_the_cli_refuses_a_scheduler_without_dask(helsinki_pbf, tmp_path):
     assert "Traceback" not in said
 
 
+@pytest.mark.slow
 def test_a_local_pool_finishes_many_more_tasks_than_workers():
     # Python 3.11's max_tasks_per_child could leave a pool waiting forever for a replacement
     # worker (a 10,000-pupil plan's 180 routing solves hung with it). Run in a child process so

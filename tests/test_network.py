@@ -206,6 +206,7 @@ def test_ankara_layer_agrees_with_the_shared_readme(ankara_roads: Path, tmp_path
     assert oneway and all(not net.drive.has_edge(v, u) for u, v in oneway)
 
 
+@pytest.mark.slow
 def test_osm_xml_and_bz2_give_the_pbf_graph(
     helsinki_pbf: Path, helsinki: RoadNetwork, tmp_path: Path
 ) -> None:

@@ -417,6 +417,7 @@ def test_a_booklet_longer_than_a_chunk_is_joined_in_order(plan, notices, tmp_pat
     assert not list(tmp_path.glob(".*part*")), "chunk files left behind"
 
 
+@pytest.mark.slow
 def test_any_executor_writes_the_same_sheets_and_notices(plan, sheets_tr, notices, tmp_path):
     with ProcessExecutor(2) as executor:
         sheets = render_route_sheets(

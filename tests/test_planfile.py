@@ -342,6 +342,7 @@ network_sources = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=plans(), source=network_sources)
 def test_any_plan_round_trips_exactly(plan, source):

@@ -576,6 +576,7 @@ def metric_problem(
     )
 
 
+@pytest.mark.slow
 @BOTH_DIRECTIONS
 @pytest.mark.parametrize(("seed", "time_limit_s"), [(0, 5.0), (1, 5.0), (3, 0.5)])
 def test_same_problem_and_seed_give_the_same_routes(
@@ -649,6 +650,7 @@ def small_problems(draw: st.DrawFn) -> RoutingProblem:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(problem=small_problems())
 def test_random_problems_keep_every_promise(backend: str, problem: RoutingProblem) -> None:
@@ -677,6 +679,7 @@ def fewest_routes(problem: RoutingProblem, capacity: int) -> int:
     return min(len(p) for p in partitions(stops) if all(fits_one_route(g) for g in p))
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, derandomize=True)
 @given(n=st.integers(1, 5), direction=st.sampled_from(list(Direction)), data=st.data())
 def test_vehicle_count_is_optimal_on_tiny_problems(

@@ -23,6 +23,9 @@ from security_service import CSRF, PASSWORD, seeded_service
 N_WRONG = 50
 N_PARALLEL = 40
 
+# A fresh service per test (about 2 s each, 15 tests): out of `make test-fast`, in `make test`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture()
 def seeded(tmp_path_factory):
@@ -65,6 +68,7 @@ def test_fifty_wrong_passwords_then_the_right_one_is_refused_with_retry_after(se
     record("accounts_throttle", wrong_attempts=N_WRONG, refused_429=statuses.count(429), right_password_during_lockout=429)
 
 
+@pytest.mark.slow
 def test_one_address_is_throttled_across_accounts(seeded):
     s = seeded
     s.app.state.throttle = LoginThrottle(clock=Clock())
@@ -87,6 +91,7 @@ def test_page_sign_in_is_throttled_too(seeded):
     assert 'id="login-error"' in response.text
 
 
+@pytest.mark.slow
 def test_parallel_sign_ins_hash_a_bounded_number_at_once(seeded, monkeypatch):
     s = seeded
     s.app.state.throttle = LoginThrottle(clock=Clock())

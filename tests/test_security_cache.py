@@ -63,6 +63,7 @@ def test_cache_reads_back_the_same_graphs_in_the_same_order(cached):
         assert b._adj[u][v] is (b._pred[v][u] if b.is_directed() else b._adj[v][u])
 
 
+@pytest.mark.slow
 def test_a_pickle_in_the_cache_is_never_loaded(helsinki_pbf, tmp_path):
     cache = tmp_path / "cache"
     first = load_network(osm=helsinki_pbf, cache_dir=cache)

@@ -35,6 +35,7 @@ def bandit_findings() -> list[dict]:
     return json.loads(result.stdout)["results"]
 
 
+@pytest.mark.slow
 def test_bandit_medium_and_above_only_justified_findings():
     findings = bandit_findings()
     serious = Counter(

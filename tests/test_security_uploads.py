@@ -194,6 +194,7 @@ def test_a_streamed_body_is_cut_at_its_limit(live):
     assert status == 413
 
 
+@pytest.mark.slow
 def test_health_answers_while_a_gib_bomb_is_refused(live, gib_bomb):
     base, _, _, headers, pid = live
     # Under the inflation limit, but every row and cell is counted by the XML parser: seconds of work.

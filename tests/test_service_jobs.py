@@ -214,6 +214,7 @@ def test_server_killed_mid_job_leaves_it_failed_and_requeues_the_waiting_one(tmp
             _kill(server)
 
 
+@pytest.mark.slow
 def test_users_create_command(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "schoolbus.cli", "users", "create", "ayse", "--role", "officer", "--data-dir", str(tmp_path)],

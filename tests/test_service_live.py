@@ -148,6 +148,7 @@ def test_browser_sign_in_upload_plan_map_sheet(live, shots, tmp_path):
     assert len(list(shots.glob("*.png"))) == 6
 
 
+@pytest.mark.slow
 def test_bounded_load_on_loopback(live):
     base, _ = live
     headers = {"olga": _token(base, "olga"), "mert": _token(base, "mert")}

@@ -264,6 +264,7 @@ def test_browser_officer_drafts_manager_approves_contractor_sees_new_sheet(helsi
         thread.join()
 
 
+@pytest.mark.slow
 def test_a_lock_uploaded_with_the_changes_sticks_in_later_versions(service, base_plan):
     app, v1 = service
     officer = api(app, "olga")

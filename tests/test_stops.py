@@ -514,6 +514,7 @@ def helsinki(helsinki_pbf, tmp_path_factory) -> RoadNetwork:
     return load_network(osm=helsinki_pbf, cache_dir=tmp_path_factory.mktemp("cache"))
 
 
+@pytest.mark.slow
 def test_helsinki_hundred_homes_near_a_school(helsinki):
     rng = np.random.default_rng(2024)
     school_lon, school_lat = 24.9440, 60.1700  # central Helsinki, inside the extract
