@@ -298,6 +298,7 @@ def test_loaded_profile_drops_forbidden_classes(tmp_path: Path) -> None:
     net = load_network(roads=layer, cache_dir=tmp_path)
     detour = node_at(net.drive, 32.001, 36.699)
     assert detour in net.drive and detour not in net.loaded and detour not in net.walk
+    assert net.loaded is not net.drive
     assert {h for _, _, h in net.drive.edges(data="highway")} == {"residential", "motorway"}
     assert_graph_contract(net, max_edge_m=250.0)
 
@@ -306,6 +307,12 @@ def test_loaded_profile_drops_forbidden_classes(tmp_path: Path) -> None:
     assert detour in free.loaded and detour in free.walk and free.walk.degree(detour) == 0
     assert free.report.n_walk_isolated == 1
     assert_graph_contract(free, max_edge_m=250.0)
+    # nothing cut for a loaded bus: one graph object serves both (the grid benchmark's 50,000
+    # nodes took 330 MB more as a copy), built and read back from the cache alike
+    cached = load_network(roads=layer, cache_dir=tmp_path, forbidden_road_classes=())
+    assert cached.report.is_from_cache
+    assert free.loaded is free.drive and cached.loaded is cached.drive
+    assert list(cached.loaded.edges(keys=True, data=True)) == list(free.drive.edges(keys=True, data=True))
 
 
 def test_the_largest_scc_is_kept_and_the_cut_reported(tmp_path: Path) -> None:

@@ -21,10 +21,11 @@ from shapely.geometry import LineString
 
 __all__ = ["CACHE_FORMAT", "cache_key", "default_cache_dir", "read_cache", "write_cache"]
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 """Bump when the cached network changes shape, so old cache files are not read back
 (2: gzipped JSON instead of a pickle; 3 and 4: cut-off drive points and named places in the
-network; 5: those two written to the cache too, so a network read back equals the one built)."""
+network; 5: those two written to the cache too, so a network read back equals the one built;
+6: a graph held under two names, ``loaded`` being ``drive``, stored once)."""
 
 CACHE_GZIP_LEVEL = 1
 """Fast compression: the cache is written once per network and read on every plan."""
@@ -124,14 +125,19 @@ def read_cache(path: Path) -> dict[str, Any] | None:
     format or damaged.
 
     The document holds the plain values it was written with (tuples come back as lists) and one
-    graph per name of ``GRAPH_NAMES``.
+    graph per name of ``GRAPH_NAMES``; a graph held under two names is stored once (the later name
+    holds the earlier one) and comes back as one object.
     """
     try:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             document = json.load(handle)
         if document.get("format") != CACHE_FORMAT:
             return None
-        graphs = {name: _graph_from_json(document[name]) for name in GRAPH_NAMES}
+        graphs: dict[str, nx.MultiGraph | nx.MultiDiGraph] = {}
+        for name in GRAPH_NAMES:
+            stored = document[name]
+            # a name for an earlier graph: the network held one graph object under both names
+            graphs[name] = graphs[stored] if isinstance(stored, str) else _graph_from_json(stored)
     except (OSError, EOFError, ValueError, KeyError, TypeError, IndexError):
         return None
     return {**document, **graphs}
@@ -146,8 +152,10 @@ def write_cache(
         document = {
             "format": CACHE_FORMAT,
             **values,
-            **{key: _graph_to_json(graphs[key]) for key in GRAPH_NAMES},
         }
+        for i, key in enumerate(GRAPH_NAMES):
+            same = next((earlier for earlier in GRAPH_NAMES[:i] if graphs[earlier] is graphs[key]), None)
+            document[key] = same if same is not None else _graph_to_json(graphs[key])
     except TypeError:
         return False
     try:

@@ -152,7 +152,8 @@ class RoadNetwork:
         bends, ``geometry`` (shapely ``LineString`` in lon/lat from the edge's tail to its head;
         without it the edge is straight).
     loaded : networkx.MultiDiGraph
-        A bus with children aboard: ``drive`` minus the forbidden classes, largest SCC again.
+        A bus with children aboard: ``drive`` minus the forbidden classes, largest SCC again; the
+        very ``drive`` object when the roads carry no forbidden class (never mutate either: copy).
     walk : networkx.MultiGraph
         Walkable ways (footways, paths and steps too, never motorways), undirected; edge attributes
         ``length`` (m), ``highway``, ``name``, ``osmid``, optional ``geometry``. Every node of
@@ -537,11 +538,13 @@ def _graphs_from_pieces(
 
     drive = largest_scc(drive_all)
     forbidden = set(forbidden_road_classes)
-    allowed = drive.copy()
-    allowed.remove_edges_from(
-        [(u, v, k) for u, v, k, h in drive.edges(keys=True, data="highway") if h in forbidden]
-    )
-    loaded = largest_scc(allowed)
+    cut = [(u, v, k) for u, v, k, h in drive.edges(keys=True, data="highway") if h in forbidden]
+    if cut:
+        allowed = drive.copy()
+        allowed.remove_edges_from(cut)
+        loaded = largest_scc(allowed)
+    else:
+        loaded = drive  # no forbidden road here: one graph serves both (a copy doubled the memory)
 
     reaching = [c for c in nx.connected_components(walk_all) if any(n in loaded for n in c)]
     walk = walk_all.subgraph(set().union(*reaching)).copy() if reaching else nx.MultiGraph()
