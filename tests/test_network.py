@@ -308,7 +308,7 @@ def test_loaded_profile_drops_forbidden_classes(tmp_path: Path) -> None:
     assert free.report.n_walk_isolated == 1
     assert_graph_contract(free, max_edge_m=250.0)
     # nothing cut for a loaded bus: one graph object serves both (the grid benchmark's 50,000
-    # nodes took 330 MB more as a copy), built and read back from the cache alike
+    # nodes took 290 MB more as a copy), built and read back from the cache alike
     cached = load_network(roads=layer, cache_dir=tmp_path, forbidden_road_classes=())
     assert cached.report.is_from_cache
     assert free.loaded is free.drive and cached.loaded is cached.drive
