@@ -288,6 +288,13 @@ def table(runs: list[Run]) -> str:
             for n in names
         ]
         lines.append(f"| {r.network} | {r.n_students:,} | " + " | ".join(cells) + " |")
+    for r in runs:
+        if r.worker_peak_rss_mb:
+            peaks = ", ".join(f"{mb / 1024:.2f}" for mb in sorted(r.worker_peak_rss_mb.values()))
+            lines.append(
+                f"\n{r.network}, {r.n_students:,} pupils on {r.executor} ({r.workers} workers): each "
+                f"worker process's own peak RSS {peaks} GiB"
+            )
     return "\n".join(lines) + "\n"
 
 
