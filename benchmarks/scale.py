@@ -273,7 +273,7 @@ def table(runs: list[Run]) -> str:
         o_wall, o_cpu, o_rss = r.total(OUTPUT_STAGES)
         all_wall, _, _ = r.total(STAGE_ORDER)
         lines.append(
-            f"| {r.network} | {r.n_students:,} | {r.n_schools} | {r.n_vehicles} | {r.n_unserved} | "
+            f"| {_label(r)} | {r.n_students:,} | {r.n_schools} | {r.n_vehicles} | {r.n_unserved} | "
             f"{p_wall / 60:.1f} / {p_cpu / 60:.1f} min | {o_wall / 60:.1f} / {o_cpu / 60:.1f} min | "
             f"{all_wall / 60:.1f} min | {p_rss / 1024:.2f} GiB | {o_rss / 1024:.2f} GiB |"
         )
@@ -287,7 +287,7 @@ def table(runs: list[Run]) -> str:
             f"{by_name[n].wall_s:.0f} / {by_name[n].cpu_s:.0f} / {by_name[n].peak_rss_mb:.0f}" if n in by_name else "–"
             for n in names
         ]
-        lines.append(f"| {r.network} | {r.n_students:,} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_label(r)} | {r.n_students:,} | " + " | ".join(cells) + " |")
     for r in runs:
         if r.worker_peak_rss_mb:
             peaks = ", ".join(f"{mb / 1024:.2f}" for mb in sorted(r.worker_peak_rss_mb.values()))
@@ -296,6 +296,10 @@ def table(runs: list[Run]) -> str:
                 f"worker process's own peak RSS {peaks} GiB"
             )
     return "\n".join(lines) + "\n"
+
+
+def _label(run: Run) -> str:
+    return run.network if run.executor == "local" else f"{run.network}, {run.executor}"
 
 
 def curve(runs: list[Run], path: Path) -> None:
