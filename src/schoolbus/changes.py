@@ -422,7 +422,10 @@ def close_roads(network: RoadNetwork, closed: ClosedRoads) -> RoadNetwork:
         copy.remove_edges_from([(u, v, k) for u, v, k in graph.edges(keys=True) if (u, v) in cut])
         return largest_scc(copy)
 
-    return replace(network, drive=without(network.drive), loaded=without(network.loaded))
+    drive = without(network.drive)
+    # one graph serves both profiles where nothing is forbidden to a loaded bus: cut it once
+    loaded = drive if network.loaded is network.drive else without(network.loaded)
+    return replace(network, drive=drive, loaded=loaded)
 
 
 CLOSURES_FILE = "closures.json"

@@ -261,15 +261,18 @@ def apply_hazards(network: RoadNetwork, hazards: Sequence[Hazard]) -> tuple[Road
         hit |= {(u, v, k) for u, v, k, way in graph.edges(keys=True, data="osmid") if _on_ways(way, bus_ways)}
         return hit
 
+    shared = network.loaded is network.drive  # one graph for both profiles: cut it once
     cut_drive = bus_cut(network.drive)
-    cut_loaded = bus_cut(network.loaded)
+    cut_loaded = cut_drive if shared else bus_cut(network.loaded)
     drive = network.drive
     loaded = network.loaded
     if cut_drive:
         drive = network.drive.copy()
         drive.remove_edges_from(cut_drive)
         drive = _largest_scc(drive)
-    if cut_loaded or cut_drive:
+    if shared:
+        loaded = drive
+    elif cut_loaded or cut_drive:
         loaded = network.loaded.copy()
         loaded.remove_edges_from(cut_loaded)
         loaded.remove_nodes_from([n for n in list(loaded) if n not in drive])
