@@ -402,3 +402,71 @@ def test_travel_matrices_returns_the_contract_type(helsinki_drive):
     result = travel_matrices(helsinki_drive, sources)
     assert isinstance(result, TravelMatrices)
     assert result.time_s.dtype == np.float64 and result.time_s.shape == (3, 3)
+
+
+@st.composite
+def graphs_full_of_ties(draw) -> nx.MultiDiGraph:
+    """Strongly connected, with whole-second times and whole-metre lengths: many equally fast paths
+    of different lengths, and some edges of zero time and length."""
+    n = draw(st.integers(2, 30))
+    order = draw(st.permutations(range(n)))
+    pairs = [(order[k], order[(k + 1) % n]) for k in range(n)]
+    pairs += draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=90))
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(range(n))
+    for u, v in pairs:
+        time_s = draw(st.sampled_from([0.0, 1.0, 2.0, 3.0, 0.1, 0.2]))
+        length_m = 0.0 if time_s == 0.0 else draw(st.sampled_from([5.0, 10.0, 20.0, 30.0]))
+        g.add_edge(u, v, travel_time=time_s, length=length_m)
+    return g
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs_full_of_ties(), st.floats(0.0, 8.0), st.randoms(use_true_random=False))
+def test_a_limited_search_and_any_batch_give_exactly_the_unlimited_paths(g, limit_s, rng):
+    """Equal-time paths are settled by one rule, not by Dijkstra's heap: limiting the search, or
+    searching from a node alone rather than among others, changes no time, length or path."""
+    nodes = list(g.nodes)
+    full = travel_matrices(g, nodes)
+    near = full.time_s <= limit_s
+    limited = travel_matrices(g, nodes, limit_s=limit_s)
+    assert np.array_equal(limited.time_s, np.where(near, full.time_s, np.inf))
+    assert np.array_equal(limited.distance_m, np.where(near, full.distance_m, np.inf))
+    shuffled = rng.sample(nodes, len(nodes))
+    for i in rng.sample(range(len(nodes)), min(3, len(nodes))):
+        alone = travel_matrices(g, [nodes[i]], shuffled, chunk_bytes=1)
+        column = [nodes.index(t) for t in shuffled]
+        assert np.array_equal(alone.time_s[0], full.time_s[i, column])
+        assert np.array_equal(alone.distance_m[0], full.distance_m[i, column])
+        j = rng.randrange(len(nodes))
+        path = fastest_path(g, nodes[i], nodes[j])
+        assert fastest_path(g, nodes[i], nodes[j], limit_s=limit_s) == path
+        # The rule: each node is entered from the lowest-indexed node that is strictly nearer and
+        # exactly one edge's time behind (unless only zero-time edges lead in).
+        to = full.time_s[i]
+        for u, v in pairwise(path):
+            tight = sorted(
+                p for p in g.predecessors(v) if to[p] < to[v] and to[p] + _edge(g, p, v)["travel_time"] == to[v]
+            )
+            assert u == tight[0] if tight else _edge(g, u, v)["travel_time"] == 0.0
+        assert sum(_edge(g, u, v)["length"] for u, v in pairwise(path)) == pytest.approx(
+            full.distance_m[i, j], abs=1e-9
+        )
+
+
+def test_limited_matrices_and_paths_equal_unlimited_ones_on_helsinki(helsinki_drive):
+    sources = _sample(helsinki_drive, 40, SEED)
+    targets = _sample(helsinki_drive, 60, SEED + 1)
+    full = travel_matrices(helsinki_drive, sources, targets)
+    limit_s = float(np.median(full.time_s))
+    limited = travel_matrices(helsinki_drive, sources, targets, limit_s=limit_s)
+    near = full.time_s <= limit_s
+    assert 0.2 < near.mean() < 0.8
+    assert np.array_equal(limited.time_s, np.where(near, full.time_s, np.inf))
+    assert np.array_equal(limited.distance_m, np.where(near, full.distance_m, np.inf))
+    for i, j in zip(*np.nonzero(near)[:2]):
+        if i % 8 == 0:
+            bound = float(full.time_s[i, j])
+            path = fastest_path(helsinki_drive, sources[i], targets[j])
+            assert fastest_path(helsinki_drive, sources[i], targets[j], limit_s=bound) == path
+            assert fastest_path(helsinki_drive, sources[i], targets[j], limit_s=bound / 2) == path
