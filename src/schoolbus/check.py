@@ -417,31 +417,35 @@ class _Checker:
     def _leg_matrices(self) -> dict[tuple[Hashable, Hashable], _Leg]:
         """``(from node, to node) -> (time_s, distance_m)`` on ``loaded`` for every trip leg.
 
-        One matrix per school and shift over the nodes its trips visit keeps both the number of
-        shortest-path searches and the matrices small.
+        One search from each node a leg starts at. The plan's own gap between the two visits
+        bounds how far that search goes first (on a large graph most legs are short); a target it
+        did not reach is searched for again over the whole graph. ``matrix`` gives the same time,
+        length and path whatever the bound, so the plan's figures decide only how long the check
+        takes, never its verdict.
         """
         for stop in self.plan.stops:
             if stop.node_id not in self.network.loaded:
                 self.add(ViolationCode.STOP_NOT_ON_LOADED_ROADS, N_("stop %(stop)s: node %(node)s is not on the roads a loaded bus may use"), stop=stop.id, node=stop.node_id)
-        nodes_by_group: dict[tuple[str, str], dict[Hashable, None]] = defaultdict(dict)
-        pairs_by_group: dict[tuple[str, str], set[tuple[Hashable, Hashable]]] = defaultdict(set)
+        targets: dict[Hashable, dict[Hashable, None]] = defaultdict(dict)
+        bound_s: dict[Hashable, float] = defaultdict(float)
         for trip in self.plan.trips:
             nodes = [self._visit_node(v) if _visit_ok(v) else None for v in trip.visits]
-            for u, v in zip(nodes, nodes[1:]):
+            for a, b, u, v in zip(trip.visits, trip.visits[1:], nodes, nodes[1:]):
                 if u is not None and v is not None:
-                    group = (trip.school_id, trip.shift)
-                    nodes_by_group[group].update({u: None, v: None})
-                    pairs_by_group[group].add((u, v))
+                    targets[u][v] = None
+                    bound_s[u] = max(bound_s[u], float(b.arrive_s - a.depart_s) + TIME_TOLERANCE_S + 1.0)
         legs: dict[tuple[Hashable, Hashable], _Leg] = {}
-        for group in sorted(nodes_by_group):
-            nodes = list(nodes_by_group[group])
-            index = {node: i for i, node in enumerate(nodes)}
-            matrices = travel_matrices(self.network.loaded, nodes, nodes)
-            for u, v in pairs_by_group[group]:
-                legs[(u, v)] = (
-                    float(matrices.time_s[index[u], index[v]]),
-                    float(matrices.distance_m[index[u], index[v]]),
-                )
+        for u, reached_from_u in targets.items():
+            ends = list(reached_from_u)
+            limit = bound_s[u] if bound_s[u] > 0 else None
+            found = travel_matrices(self.network.loaded, [u], ends, limit_s=limit)
+            for k, v in enumerate(ends):
+                legs[(u, v)] = (float(found.time_s[0, k]), float(found.distance_m[0, k]))
+            farther = [v for v in ends if not math.isfinite(legs[(u, v)][0])]
+            if farther and limit is not None:
+                found = travel_matrices(self.network.loaded, [u], farther)
+                for k, v in enumerate(farther):
+                    legs[(u, v)] = (float(found.time_s[0, k]), float(found.distance_m[0, k]))
         return legs
 
     # ---- students --------------------------------------------------------------------------------
