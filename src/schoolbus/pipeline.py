@@ -22,7 +22,7 @@ from schoolbus.costing import cost_plan
 from schoolbus.errors import PlanCheckError, SolverError
 from schoolbus.executor import Executor, SerialExecutor
 from schoolbus.locations import locate
-from schoolbus.matrix import SearchGraph, search_graph, travel_matrices
+from schoolbus.matrix import search_graph, travel_matrices
 from schoolbus.model import Located, Plan, Reason, ReasonCode, Scenario, Stop
 from schoolbus.network import RoadNetwork
 from schoolbus.params import SolverParams
@@ -38,7 +38,7 @@ from schoolbus.scheduling.vehicle_days import (
 )
 from schoolbus.scheduling.vehicle_days import assignments as pupil_assignments
 from schoolbus.stops import select_stops
-from schoolbus.trips import GroupProblem, GroupSpec, group_matrices, group_problems, group_specs
+from schoolbus.trips import GroupProblem, group_matrices, group_problems, group_specs
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as work advances; ``total`` 0 means unknown."""
@@ -253,11 +253,6 @@ def _without_students(stops, student_ids: set[str]) -> tuple[Stop, ...]:
     return tuple(kept)
 
 
-def _group_matrices(search: SearchGraph, spec: GroupSpec) -> tuple[np.ndarray, np.ndarray]:
-    """One group's travel matrices, as an executor task (the search graph is shared by all tasks)."""
-    return group_matrices(search, spec)
-
-
 def _solve_group(params: SolverParams, problem: RoutingProblem) -> RoutingSolution:
     """One routing solve, as an executor task (a top-level function, so workers can import it)."""
     return solve_routing(problem, params)
@@ -285,7 +280,7 @@ def _route_and_chain(scenario, network, located: Located, stops, params, report,
     specs = group_specs(scenario, stops, school_nodes)
     report("matrices", 0, len(specs))
     matrices = executor.map(
-        _group_matrices,
+        group_matrices,
         specs,
         search_graph(network.loaded),
         progress=lambda done, total: report("matrices", done, total),
