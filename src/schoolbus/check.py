@@ -439,13 +439,12 @@ class _Checker:
             ends = list(reached_from_u)
             limit = bound_s[u] if bound_s[u] > 0 else None
             found = travel_matrices(self.network.loaded, [u], ends, limit_s=limit)
+            farther = np.flatnonzero(np.isinf(found.time_s[0]))
+            if len(farther) and limit is not None:
+                again = travel_matrices(self.network.loaded, [u], [ends[k] for k in farther])
+                found.time_s[0, farther], found.distance_m[0, farther] = again.time_s[0], again.distance_m[0]
             for k, v in enumerate(ends):
                 legs[(u, v)] = (float(found.time_s[0, k]), float(found.distance_m[0, k]))
-            farther = [v for v in ends if not math.isfinite(legs[(u, v)][0])]
-            if farther and limit is not None:
-                found = travel_matrices(self.network.loaded, [u], farther)
-                for k, v in enumerate(farther):
-                    legs[(u, v)] = (float(found.time_s[0, k]), float(found.distance_m[0, k]))
         return legs
 
     # ---- students --------------------------------------------------------------------------------
