@@ -1,4 +1,5 @@
-"""Output writers keep memory flat: 2,000 parent notices need no more memory than 200.
+"""Output writers keep memory flat: 2,000 parent notices need no more memory than 200, and a
+worker rendering one document is sent that document's part of the plan, not the whole plan.
 
 Each count is rendered in a fresh Python process (so one run's caches cannot hide another's
 growth) and that process's peak resident memory (``VmHWM``) is read from the kernel. Laying out every notice
@@ -8,12 +9,19 @@ peak near 4 GB. Streaming a chunk at a time keeps the peak where 200 notices put
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from fixtures_plan import make_plan
+from schoolbus.executor import SerialExecutor
+from schoolbus.model import Plan
+from schoolbus.outputs.sheets import _notice_chunks, render_parent_notices, render_route_sheets
 
 TESTS = Path(__file__).resolve().parent
 
@@ -75,3 +83,78 @@ def test_two_thousand_notices_peak_no_higher_than_two_hundred(tmp_path):
     assert (pages_small, pages_large) == (200, 2000)
     assert large_mb <= small_mb + GROWTH_BOUND_MB, (small_mb, large_mb)
     assert large_mb <= PEAK_BOUND_MB, large_mb
+
+
+def grown(plan: Plan, n_families: int) -> Plan:
+    """``plan`` with its lone pupils copied (new ids, each a family of their own) up to ``n_families``
+    pupils; the copies ride no trip, so route sheets stay as they were."""
+    lone = [(s, a) for s, a in zip(plan.scenario.students, plan.assignments) if s.family_id is None]
+    students, assignments = [], []
+    for k in range(n_families):
+        student, assignment = lone[k % len(lone)]
+        students.append(dataclasses.replace(student, id=f"{student.id}-{k}"))
+        assignments.append(dataclasses.replace(assignment, student_id=f"{student.id}-{k}"))
+    return dataclasses.replace(
+        plan,
+        scenario=dataclasses.replace(plan.scenario, students=plan.scenario.students + tuple(students)),
+        assignments=plan.assignments + tuple(assignments),
+    )
+
+
+class Recording(SerialExecutor):
+    """Runs every task in this process and keeps what each one would be sent: the shared value and
+    its item, as a worker process receives them."""
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[object, object]] = []
+
+    def map(self, fn, items, shared=None, *, progress=None):
+        self.tasks += [pickle.loads(pickle.dumps((shared, item))) for item in items]
+        return super().map(fn, items, shared, progress=progress)
+
+
+def pupils_of(plan: Plan) -> set[str]:
+    return {s.id for s in plan.scenario.students}
+
+
+def test_each_document_task_carries_only_the_pupils_its_document_names(tmp_path):
+    plan = make_plan()
+    sheets, notices = Recording(), Recording()
+    render_route_sheets(plan, tmp_path / "sheets", executor=sheets)
+    render_parent_notices(plan, tmp_path / "notices", executor=notices)
+
+    trips = {t.id: t for t in plan.trips}
+    assert len(sheets.tasks) == len(plan.vehicles)
+    for (shared, part), vehicle in zip(sheets.tasks, plan.vehicles):
+        assert not any(isinstance(value, Plan) for value in shared)
+        assert part.vehicles == (vehicle,)
+        on_board = {s for t in vehicle.trip_ids for v in trips[t].visits for s in (*v.board, *v.alight)}
+        assert pupils_of(part) == on_board
+        assert {s.id for s in part.stops} == {v.stop_id for t in vehicle.trip_ids for v in trips[t].visits} - {None}
+    assert len(notices.tasks) >= 1
+    named = set()
+    for shared, chunk in notices.tasks:
+        assert not any(isinstance(value, Plan) for value in shared)
+        families = {a.student_id for _, family in chunk.families for a in family.assignments}
+        assert pupils_of(chunk.plan) == families
+        assert {a.student_id for a in chunk.plan.assignments} == families
+        named |= families
+    assert named == pupils_of(plan)
+
+
+def test_what_a_document_task_is_sent_does_not_grow_with_the_plan(tmp_path):
+    """Ten times the pupils: the same bytes to each route sheet's task, and a notice task's bytes
+    bounded by its chunk of families (whole plans once went to every worker: 130 MB at 20,000 pupils)."""
+    sent = {}
+    for n in (300, 3000):
+        big = grown(make_plan(), n)
+        sheets = Recording()
+        render_route_sheets(big, tmp_path / f"sheets{n:05d}", executor=sheets)  # paths of one length
+        chunks = _notice_chunks(big)
+        assert sum(len(c.families) for c in chunks) >= n
+        sent[n] = (
+            max(len(pickle.dumps(task)) for task in sheets.tasks),
+            max(len(pickle.dumps(chunk)) for chunk in chunks),
+        )
+    assert sent[3000][0] == sent[300][0]
+    assert sent[3000][1] <= 1.1 * sent[300][1], sent

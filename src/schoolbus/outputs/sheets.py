@@ -782,25 +782,84 @@ def render_route_sheets(
     check_language(language)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    trips = {t.id: t for t in plan.trips}
+    parts = _PlanParts(plan)
+    sheet_plans = [
+        parts.slice(vehicles=(vehicle,), trips=tuple(trips[t] for t in vehicle.trip_ids if t in trips))
+        for vehicle in plan.vehicles
+    ]
     written = (executor or SerialExecutor()).map(
         _write_route_sheet,
-        [vehicle.id for vehicle in plan.vehicles],
-        (plan, out_dir, language, contractor, StreetLines(roads) if roads is not None else None),
+        sheet_plans,
+        (out_dir, language, contractor, StreetLines(roads) if roads is not None else None),
         progress=progress,
     )
     return [path for pair in written for path in pair]
 
 
-def _write_route_sheet(
-    shared: tuple[Plan, Path, str, str, StreetLines | None], vehicle_id: str
-) -> tuple[Path, Path]:
-    """Render one vehicle-day's sheet and write it as HTML and PDF (an executor task)."""
+class _PlanParts:
+    """Cuts a plan into the parts single documents read.
+
+    An executor task gets the plan of its own document, not the whole plan: each worker then holds
+    one vehicle's or one chunk of families' pupils, stops and trips, so its memory does not grow
+    with the number of pupils (a 20,000-pupil plan is about 130 MB in memory).
+    """
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.stops = _numbered(plan.stops)
+        self.schools = _numbered(plan.scenario.schools)
+        self.students = _numbered(plan.scenario.students)
+
+    def slice(
+        self,
+        *,
+        vehicles: tuple[VehicleDay, ...] = (),
+        trips: tuple[Trip, ...] = (),
+        assignments: tuple[Assignment, ...] = (),
+    ) -> Plan:
+        """The plan with only these vehicles, trips and assignments, and the stops, schools and
+        pupils they name (in the plan's order); the scenario's fleet and name stay whole."""
+        visits = [v for t in trips for v in t.visits]
+        stop_ids = {v.stop_id for v in visits} | {a.stop_id for a in assignments}
+        school_ids = {v.school_id for v in visits} | {t.school_id for t in trips} | {a.school_id for a in assignments}
+        student_ids = {s for v in visits for s in (*v.board, *v.alight)} | {a.student_id for a in assignments}
+        scenario = dataclasses.replace(
+            self.plan.scenario,
+            students=_picked(self.students, student_ids),
+            schools=_picked(self.schools, school_ids),
+            pins=(),
+        )
+        return dataclasses.replace(
+            self.plan,
+            scenario=scenario,
+            stops=_picked(self.stops, stop_ids),
+            assignments=assignments,
+            trips=trips,
+            vehicles=vehicles,
+            costs=(),
+        )
+
+
+def _numbered(items) -> dict:
+    """``{item.id: (position, item)}``."""
+    return {item.id: (k, item) for k, item in enumerate(items)}
+
+
+def _picked(numbered: dict, ids: set) -> tuple:
+    """The items of ``numbered`` whose ids are in ``ids``, in their order."""
+    return tuple(item for _, item in sorted(numbered[i] for i in ids if i in numbered))
+
+
+def _write_route_sheet(shared: tuple[Path, str, str, StreetLines | None], plan: Plan) -> tuple[Path, Path]:
+    """Render one vehicle-day's sheet and write it as HTML and PDF (an executor task); ``plan``
+    holds that vehicle-day alone."""
     from weasyprint import HTML  # imported here: it loads Pango, which the map and exports never need
 
-    plan, out_dir, language, contractor, streets = shared
+    out_dir, language, contractor, streets = shared
     tr = translations(language)
     template = template_environment(language).get_template("route_sheet.html")
-    vehicle = next(v for v in plan.vehicles if v.id == vehicle_id)
+    (vehicle,) = plan.vehicles
     lookups = (
         {s.id: s for s in plan.stops},
         {s.id: s for s in plan.scenario.schools},
@@ -912,11 +971,13 @@ about 2 MB), so a worker's memory stays near 100 MB whatever the size of a schoo
 
 @dataclass(frozen=True)
 class _NoticeChunk:
-    """Up to ``NOTICE_CHUNK_FAMILIES`` families of one booklet, each with its file stem."""
+    """Up to ``NOTICE_CHUNK_FAMILIES`` families of one booklet, each with its file stem, and the
+    part of the plan their notices read."""
 
     booklet: str
     part: int
     families: tuple[tuple[str, Family], ...]
+    plan: Plan
 
 
 def _notice_chunks(plan: Plan) -> list[_NoticeChunk]:
@@ -937,11 +998,14 @@ def _notice_chunks(plan: Plan) -> list[_NoticeChunk]:
         first = family.assignments[0]
         booklet = f"notices_{_ascii_name(first.school_id)}_{_ascii_name(first.shift)}"
         booklets.setdefault(booklet, []).append((name, family))
+    parts = _PlanParts(plan)
     chunks = []
     for booklet in sorted(booklets):
         members = booklets[booklet]
         for part, start in enumerate(range(0, len(members), NOTICE_CHUNK_FAMILIES)):
-            chunks.append(_NoticeChunk(booklet, part, tuple(members[start : start + NOTICE_CHUNK_FAMILIES])))
+            families = tuple(members[start : start + NOTICE_CHUNK_FAMILIES])
+            assignments = tuple(a for _, family in families for a in family.assignments)
+            chunks.append(_NoticeChunk(booklet, part, families, parts.slice(assignments=assignments)))
     return chunks
 
 
@@ -1003,7 +1067,7 @@ def render_parent_notices(
             progress(sum(sorted(sizes)[:done]) if done < total else n_families, n_families)
 
     parts = (executor or SerialExecutor()).map(
-        _write_notice_chunk, chunks, (plan, out_dir, family_files), progress=chunk_progress
+        _write_notice_chunk, chunks, (out_dir, family_files), progress=chunk_progress
     )
     written: list[Path] = [path for family_paths, _ in parts for path in family_paths]
     booklets: list[Path] = []
@@ -1034,11 +1098,12 @@ def render_parent_notices(
     return written
 
 
-def _write_notice_chunk(shared: tuple[Plan, Path, bool], chunk: _NoticeChunk) -> tuple[list[Path], Path]:
+def _write_notice_chunk(shared: tuple[Path, bool], chunk: _NoticeChunk) -> tuple[list[Path], Path]:
     """Lay out a chunk of notices, write them as one PDF part (and per family if asked); an executor task."""
     from weasyprint import HTML
 
-    plan, out_dir, family_files = shared
+    out_dir, family_files = shared
+    plan = chunk.plan
     lookups = (
         {s.id: s for s in plan.stops},
         {s.id: s for s in plan.scenario.schools},
