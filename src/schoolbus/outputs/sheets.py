@@ -749,7 +749,8 @@ def render_route_sheets(
     """Write one printable A4 route sheet per vehicle-day, as HTML and as PDF.
 
     Each sheet is rendered, written and freed before the next, one per task of ``executor``, so
-    memory does not grow with the number of vehicles.
+    memory does not grow with the number of vehicles; a task is sent its vehicle-day's part of the
+    plan, not the whole plan, so a worker's memory does not grow with the number of pupils either.
 
     Parameters
     ----------
@@ -1028,8 +1029,8 @@ def render_parent_notices(
 
     A family's notice goes into the booklet of its first child's school and shift (one page a
     family, in plan order), which a school hands out. Notices are laid out a chunk at a time and
-    freed once written, in the tasks of ``executor``, so memory does not grow with the number of
-    pupils.
+    freed once written, in the tasks of ``executor``, each sent only its chunk's part of the plan,
+    so memory does not grow with the number of pupils.
 
     Parameters
     ----------
