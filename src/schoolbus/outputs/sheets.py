@@ -29,6 +29,7 @@ from schoolbus.model import (
     Direction,
     Location,
     Plan,
+    School,
     Status,
     Stop,
     Student,
@@ -808,9 +809,7 @@ class _PlanParts:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.stops = _numbered(plan.stops)
-        self.schools = _numbered(plan.scenario.schools)
-        self.students = _numbered(plan.scenario.students)
+        self.stops, self.schools, self.students = _lookups(plan)
 
     def slice(
         self,
@@ -820,7 +819,7 @@ class _PlanParts:
         assignments: tuple[Assignment, ...] = (),
     ) -> Plan:
         """The plan with only these vehicles, trips and assignments, and the stops, schools and
-        pupils they name (in the plan's order); the scenario's fleet and name stay whole."""
+        pupils they name (by id); the scenario's fleet and name stay whole."""
         visits = [v for t in trips for v in t.visits]
         stop_ids = {v.stop_id for v in visits} | {a.stop_id for a in assignments}
         school_ids = {v.school_id for v in visits} | {t.school_id for t in trips} | {a.school_id for a in assignments}
@@ -842,33 +841,32 @@ class _PlanParts:
         )
 
 
-def _numbered(items) -> dict:
-    """``{item.id: (position, item)}``."""
-    return {item.id: (k, item) for k, item in enumerate(items)}
+def _lookups(plan: Plan) -> tuple[dict[str, Stop], dict[str, School], dict[str, Student]]:
+    """The plan's stops, schools and pupils by id."""
+    return (
+        {s.id: s for s in plan.stops},
+        {s.id: s for s in plan.scenario.schools},
+        {s.id: s for s in plan.scenario.students},
+    )
 
 
-def _picked(numbered: dict, ids: set) -> tuple:
-    """The items of ``numbered`` whose ids are in ``ids``, in their order."""
-    return tuple(item for _, item in sorted(numbered[i] for i in ids if i in numbered))
+def _picked(by_id: dict, ids: set) -> tuple:
+    """The values of ``by_id`` whose ids are in ``ids``, by id."""
+    return tuple(by_id[i] for i in sorted(i for i in ids if i in by_id))
 
 
 def _write_route_sheet(shared: tuple[Path, str, str, StreetLines | None], plan: Plan) -> tuple[Path, Path]:
     """Render one vehicle-day's sheet and write it as HTML and PDF (an executor task); ``plan``
-    holds that vehicle-day alone."""
+    holds that vehicle-day alone, its trips in the order it drives them."""
     from weasyprint import HTML  # imported here: it loads Pango, which the map and exports never need
 
     out_dir, language, contractor, streets = shared
     tr = translations(language)
     template = template_environment(language).get_template("route_sheet.html")
     (vehicle,) = plan.vehicles
-    lookups = (
-        {s.id: s for s in plan.stops},
-        {s.id: s for s in plan.scenario.schools},
-        {s.id: s for s in plan.scenario.students},
-    )
-    trips = {t.id: t for t in plan.trips if t.id in vehicle.trip_ids}
+    lookups = _lookups(plan)
     depots = {d.id: d for d in plan.scenario.fleet.depots}
-    trip_views = [_trip_view(trips[t], plan, language, tr, lookups, streets) for t in vehicle.trip_ids if t in trips]
+    trip_views = [_trip_view(trip, plan, language, tr, lookups, streets) for trip in plan.trips]
     html = template.render(
         plan=plan,
         vehicle=vehicle,
@@ -1105,11 +1103,7 @@ def _write_notice_chunk(shared: tuple[Path, bool], chunk: _NoticeChunk) -> tuple
 
     out_dir, family_files = shared
     plan = chunk.plan
-    lookups = (
-        {s.id: s for s in plan.stops},
-        {s.id: s for s in plan.scenario.schools},
-        {s.id: s for s in plan.scenario.students},
-    )
+    lookups = _lookups(plan)
     family_paths: list[Path] = []
     documents = []
     for name, family in chunk.families:
