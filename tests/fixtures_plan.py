@@ -23,6 +23,7 @@ geometry; the renderers under test only read them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -429,3 +430,15 @@ def make_plan() -> Plan:
         network_name="Keçiören hand-made grid",
         seed=0,
     )
+
+
+def lone_pupil_copies(plan: Plan, n: int) -> tuple[tuple[Student, ...], tuple[Assignment, ...]]:
+    """``n`` copies of ``plan``'s pupils without a family (new ids ``<id>-<k>``, each a family of
+    their own) and their assignments, for plans of many families."""
+    lone = [(s, a) for s, a in zip(plan.scenario.students, plan.assignments) if s.family_id is None]
+    students, assignments = [], []
+    for k in range(n):
+        student, assignment = lone[k % len(lone)]
+        students.append(dataclasses.replace(student, id=f"{student.id}-{k}"))
+        assignments.append(dataclasses.replace(assignment, student_id=f"{student.id}-{k}"))
+    return tuple(students), tuple(assignments)

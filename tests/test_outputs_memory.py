@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures_plan import make_plan
+from fixtures_plan import lone_pupil_copies, make_plan
 from schoolbus.executor import SerialExecutor
 from schoolbus.model import Plan
 from schoolbus.outputs.sheets import _notice_chunks, render_parent_notices, render_route_sheets
@@ -37,23 +37,15 @@ RENDER = textwrap.dedent(
     import dataclasses, sys
     from pathlib import Path
     sys.path.insert(0, {tests!r})
-    from fixtures_plan import make_plan
+    from fixtures_plan import lone_pupil_copies, make_plan
     from schoolbus.outputs.sheets import render_parent_notices
 
     n_families, out = int(sys.argv[1]), Path(sys.argv[2])
     plan = make_plan()
-    students, assignments = [], []
-    # Copies of the fixture's pupils, each a family of their own, until there are n_families.
-    lone = [(s, a) for s, a in zip(plan.scenario.students, plan.assignments) if s.family_id is None]
-    for k in range(n_families):
-        student, assignment = lone[k % len(lone)]
-        new_id = f"{{student.id}}-{{k}}"
-        students.append(dataclasses.replace(student, id=new_id))
-        assignments.append(dataclasses.replace(assignment, student_id=new_id))
+    # Only copies of the fixture's pupils, each a family of their own: n_families notices.
+    students, assignments = lone_pupil_copies(plan, n_families)
     big = dataclasses.replace(
-        plan,
-        scenario=dataclasses.replace(plan.scenario, students=tuple(students)),
-        assignments=tuple(assignments),
+        plan, scenario=dataclasses.replace(plan.scenario, students=students), assignments=assignments
     )
     paths = render_parent_notices(big, out)
     from pypdf import PdfReader
@@ -86,18 +78,13 @@ def test_two_thousand_notices_peak_no_higher_than_two_hundred(tmp_path):
 
 
 def grown(plan: Plan, n_families: int) -> Plan:
-    """``plan`` with its lone pupils copied (new ids, each a family of their own) up to ``n_families``
-    pupils; the copies ride no trip, so route sheets stay as they were."""
-    lone = [(s, a) for s, a in zip(plan.scenario.students, plan.assignments) if s.family_id is None]
-    students, assignments = [], []
-    for k in range(n_families):
-        student, assignment = lone[k % len(lone)]
-        students.append(dataclasses.replace(student, id=f"{student.id}-{k}"))
-        assignments.append(dataclasses.replace(assignment, student_id=f"{student.id}-{k}"))
+    """``plan`` and ``n_families`` more pupils, copies of its lone ones; the copies ride no trip, so
+    route sheets stay as they were."""
+    students, assignments = lone_pupil_copies(plan, n_families)
     return dataclasses.replace(
         plan,
-        scenario=dataclasses.replace(plan.scenario, students=plan.scenario.students + tuple(students)),
-        assignments=plan.assignments + tuple(assignments),
+        scenario=dataclasses.replace(plan.scenario, students=plan.scenario.students + students),
+        assignments=plan.assignments + assignments,
     )
 
 
