@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
+import networkx as nx
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
 from schoolbus.errors import InputError
@@ -15,6 +19,7 @@ from schoolbus.synthetic import (
     HOUSE_SETBACK_M,
     MORNING_SHIFT,
     RESIDENTIAL_CLASSES,
+    SCHOOL_CHOICE_RADIUS_M,
     SIBLING_HOME_SHARE,
     SIBLINGS_PER_HOME,
     OsmSchool,
@@ -23,6 +28,7 @@ from schoolbus.synthetic import (
     generate_students,
     level_from_tags,
     read_osm_schools,
+    school_choice_weights,
 )
 
 
@@ -130,6 +136,58 @@ def test_about_a_quarter_of_homes_have_siblings_sharing_home_language_and_family
     assert all(homes.count(s.location) == 1 for s in only_children)
     share = len(families) / (len(families) + len(only_children))
     assert abs(share - SIBLING_HOME_SHARE) < 0.08, share
+
+
+def strip_town(length_m: float, step_m: float = 250.0) -> nx.MultiDiGraph:
+    """One residential street running east from Şanlıurfa for ``length_m``, both ways drivable."""
+    lon0, lat0 = 38.79, 37.16
+    per_m = 1.0 / (111_195.0 * math.cos(math.radians(lat0)))
+    graph = nx.MultiDiGraph()
+    n = int(length_m / step_m) + 1
+    for i in range(n):
+        graph.add_node(i, x=lon0 + i * step_m * per_m, y=lat0)
+    for i in range(n - 1):
+        for a, b in ((i, i + 1), (i + 1, i)):
+            graph.add_edge(a, b, highway="residential", length=step_m)
+    return graph
+
+
+def test_pupils_attend_a_school_near_home_and_the_nearest_where_none_is_near():
+    # A 24 km street with schools at 0, 2 and 24 km: homes between about 7 and 19 km have no
+    # school within the radius and go to the nearest; every other pupil's school is within it.
+    town = strip_town(24_000.0)
+    lon0, lat0 = 38.79, 37.16
+    per_m = 1.0 / (111_195.0 * math.cos(math.radians(lat0)))
+    sites = [("west", 0.0), ("west2", 2_000.0), ("east", 24_000.0)]
+    schools = assign_shifts([OsmSchool(sid, sid, (lon0 + x * per_m, lat0), "primary") for sid, x in sites])
+    students = generate_students(town, schools, 600, seed=4)
+    where = dict(sites)
+    far_from_all = 0
+    for s in students:
+        home_m = (s.location[0] - lon0) / per_m
+        distances = {sid: abs(home_m - x) for sid, x in where.items()}
+        if min(distances.values()) <= SCHOOL_CHOICE_RADIUS_M:
+            assert distances[s.school_id] <= SCHOOL_CHOICE_RADIUS_M + 30.0, (s.id, home_m, s.school_id)
+        else:
+            far_from_all += 1
+            assert s.school_id == min(distances, key=distances.get), (s.id, home_m, s.school_id)
+    assert far_from_all > 100  # the middle of the street is far from every school
+    # Pupils near the west end still choose between its two schools.
+    assert {s.school_id for s in students if (s.location[0] - lon0) / per_m < 3_000} == {"west", "west2"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.0, 40_000.0), min_size=1, max_size=30))
+def test_school_choice_weights_inside_the_radius_are_the_distance_decay_and_zero_beyond(distances):
+    d = np.array(distances)
+    w = school_choice_weights(d)
+    near = d <= SCHOOL_CHOICE_RADIUS_M
+    if near.any():
+        # Exactly the decay the generator has always used, so small extracts keep their pupils.
+        assert np.array_equal(w[near], 1.0 / (d[near] + 300.0))
+        assert not w[~near].any()
+    else:
+        assert w.tolist() == [1.0 if i == int(np.argmin(d)) else 0.0 for i in range(len(d))]
 
 
 def test_same_seed_same_students_other_seed_other_students(helsinki):

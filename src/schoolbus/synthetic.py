@@ -55,6 +55,11 @@ SIBLINGS_PER_HOME = (2, 3)
 """How many pupils such a home has (uniform over this inclusive range)."""
 FAMILY_ID_FORMAT = "FAM{:04d}"
 """Family ids of sibling homes, numbered by home from 1; an only child has ``family_id=None``."""
+SCHOOL_CHOICE_RADIUS_M = 5_000.0
+"""A generated pupil attends a school within this straight-line distance of home whenever there is
+one, and the nearest school otherwise. Pupils are enrolled by address (adrese dayalı kayıt), so a
+district's children go to school in their own part of it; an extract smaller than this (the demo's
+Helsinki is under 2 km across) is not affected."""
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -202,6 +207,18 @@ def _street_segments(graph) -> list[tuple[Location, Location, float]]:
     return segments
 
 
+def school_choice_weights(distances_m: np.ndarray) -> np.ndarray:
+    """Relative chances of a home's pupil attending each school, from straight-line distances.
+
+    ``1 / (d + 300 m)`` for the schools within ``SCHOOL_CHOICE_RADIUS_M``, zero beyond; when no
+    school is that near, the nearest (the first of equally near ones) alone.
+    """
+    weights = np.where(distances_m <= SCHOOL_CHOICE_RADIUS_M, 1.0 / (distances_m + 300.0), 0.0)
+    if not weights.any():
+        weights[int(np.argmin(distances_m))] = 1.0
+    return weights
+
+
 def generate_students(
     drive_graph,
     schools: Sequence[School],
@@ -219,9 +236,9 @@ def generate_students(
     siblings (``SIBLINGS_PER_HOME``; the last home is cut short when ``n_students`` is reached), who
     share the home's location, language, surname initial and a ``family_id`` (``FAM0001``, numbered
     by home); a pupil alone in their home has ``family_id=None``. Each pupil then attends a school
-    drawn with probability decaying with straight-line distance from home (1 / (d + 300 m)), one of
-    its shifts at random and a grade in its range, and needs a wheelchair place with probability
-    ``wheelchair_share``: siblings may go to different schools and shifts.
+    drawn by :func:`school_choice_weights` (within ``SCHOOL_CHOICE_RADIUS_M`` of home, nearer
+    schools likelier), one of its shifts at random and a grade in its range, and needs a wheelchair
+    place with probability ``wheelchair_share``: siblings may go to different schools and shifts.
 
     Parameters
     ----------
@@ -274,7 +291,7 @@ def generate_students(
         n_children = min(n_children, n_students - len(students))
         family_id = FAMILY_ID_FORMAT.format(n_homes) if n_children > 1 else None
         distances = np.array([math.hypot(*_local_m(home, s.location)) for s in schools])
-        weights = 1.0 / (distances + 300.0)
+        weights = school_choice_weights(distances)
         for _ in range(n_children):
             school = schools[int(rng.choice(len(schools), p=weights / weights.sum()))]
             shift = school.shifts[int(rng.integers(len(school.shifts)))]
