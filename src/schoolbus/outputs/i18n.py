@@ -184,6 +184,11 @@ QR_SCALE_PX = 2
 QR_BORDER_MODULES = 2
 
 
+QR_CACHE_SIZE = 4096
+"""QR codes kept per process: a stop's code is drawn once for all its pupils' notices and sheets."""
+
+
+@functools.lru_cache(maxsize=QR_CACHE_SIZE)
 def geo_qr_svg(location: Location) -> Markup:
     """An inline SVG QR code of the location's ``geo:`` URI (drawn offline, no network)."""
     import segno  # imported here: only sheets and notices draw QR codes
