@@ -138,14 +138,19 @@ def test_about_a_quarter_of_homes_have_siblings_sharing_home_language_and_family
     assert abs(share - SIBLING_HOME_SHARE) < 0.08, share
 
 
+STRIP_ORIGIN = (38.79, 37.16)
+"""Where the strip town's street starts (Şanlıurfa)."""
+STRIP_DEG_PER_M = 1.0 / (111_195.0 * math.cos(math.radians(STRIP_ORIGIN[1])))
+"""Degrees of longitude per metre east along it."""
+
+
 def strip_town(length_m: float, step_m: float = 250.0) -> nx.MultiDiGraph:
-    """One residential street running east from Şanlıurfa for ``length_m``, both ways drivable."""
-    lon0, lat0 = 38.79, 37.16
-    per_m = 1.0 / (111_195.0 * math.cos(math.radians(lat0)))
+    """One residential street running east from ``STRIP_ORIGIN`` for ``length_m``, both ways drivable."""
+    lon0, lat0 = STRIP_ORIGIN
     graph = nx.MultiDiGraph()
     n = int(length_m / step_m) + 1
     for i in range(n):
-        graph.add_node(i, x=lon0 + i * step_m * per_m, y=lat0)
+        graph.add_node(i, x=lon0 + i * step_m * STRIP_DEG_PER_M, y=lat0)
     for i in range(n - 1):
         for a, b in ((i, i + 1), (i + 1, i)):
             graph.add_edge(a, b, highway="residential", length=step_m)
@@ -156,8 +161,8 @@ def test_pupils_attend_a_school_near_home_and_the_nearest_where_none_is_near():
     # A 24 km street with schools at 0, 2 and 24 km: homes between about 7 and 19 km have no
     # school within the radius and go to the nearest; every other pupil's school is within it.
     town = strip_town(24_000.0)
-    lon0, lat0 = 38.79, 37.16
-    per_m = 1.0 / (111_195.0 * math.cos(math.radians(lat0)))
+    lon0, lat0 = STRIP_ORIGIN
+    per_m = STRIP_DEG_PER_M
     sites = [("west", 0.0), ("west2", 2_000.0), ("east", 24_000.0)]
     schools = assign_shifts([OsmSchool(sid, sid, (lon0 + x * per_m, lat0), "primary") for sid, x in sites])
     students = generate_students(town, schools, 600, seed=4)
